@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// newBrowser starts headless Debian Chromium. Without a browser the test is
+// skipped on a developer machine, but fails where OMNISOCIAL_REQUIRE_BROWSER
+// is set (CI installs Chromium and sets it).
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("OMNISOCIAL_REQUIRE_BROWSER") != "" {
+			t.Fatal("no Chromium found, and OMNISOCIAL_REQUIRE_BROWSER is set")
+		}
+		t.Skip("no Chromium on this machine; .ci/run installs it")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	return ctx
+}
+
+// shot saves a screenshot under OMNISOCIAL_SCREENSHOTS, when set, for a
+// person to look at.
+func shot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("OMNISOCIAL_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// do runs browser steps, failing the test on the first error.
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// text is the visible text of the first match, spaces folded.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(sel))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func location(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestBrowserSignupLandOnAccountsLogout(t *testing.T) {
+	ts := startServer(t)
+	ctx := newBrowser(t)
+	do(t, ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(`[data-testid=login-submit]`), // not logged in: the log-in page
+		chromedp.Navigate(ts.URL+"/signup"),
+		chromedp.WaitVisible(`input[name=name]`),
+	)
+	shot(t, ctx, "signup")
+	do(t, ctx,
+		chromedp.SendKeys(`input[name=name]`, "Dana Whitfield"),
+		chromedp.SendKeys(`input[name=email]`, "dana@example.com"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.SendKeys(`input[name=workspace]`, "Harbor Coffee"),
+		chromedp.Click(`[data-testid=signup-submit]`),
+		chromedp.WaitVisible(`[data-testid=usage]`),
+	)
+	shot(t, ctx, "accounts-empty")
+	if got := text(t, ctx, `[data-testid=usage]`); got != "0 of 3 accounts used" {
+		t.Fatalf("usage = %q", got)
+	}
+	if h, loc := text(t, ctx, "h1"), location(t, ctx); h != "Social Accounts" || !strings.HasSuffix(loc, "/settings/accounts") {
+		t.Fatalf("landed on %q (%s)", h, loc)
+	}
+	do(t, ctx,
+		chromedp.Click(`[data-testid=logout]`),
+		chromedp.WaitVisible(`[data-testid=login-submit]`),
+	)
+	if loc := location(t, ctx); !strings.HasSuffix(loc, "/login") {
+		t.Fatalf("after log-out at %s", loc)
+	}
+	// The session is over on the server: the accounts page sends us back.
+	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=login-submit]`))
+	if strings.Contains(ts.logs.String(), "level=ERROR") {
+		t.Fatalf("server logged errors:\n%s", ts.logs.String())
+	}
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"omnisocial/vault"
+)
+
+// config is everything the environment decides. loadConfig fills it from
+// getenv alone, so tests pass a map instead of touching os.Environ.
+type config struct {
+	Addr    string
+	DBPath  string
+	BaseURL *url.URL
+	Dev     bool
+	Sandbox bool // mount the platform emulator under /sandbox
+	Signup  string
+
+	EncryptionKey    []byte
+	OldEncryptionKey []byte // only while `rotate-key` runs
+	SessionSecret    []byte
+	SessionIdle      time.Duration
+	SessionMax       time.Duration
+	PlanLimits       map[string]int
+
+	MetaAppID        string
+	MetaAppSecret    vault.Token
+	MetaGraphVersion string
+	MetaDialogURL    string
+	MetaGraphURL     string
+	TikTokClientKey  string
+	TikTokSecret     vault.Token
+	TikTokAuthURL    string
+	TikTokAPIURL     string
+
+	RefreshEvery        time.Duration
+	RefreshBatch        int
+	RefreshWorkers      int
+	RefreshRate         float64 // calls per second per platform
+	ExpiryWarning       time.Duration
+	LogLevel, LogFormat string
+}
+
+// setting is one environment variable: its default and what it means. The
+// README's configuration table is this list.
+type setting struct{ name, def, doc string }
+
+var settings = []setting{
+	{"OMNISOCIAL_ADDR", ":8080", "address to listen on"},
+	{"OMNISOCIAL_DB", "./data/omnisocial.db", "SQLite database file (created if missing)"},
+	{"OMNISOCIAL_BASE_URL", "http://localhost:8080", "public URL of the app; OAuth redirect URIs are built from it"},
+	{"OMNISOCIAL_DEV", "false", "development mode: generates missing secrets into a file beside the database and talks to the built-in sandbox"},
+	{"OMNISOCIAL_SANDBOX", "false", "mount the platform sandbox under /sandbox outside development mode (demo installs)"},
+	{"OMNISOCIAL_ENCRYPTION_KEY", "", "64 hex characters (32 bytes) that encrypt tokens; `omnisocial keygen` makes one. Required"},
+	{"OMNISOCIAL_ENCRYPTION_KEY_OLD", "", "the previous key, only while `omnisocial rotate-key` re-encrypts"},
+	{"OMNISOCIAL_SESSION_SECRET", "", "64 hex characters that sign session cookies. Required"},
+	{"OMNISOCIAL_SESSION_IDLE", "1h", "log out after this long without activity"},
+	{"OMNISOCIAL_SESSION_MAX", "12h", "log out this long after log-in, whatever the activity"},
+	{"OMNISOCIAL_SIGNUP", "open", "`open`: anyone can sign up; `closed`: only the first user, then owners add members"},
+	{"OMNISOCIAL_PLAN_LIMITS", "free=3,pro=10,business=50", "connected accounts allowed per plan"},
+	{"OMNISOCIAL_FACEBOOK_APP_ID", "", "Meta app id (Facebook and Instagram)"},
+	{"OMNISOCIAL_FACEBOOK_APP_SECRET", "", "Meta app secret"},
+	{"OMNISOCIAL_FACEBOOK_GRAPH_VERSION", "v26.0", "Graph API version"},
+	{"OMNISOCIAL_FACEBOOK_DIALOG_URL", "https://www.facebook.com", "base URL of the Facebook login dialog"},
+	{"OMNISOCIAL_FACEBOOK_GRAPH_URL", "https://graph.facebook.com", "base URL of the Graph API"},
+	{"OMNISOCIAL_TIKTOK_CLIENT_KEY", "", "TikTok Login Kit client key"},
+	{"OMNISOCIAL_TIKTOK_CLIENT_SECRET", "", "TikTok Login Kit client secret"},
+	{"OMNISOCIAL_TIKTOK_AUTH_URL", "https://www.tiktok.com", "base URL of the TikTok authorize page"},
+	{"OMNISOCIAL_TIKTOK_API_URL", "https://open.tiktokapis.com", "base URL of the TikTok open API"},
+	{"OMNISOCIAL_REFRESH_INTERVAL", "30s", "how often the token-refresh job looks for due accounts"},
+	{"OMNISOCIAL_REFRESH_BATCH", "200", "accounts claimed per run"},
+	{"OMNISOCIAL_REFRESH_WORKERS", "8", "accounts worked at once"},
+	{"OMNISOCIAL_REFRESH_RATE", "20", "platform calls per second, per platform"},
+	{"OMNISOCIAL_EXPIRY_WARNING", "168h", "flag tokens that cannot renew themselves this long before they expire"},
+	{"OMNISOCIAL_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"OMNISOCIAL_LOG_FORMAT", "text", "text or json"},
+}
+
+// loadConfig reads and checks every setting, reporting all problems at once,
+// each naming its variable.
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, s := range settings {
+			if s.name == name {
+				return s.def
+			}
+		}
+		panic("config: unknown setting " + name)
+	}
+	var c config
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
+	}
+	boolean := func(name string) bool {
+		b, err := strconv.ParseBool(get(name))
+		if err != nil {
+			bad(name, "must be true or false, got %q", get(name))
+		}
+		return b
+	}
+	duration := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			bad(name, "must be a positive duration such as 30s or 2h, got %q", get(name))
+		}
+		return d
+	}
+	integer := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n <= 0 {
+			bad(name, "must be a positive whole number, got %q", get(name))
+		}
+		return n
+	}
+	hexKey := func(name string, required bool) []byte {
+		v := get(name)
+		if v == "" {
+			if required {
+				bad(name, "is required: set it to 64 hex characters (run `omnisocial keygen` to make one)")
+			}
+			return nil
+		}
+		k, err := vault.ParseKey(v)
+		if err != nil {
+			bad(name, "%v", err)
+		}
+		return k
+	}
+
+	c.Addr = get("OMNISOCIAL_ADDR")
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("OMNISOCIAL_ADDR", "must be host:port such as :8080, got %q", c.Addr)
+	}
+	c.DBPath = get("OMNISOCIAL_DB")
+	u, err := url.Parse(strings.TrimRight(get("OMNISOCIAL_BASE_URL"), "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("OMNISOCIAL_BASE_URL", "must be an absolute http(s) URL without query, got %q", get("OMNISOCIAL_BASE_URL"))
+	}
+	c.BaseURL = u
+	c.Dev = boolean("OMNISOCIAL_DEV")
+	c.Sandbox = boolean("OMNISOCIAL_SANDBOX") || c.Dev
+	switch c.Signup = get("OMNISOCIAL_SIGNUP"); c.Signup {
+	case "open", "closed":
+	default:
+		bad("OMNISOCIAL_SIGNUP", "must be open or closed, got %q", c.Signup)
+	}
+	// Development mode may fill these in from its secrets file before
+	// loadConfig runs; outside it they are required.
+	c.EncryptionKey = hexKey("OMNISOCIAL_ENCRYPTION_KEY", true)
+	c.OldEncryptionKey = hexKey("OMNISOCIAL_ENCRYPTION_KEY_OLD", false)
+	c.SessionSecret = hexKey("OMNISOCIAL_SESSION_SECRET", true)
+	c.SessionIdle = duration("OMNISOCIAL_SESSION_IDLE")
+	c.SessionMax = duration("OMNISOCIAL_SESSION_MAX")
+	c.PlanLimits = map[string]int{}
+	for _, kv := range strings.Split(get("OMNISOCIAL_PLAN_LIMITS"), ",") {
+		name, n, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		max, err := strconv.Atoi(n)
+		if !ok || name == "" || err != nil || max < 0 {
+			bad("OMNISOCIAL_PLAN_LIMITS", "must look like free=3,pro=10, got %q", kv)
+			break
+		}
+		c.PlanLimits[name] = max
+	}
+
+	c.MetaAppID = get("OMNISOCIAL_FACEBOOK_APP_ID")
+	c.MetaAppSecret = vault.NewToken(get("OMNISOCIAL_FACEBOOK_APP_SECRET"))
+	if (c.MetaAppID == "") != c.MetaAppSecret.IsZero() {
+		bad("OMNISOCIAL_FACEBOOK_APP_ID", "and OMNISOCIAL_FACEBOOK_APP_SECRET must be set together")
+	}
+	c.MetaGraphVersion = get("OMNISOCIAL_FACEBOOK_GRAPH_VERSION")
+	c.MetaDialogURL = get("OMNISOCIAL_FACEBOOK_DIALOG_URL")
+	c.MetaGraphURL = get("OMNISOCIAL_FACEBOOK_GRAPH_URL")
+	c.TikTokClientKey = get("OMNISOCIAL_TIKTOK_CLIENT_KEY")
+	c.TikTokSecret = vault.NewToken(get("OMNISOCIAL_TIKTOK_CLIENT_SECRET"))
+	if (c.TikTokClientKey == "") != c.TikTokSecret.IsZero() {
+		bad("OMNISOCIAL_TIKTOK_CLIENT_KEY", "and OMNISOCIAL_TIKTOK_CLIENT_SECRET must be set together")
+	}
+	for _, name := range []string{"OMNISOCIAL_FACEBOOK_DIALOG_URL", "OMNISOCIAL_FACEBOOK_GRAPH_URL", "OMNISOCIAL_TIKTOK_AUTH_URL", "OMNISOCIAL_TIKTOK_API_URL"} {
+		if u, err := url.Parse(get(name)); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			bad(name, "must be an absolute URL, got %q", get(name))
+		}
+	}
+	c.TikTokAuthURL = get("OMNISOCIAL_TIKTOK_AUTH_URL")
+	c.TikTokAPIURL = get("OMNISOCIAL_TIKTOK_API_URL")
+
+	c.RefreshEvery = duration("OMNISOCIAL_REFRESH_INTERVAL")
+	c.RefreshBatch = integer("OMNISOCIAL_REFRESH_BATCH")
+	c.RefreshWorkers = integer("OMNISOCIAL_REFRESH_WORKERS")
+	c.RefreshRate = float64(integer("OMNISOCIAL_REFRESH_RATE"))
+	c.ExpiryWarning = duration("OMNISOCIAL_EXPIRY_WARNING")
+	c.LogLevel = get("OMNISOCIAL_LOG_LEVEL")
+	if !map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel] {
+		bad("OMNISOCIAL_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	c.LogFormat = get("OMNISOCIAL_LOG_FORMAT")
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("OMNISOCIAL_LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	return c, errors.Join(errs...)
+}
+
+// devSecrets is development mode's answer to missing secrets: generated
+// once into a 0600 file beside the database and read back on every start,
+// so tokens sealed yesterday still open today. It returns a getenv that
+// falls back to that file, and whether anything was generated.
+func devSecrets(getenv func(string) string) (func(string) string, bool, error) {
+	dbPath := getenv("OMNISOCIAL_DB")
+	if dbPath == "" {
+		dbPath = "./data/omnisocial.db"
+	}
+	path := filepath.Join(filepath.Dir(dbPath), "dev-secrets.env")
+	saved, err := readEnvFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, err
+	}
+	generated := false
+	for _, name := range []string{"OMNISOCIAL_ENCRYPTION_KEY", "OMNISOCIAL_SESSION_SECRET"} {
+		if getenv(name) == "" && saved[name] == "" {
+			saved[name] = vault.NewKey()
+			generated = true
+		}
+	}
+	if generated {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, false, err
+		}
+		var b strings.Builder
+		b.WriteString("# Generated by omnisocial in development mode. Never use these in production.\n")
+		for _, name := range []string{"OMNISOCIAL_ENCRYPTION_KEY", "OMNISOCIAL_SESSION_SECRET"} {
+			if saved[name] != "" {
+				fmt.Fprintf(&b, "%s=%s\n", name, saved[name])
+			}
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			return nil, false, err
+		}
+	}
+	return func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return saved[name]
+	}, generated, nil
+}
+
+func readEnvFile(path string) (map[string]string, error) {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return out, err
+	}
+	defer f.Close()
+	return out, parseEnv(f, out)
+}
+
+func parseEnv(r io.Reader, into map[string]string) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			into[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return sc.Err()
+}

@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"omnisocial/store"
+	"omnisocial/views"
+)
+
+// errorHandler turns every error into a page (or, for htmx, a message in
+// the flash area) that says what happened and what to do. People never see
+// err.Error() of an internal failure; it goes to the log with the request id.
+func (s *server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment; if it keeps happening, tell your administrator the request id "+c.Response().Header().Get(echo.HeaderXRequestID)+"."
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		status = he.Code
+		if m, ok := he.Message.(string); ok && status < 500 {
+			msg = m
+		} else if status < 500 {
+			msg = http.StatusText(status)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		status, msg = http.StatusNotFound, "There is nothing here. It may have been removed, or the link is wrong."
+	}
+	if status >= 500 {
+		s.Log.Error("request failed", "err", err, "path", c.Request().URL.Path,
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+	if status == http.StatusNotFound && msg == http.StatusText(http.StatusNotFound) {
+		msg = "There is nothing here. It may have been removed, or the link is wrong."
+	}
+
+	if hasPrefix(c.Request().URL.Path, "/api/") || hasPrefix(c.Request().URL.Path, "/sandbox/") {
+		c.JSON(status, map[string]string{"error": msg})
+		return
+	}
+	if c.Request().Header.Get("HX-Request") == "true" {
+		// htmx swaps errors too (see htmxConfig); send them to the flash area.
+		h := c.Response().Header()
+		h.Set("HX-Retarget", "#flash")
+		h.Set("HX-Reswap", "outerHTML")
+		render(c, status, views.FlashOOB([]views.Flash{{Kind: "error", Text: msg}}))
+		return
+	}
+	p := views.ErrorProps{Status: status, Title: errorTitle(status), Message: msg, Action: "/settings/accounts", ActionLabel: "Back to Social Accounts"}
+	if v, ok := c.Get(viewerKey).(*viewer); !ok || !v.loggedIn {
+		p.Action, p.ActionLabel = "/login", "Go to log in"
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(status)
+		return
+	}
+	if rerr := s.authPage(c, status, p.Title, func(views.Chrome) templ.Component { return views.ErrorPage(p) }); rerr != nil {
+		s.Log.Error("rendering error page", "err", rerr)
+		c.String(status, msg)
+	}
+}
+
+func errorTitle(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return "That request did not make sense"
+	case http.StatusUnauthorized:
+		return "Please log in"
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusRequestEntityTooLarge:
+		return "That was too much to send"
+	case http.StatusTooManyRequests:
+		return "Slow down a little"
+	}
+	return "Something went wrong"
+}

@@ -1,0 +1,188 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"omnisocial/auth"
+	"omnisocial/store"
+	"omnisocial/vault"
+)
+
+// clock is a settable time source shared by the store and the handlers.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type kit struct {
+	t     *testing.T
+	st    *store.Store
+	srv   *httptest.Server
+	clock *clock
+	deps  Deps
+	logs  *strings.Builder
+}
+
+type kitOption func(*Deps)
+
+func newKit(t *testing.T, opts ...kitOption) *kit {
+	t.Helper()
+	schema, err := os.ReadFile("../schema.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := vault.ParseKey(strings.Repeat("ab", 32))
+	box, _ := vault.NewBox(key)
+	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "h.db"), Schema: string(schema), Box: box, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs := &strings.Builder{}
+	var logMu sync.Mutex
+	base, _ := url.Parse("http://omnisocial.test")
+	d := Deps{
+		Store:       st,
+		Log:         slog.New(slog.NewTextHandler(lockedWriter{&logMu, logs}, nil)),
+		Static:      fstest.MapFS{"app.css": {Data: []byte("body{}")}},
+		Asset:       "test",
+		Now:         clk.Now,
+		BaseURL:     base,
+		SessionKey:  vault.Derive(key, "session"),
+		SessionIdle: time.Hour,
+		SessionMax:  12 * time.Hour,
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	k := &kit{t: t, st: st, clock: clk, deps: d, logs: logs}
+	k.srv = httptest.NewServer(New(d))
+	t.Cleanup(k.srv.Close)
+	return k
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// browser is a client with a cookie jar that does not follow redirects, so
+// tests see each 303.
+type browser struct {
+	k *kit
+	c *http.Client
+}
+
+func (k *kit) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{k: k, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(req *http.Request) *http.Response {
+	b.k.t.Helper()
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.k.t.Fatal(err)
+	}
+	b.k.t.Cleanup(func() { res.Body.Close() })
+	return res
+}
+
+func (b *browser) get(path string, headers ...string) *http.Response {
+	req, _ := http.NewRequest(http.MethodGet, b.k.srv.URL+path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+// post sends a form. csrf "" sends none; "auto" scrapes one from GET from.
+func (b *browser) post(path string, form url.Values, headers ...string) *http.Response {
+	req, _ := http.NewRequest(http.MethodPost, b.k.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+// csrf reads the token a page puts in its forms.
+func (b *browser) csrf(page string) string {
+	b.k.t.Helper()
+	doc := parse(b.k.t, b.get(page))
+	tok, ok := doc.Find(`input[name=_csrf]`).First().Attr("value")
+	if !ok || tok == "" {
+		b.k.t.Fatalf("no CSRF token on %s", page)
+	}
+	return tok
+}
+
+func (b *browser) form(page, path string, form url.Values) *http.Response {
+	form.Set("_csrf", b.csrf(page))
+	return b.post(path, form)
+}
+
+func parse(t *testing.T, res *http.Response) *goquery.Document {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// signup creates a user through the real form and leaves b logged in.
+func (b *browser) signup(email, workspace string) {
+	b.k.t.Helper()
+	res := b.form("/signup", "/signup", url.Values{"name": {"Dana"}, "email": {email}, "password": {"correct horse battery"}, "workspace": {workspace}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/settings/accounts" {
+		body, _ := io.ReadAll(res.Body)
+		b.k.t.Fatalf("sign-up: %d %s\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+}
+
+// addUser makes a user directly in the store (a fast password hash is fine).
+func (k *kit) addUser(email string, workspaceID int64, role string) {
+	k.t.Helper()
+	if _, err := k.st.AddUser(context.Background(), store.User{Email: email, PasswordHash: auth.HashPassword("correct horse battery")}, workspaceID, role); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+func (b *browser) login(email string) *http.Response {
+	return b.form("/login", "/login", url.Values{"email": {email}, "password": {"correct horse battery"}})
+}
+
+func cookieNamed(res *http.Response, name string) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+// Package handlers is the web surface: routes, middleware, sessions and the
+// handlers that turn requests into store calls and templ views.
+package handlers
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"omnisocial/auth"
+	"omnisocial/store"
+)
+
+// Deps is everything the web surface needs, built by main.
+type Deps struct {
+	Store   *store.Store
+	Log     *slog.Logger
+	Static  fs.FS        // the contents of static/
+	Asset   string       // cache-busting version for static URLs
+	Sandbox http.Handler // mounted under /sandbox when not nil
+	Now     func() time.Time
+
+	BaseURL       *url.URL
+	SessionKey    []byte // signs session cookies
+	SessionIdle   time.Duration
+	SessionMax    time.Duration
+	SignupClosed  bool
+	BodyLimit     string // e.g. "64K"
+	LoginBurst    int
+	LoginInterval time.Duration
+}
+
+type server struct {
+	Deps
+	sessions *sessionStore
+	limiter  *auth.Limiter
+}
+
+// New builds the HTTP handler.
+func New(d Deps) *echo.Echo {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.BodyLimit == "" {
+		d.BodyLimit = "64K"
+	}
+	if d.LoginBurst == 0 {
+		d.LoginBurst, d.LoginInterval = 5, 20*time.Second
+	}
+	secure := d.BaseURL.Scheme == "https"
+	s := &server{
+		Deps:     d,
+		sessions: newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
+		limiter:  auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = echo.ExtractIPDirect() // behind a proxy: configure trusted ranges, never trust headers blindly
+
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
+	e.Use(middleware.RequestID())
+	e.Use(s.requestLog)
+	e.Use(s.securityHeaders(secure))
+	e.Use(middleware.BodyLimit(d.BodyLimit))
+	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper:        skipCSRF,
+		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
+		CookieName:     csrfCookie(secure),
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   secure,
+		CookieSameSite: http.SameSiteLaxMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from OmniSocial. Reload the page and try again.")
+		},
+	}))
+	e.Use(s.loadViewer)
+	s.routes(e)
+	return e
+}
+
+func csrfCookie(secure bool) string {
+	if secure {
+		return "__Host-omnisocial-csrf"
+	}
+	return "omnisocial-csrf"
+}
+
+// skipCSRF exempts the sandbox (it stands in for another site, with forms
+// of its own) and the health check.
+func skipCSRF(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == "/healthz" || hasPrefix(p, "/sandbox/")
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+func (s *server) logPanic(c echo.Context, err error, stack []byte) error {
+	s.Log.Error("panic", "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "stack", string(stack))
+	return err
+}
+
+// requestLog writes one line per request. It logs the path, never the
+// query: OAuth callbacks carry a code and state there.
+func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req, res := c.Request(), c.Response()
+		if hasPrefix(req.URL.Path, "/static/") {
+			return nil
+		}
+		level := slog.LevelInfo
+		if res.Status >= 500 {
+			level = slog.LevelError
+		}
+		s.Log.LogAttrs(req.Context(), level, "request",
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", res.Status),
+			slog.Duration("took", time.Since(start)),
+			slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+		)
+		return nil
+	}
+}
+
+// contentSecurityPolicy needs no inline script or style: htmx is configured
+// through a <meta> (no eval, no injected styles).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; " +
+	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+func (s *server) securityHeaders(secure bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+			if secure {
+				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
+			if !hasPrefix(c.Request().URL.Path, "/static/") {
+				h.Set("Cache-Control", "no-store")
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"omnisocial/store"
+)
+
+// viewer is who is asking: their session, and once logged in, their user
+// and the workspace they are looking at.
+type viewer struct {
+	sess     *sessions.Session
+	user     store.User
+	member   store.Membership   // the current workspace
+	memberOf []store.Membership // every workspace of the user
+	loggedIn bool
+}
+
+const viewerKey = "viewer"
+
+// viewerOf returns who is asking; an error raised before the session was
+// read (CSRF, body limit) meets an anonymous viewer.
+func viewerOf(c echo.Context) *viewer {
+	if v, ok := c.Get(viewerKey).(*viewer); ok {
+		return v
+	}
+	return &viewer{}
+}
+
+// loadViewer reads the session and, if it names a user, the user and their
+// workspaces. A session whose user or workspace has gone is treated as
+// logged out or moved to another workspace, never as an error.
+func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p := c.Request().URL.Path; hasPrefix(p, "/static/") || hasPrefix(p, "/sandbox/") || p == "/healthz" {
+			return next(c)
+		}
+		v := &viewer{}
+		c.Set(viewerKey, v)
+		sess, err := s.sessions.Get(c.Request(), s.sessions.cookieName())
+		if err != nil {
+			return err
+		}
+		v.sess = sess
+		uid, _ := sess.Values[keyUser].(int64)
+		if uid == 0 {
+			return next(c)
+		}
+		ctx := c.Request().Context()
+		v.user, err = s.Store.User(ctx, uid)
+		if errors.Is(err, store.ErrNotFound) {
+			return next(c)
+		}
+		if err != nil {
+			return err
+		}
+		if v.memberOf, err = s.Store.Memberships(ctx, uid); err != nil {
+			return err
+		}
+		if len(v.memberOf) == 0 {
+			return next(c) // a user with no workspace cannot see anything
+		}
+		ws, _ := sess.Values[keyWorkspace].(int64)
+		v.member = v.memberOf[0]
+		for _, m := range v.memberOf {
+			if m.ID == ws {
+				v.member = m
+			}
+		}
+		v.loggedIn = true
+		return next(c)
+	}
+}
+
+// requireUser sends people who are not logged in to the log-in page (HTMX
+// requests get a full-page redirect, not a log-in form inside a fragment).
+func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if viewerOf(c).loggedIn {
+			return next(c)
+		}
+		if hasPrefix(c.Request().URL.Path, "/api/") {
+			return echo.NewHTTPError(http.StatusUnauthorized, "Log in or send a workspace API key.")
+		}
+		return redirect(c, "/login")
+	}
+}
+
+// requireManager lets through owners and admins of the current workspace.
+func requireManager(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !store.CanManage(viewerOf(c).member.Role) {
+			return echo.NewHTTPError(http.StatusForbidden, "Only owners and admins of this workspace can do that.")
+		}
+		return next(c)
+	}
+}
+
+// addFlash queues a message for the next page the person sees.
+func (s *server) addFlash(c echo.Context, kind, text string) {
+	viewerOf(c).sess.AddFlash(flash{Kind: kind, Text: text}, keyFlash)
+}
+
+func canManage(v *viewer) bool { return store.CanManage(v.member.Role) }

@@ -1,0 +1,71 @@
+// Command omnisocial connects Facebook Pages, Instagram Business accounts and
+// TikTok Business accounts to a workspace and keeps their tokens fresh.
+package main
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+//go:embed schema.sql
+var schemaSQL string
+
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "omnisocial:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: omnisocial <command> [flags]
+
+commands:
+  serve        run the web server (the default)
+  keygen       print a new 64-hex-character key for OMNISOCIAL_ENCRYPTION_KEY or OMNISOCIAL_SESSION_SECRET
+  user add     add a user to a workspace: --email, --workspace, --role, --plan, --password-stdin
+  plan set     change a workspace's plan: --workspace NAME --plan free|pro|business
+  sandbox      run the platform sandbox on its own: --addr, --state
+  version      print the version
+
+Configuration comes from environment variables; see the README.`
+
+// run is the whole program with its dependencies passed in, so tests can
+// call it with their own environment and streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd, rest := "serve", []string(nil)
+	if len(args) > 1 {
+		cmd, rest = args[1], args[2:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stderr, nil)
+	case "keygen":
+		return keygen(stdout)
+	case "user":
+		return userCmd(ctx, rest, getenv, stdin, stdout)
+	case "plan":
+		return planCmd(ctx, rest, getenv, stdout)
+	case "sandbox":
+		return sandboxCmd(ctx, rest, stderr)
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	testKey    = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	testSecret = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+)
+
+// env is a fake environment for run: the settings given, nothing else.
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestServeRefusesBadKeys(t *testing.T) {
+	tests := []struct {
+		name, key, wantVar string
+	}{
+		{"missing", "", "OMNISOCIAL_ENCRYPTION_KEY"},
+		{"ten characters", "0123456789", "OMNISOCIAL_ENCRYPTION_KEY"},
+		{"not hex", strings.Repeat("zx", 32), "OMNISOCIAL_ENCRYPTION_KEY"},
+		{"63 characters", testKey[:63], "OMNISOCIAL_ENCRYPTION_KEY"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "x.db")
+			var stderr bytes.Buffer
+			err := run(context.Background(), []string{"omnisocial", "serve"},
+				env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", tc.key, "OMNISOCIAL_SESSION_SECRET", testSecret, "OMNISOCIAL_ADDR", "127.0.0.1:0"),
+				nil, &stderr, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.wantVar) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.wantVar)
+			}
+			if strings.Contains(err.Error(), tc.key) && tc.key != "" {
+				t.Fatal("the error repeats the key")
+			}
+			if _, statErr := os.Stat(db); statErr == nil {
+				t.Fatal("a database was created despite the bad configuration")
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	base := []string{"OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret}
+	tests := []struct {
+		name    string
+		extra   []string
+		wantErr string // a variable name the error must mention; "" = valid
+	}{
+		{"defaults", nil, ""},
+		{"bad addr", []string{"OMNISOCIAL_ADDR", "8080"}, "OMNISOCIAL_ADDR"},
+		{"bad base url", []string{"OMNISOCIAL_BASE_URL", "localhost:8080"}, "OMNISOCIAL_BASE_URL"},
+		{"bad signup", []string{"OMNISOCIAL_SIGNUP", "maybe"}, "OMNISOCIAL_SIGNUP"},
+		{"bad dev", []string{"OMNISOCIAL_DEV", "yes please"}, "OMNISOCIAL_DEV"},
+		{"bad plan limits", []string{"OMNISOCIAL_PLAN_LIMITS", "free=three"}, "OMNISOCIAL_PLAN_LIMITS"},
+		{"half a facebook app", []string{"OMNISOCIAL_FACEBOOK_APP_ID", "123"}, "OMNISOCIAL_FACEBOOK_APP_ID"},
+		{"bad idle", []string{"OMNISOCIAL_SESSION_IDLE", "-1s"}, "OMNISOCIAL_SESSION_IDLE"},
+		{"short session secret", []string{"OMNISOCIAL_SESSION_SECRET", "abc"}, "OMNISOCIAL_SESSION_SECRET"},
+		{"bad log level", []string{"OMNISOCIAL_LOG_LEVEL", "loud"}, "OMNISOCIAL_LOG_LEVEL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := append(append([]string{}, base...), tc.extra...)
+			m := map[string]string{}
+			for i := 0; i < len(kv); i += 2 {
+				m[kv[i]] = kv[i+1]
+			}
+			cfg, err := loadConfig(func(k string) string { return m[k] })
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Addr != ":8080" || cfg.DBPath != "./data/omnisocial.db" || cfg.PlanLimits["pro"] != 10 || cfg.Dev {
+					t.Fatalf("defaults: %+v", cfg)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestDevModeGeneratesSecretsOnce(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "dev.db")
+	getenv := env("OMNISOCIAL_DEV", "true", "OMNISOCIAL_DB", db)
+	g1, generated, err := devSecrets(getenv)
+	if err != nil || !generated {
+		t.Fatalf("first start: generated=%v err=%v", generated, err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "dev-secrets.env"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file: %v mode %v", err, info.Mode())
+	}
+	g2, generated, _ := devSecrets(getenv)
+	if generated || g1("OMNISOCIAL_ENCRYPTION_KEY") != g2("OMNISOCIAL_ENCRYPTION_KEY") || g2("OMNISOCIAL_ENCRYPTION_KEY") == "" {
+		t.Fatal("second start did not reuse the generated key")
+	}
+	if _, err := loadConfig(g2); err != nil {
+		t.Fatalf("generated secrets do not validate: %v", err)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	getenv := env("OMNISOCIAL_DB", filepath.Join(dir, "c.db"), "OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret)
+	var out bytes.Buffer
+	ctx := context.Background()
+	steps := []struct {
+		args    []string
+		stdin   string
+		wantOut string
+		wantErr string
+	}{
+		{[]string{"omnisocial", "keygen"}, "", "", ""},
+		{[]string{"omnisocial", "user", "add", "--email", "o@example.com", "--workspace", "Acme", "--password-stdin"}, "correct horse battery\n", `created workspace "Acme"`, ""},
+		{[]string{"omnisocial", "user", "add", "--email", "m@example.com", "--workspace", "Acme", "--role", "admin", "--password-stdin"}, "correct horse battery\n", "as admin", ""},
+		{[]string{"omnisocial", "user", "add", "--email", "m@example.com", "--workspace", "Acme", "--password-stdin"}, "correct horse battery\n", "", "already in workspace"},
+		{[]string{"omnisocial", "user", "add", "--email", "x@example.com", "--workspace", "Acme", "--password-stdin"}, "short\n", "", "at least 8"},
+		{[]string{"omnisocial", "plan", "set", "--workspace", "Acme", "--plan", "pro"}, "", "now on plan pro", ""},
+		{[]string{"omnisocial", "plan", "set", "--workspace", "Acme", "--plan", "gold"}, "", "", "unknown plan"},
+		{[]string{"omnisocial", "plan", "set", "--workspace", "Nope", "--plan", "pro"}, "", "", "no workspace"},
+		{[]string{"omnisocial", "frobnicate"}, "", "", "unknown command"},
+	}
+	for _, s := range steps {
+		out.Reset()
+		err := run(ctx, s.args, getenv, strings.NewReader(s.stdin), &out, &out)
+		if s.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
+				t.Fatalf("%v: err = %v, want %q", s.args, err, s.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", s.args, err)
+		}
+		if !strings.Contains(out.String(), s.wantOut) {
+			t.Fatalf("%v: output %q, want %q", s.args, out.String(), s.wantOut)
+		}
+		if s.args[1] == "keygen" && len(strings.TrimSpace(out.String())) != 64 {
+			t.Fatalf("keygen printed %q", out.String())
+		}
+	}
+}
+
+// testServer is the real server (run's serve path) on a free loopback
+// port, with the sandbox mounted.
+type testServer struct {
+	URL  string
+	logs *syncBuffer
+}
+
+func startServer(t *testing.T, extra ...string) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // the base URL must name the port before the server starts
+	kv := append([]string{
+		"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "e2e.db"),
+		"OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret,
+		"OMNISOCIAL_ADDR", addr, "OMNISOCIAL_BASE_URL", "http://" + addr, "OMNISOCIAL_SANDBOX", "true",
+	}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	ts := &testServer{URL: "http://" + addr, logs: &syncBuffer{}}
+	go func() { done <- serve(ctx, env(kv...), ts.logs, func(string) { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("server did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start in 10s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	res, err := http.Get(ts.URL + "/healthz")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v", err)
+	}
+	res.Body.Close()
+	return ts
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

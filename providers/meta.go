@@ -1,0 +1,388 @@
+package providers
+
+// Facebook Pages and Instagram (Instagram API with Facebook Login) share one
+// Facebook Login flow (PLATFORMS.md §1, §2.1): code → short-lived user token
+// → long-lived user token → Page tokens. Facebook manages each Page;
+// Instagram manages each Page's linked professional account with that Page's
+// token. There is no refresh token: Check validates with debug_token.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"omnisocial/vault"
+)
+
+// oauthConfig is x/oauth2's view of Facebook Login. The secret is left out
+// unless the caller exchanges a code. AuthStyle is explicit: AutoDetect would
+// re-send a single-use code after a first failure.
+func (a *Adapter) oauthConfig(withSecret bool) *oauth2.Config {
+	c := &oauth2.Config{
+		ClientID:    a.c.MetaAppID,
+		RedirectURL: a.c.RedirectURL,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   a.c.MetaDialogBase + "/" + a.c.MetaGraphVersion + "/dialog/oauth",
+			TokenURL:  a.graphURL("oauth/access_token"),
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+	}
+	if withSecret {
+		c.ClientSecret = a.c.MetaAppSecret.Reveal()
+	}
+	return c
+}
+
+// metaAuthURL builds the dialog URL. Facebook wants comma-separated scopes,
+// x/oauth2 joins with spaces, so scope is set as a parameter.
+func (a *Adapter) metaAuthURL(r AuthRequest) string {
+	scopes := required(a.p)
+	var opts []oauth2.AuthCodeOption
+	if len(r.Rerequest) > 0 {
+		scopes = r.Rerequest
+		opts = append(opts, oauth2.SetAuthURLParam("auth_type", "rerequest"))
+	}
+	opts = append(opts, oauth2.SetAuthURLParam("scope", strings.Join(scopes, ",")))
+	return a.oauthConfig(false).AuthCodeURL(r.State, opts...)
+}
+
+type debugInfo struct {
+	AppID               string      `json:"app_id"`
+	IsValid             bool        `json:"is_valid"`
+	ExpiresAt           int64       `json:"expires_at"`
+	DataAccessExpiresAt int64       `json:"data_access_expires_at"`
+	Scopes              []string    `json:"scopes"`
+	Granular            []granular  `json:"granular_scopes"`
+	UserID              string      `json:"user_id"`
+	Error               *graphError `json:"error"`
+}
+
+type granular struct {
+	Scope     string   `json:"scope"`
+	TargetIDs []string `json:"target_ids"`
+}
+
+type page struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	AccessToken string          `json:"access_token"`
+	Category    string          `json:"category"`
+	Tasks       []string        `json:"tasks"`
+	Picture     json.RawMessage `json:"picture"`
+	FanCount    *int64          `json:"fan_count"`
+	IG          *igUser         `json:"instagram_business_account"`
+}
+
+type igUser struct {
+	ID                string `json:"id"`
+	Username          string `json:"username"`
+	Name              string `json:"name"`
+	ProfilePictureURL string `json:"profile_picture_url"`
+	FollowersCount    *int64 `json:"followers_count"`
+}
+
+const igFields = "id,username,name,profile_picture_url,followers_count"
+
+func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error) {
+	cfg := a.oauthConfig(true)
+	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, a.c.HTTPClient), code)
+	if err != nil {
+		return nil, a.exchangeError(cfg.Endpoint.TokenURL, err)
+	}
+
+	// Long-lived user token (about 60 days). The query carries the short token
+	// and the app secret, as documented; every error drops the query.
+	var long struct {
+		AccessToken string  `json:"access_token"`
+		ExpiresIn   seconds `json:"expires_in"`
+	}
+	q := url.Values{"grant_type": {"fb_exchange_token"}, "client_id": {a.c.MetaAppID},
+		"client_secret": {a.c.MetaAppSecret.Reveal()}, "fb_exchange_token": {tok.AccessToken}}
+	if err := a.graph(ctx, http.MethodGet, a.graphURL("oauth/access_token"), q, vault.Token{}, &long); err != nil {
+		return nil, err
+	}
+	if long.AccessToken == "" {
+		return nil, &Error{Platform: a.p, Kind: Transient, Code: "no_access_token",
+			Reason: "Facebook's answer held no long-lived token"}
+	}
+	user := vault.NewToken(long.AccessToken)
+	userExpiry := long.ExpiresIn.after(a.now())
+
+	var me struct{ ID, Name string }
+	if err := a.graph(ctx, http.MethodGet, a.graphURL("me"), url.Values{"fields": {"id,name"}}, user, &me); err != nil {
+		return nil, err
+	}
+	if me.ID == "" {
+		return nil, &Error{Platform: a.p, Kind: Transient, Code: "no_user_id", Reason: "Facebook did not say who signed in"}
+	}
+	pages, err := a.pages(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	granted, err := a.permissions(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	d, err := a.debugToken(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !d.IsValid:
+		return nil, a.invalidToken(d)
+	case d.AppID != "" && d.AppID != a.c.MetaAppID, d.UserID != "" && d.UserID != me.ID:
+		// A token minted for another app or person was injected (SECURITY.md §1.1, 4.5.4).
+		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "token_mismatch",
+			Reason: "Facebook issued the sign-in for another app or person"}
+	}
+	if d.ExpiresAt > 0 {
+		userExpiry = time.Unix(d.ExpiresAt, 0).UTC()
+	}
+
+	g := &Grant{Subject: me.ID, SubjectName: me.Name, Scopes: granted, Declined: missing(a.p, granted),
+		UserTokenExpiry: userExpiry, DataAccessExpiry: unixTime(d.DataAccessExpiresAt)}
+	base := map[string]any{MetaFacebookUserID: me.ID, MetaFacebookUser: me.Name}
+	setTime(base, MetaUserTokenExpiry, g.UserTokenExpiry)
+	setTime(base, MetaDataAccessUntil, g.DataAccessExpiry)
+	seen := map[string]bool{}
+	for _, p := range pages {
+		acc, ok := a.metaAccount(p, base, granted, d.Granular)
+		switch {
+		case p.AccessToken == "", seen[acc.PlatformUserID]: // not manageable, or listed twice
+		case !ok:
+			g.Unlinked = append(g.Unlinked, p.Name)
+		default:
+			seen[acc.PlatformUserID] = true
+			// A Page token taken from a long-lived user token does not expire.
+			acc.Credentials = Credentials{AccessToken: vault.NewToken(p.AccessToken), UserToken: user,
+				PlatformUserID: acc.PlatformUserID, Metadata: cloneMeta(acc.Metadata)}
+			g.Accounts = append(g.Accounts, acc)
+		}
+	}
+	return g, nil
+}
+
+// metaAccount describes what one Page offers: the Page itself (Facebook) or
+// its linked Instagram account; ok is false for a Page with none linked.
+func (a *Adapter) metaAccount(p page, base map[string]any, granted []string, gran []granular) (acc Account, ok bool) {
+	meta := cloneMeta(base)
+	if a.p == Facebook {
+		meta["category"], meta["tasks"] = p.Category, p.Tasks
+		if p.FanCount != nil {
+			meta["fan_count"] = *p.FanCount
+		}
+		return Account{PlatformUserID: p.ID, Username: p.Name, DisplayName: p.Name, AvatarURL: pictureURL(p.Picture),
+			Scopes: scopesFor(granted, gran, p.ID), Metadata: meta}, true
+	}
+	if p.IG == nil || p.IG.ID == "" { // absent key = not linked (PLATFORMS.md §2.1)
+		return Account{}, false
+	}
+	meta[MetaPageID], meta[MetaPageName] = p.ID, p.Name
+	if p.IG.FollowersCount != nil {
+		meta["followers_count"] = *p.IG.FollowersCount
+	}
+	return Account{PlatformUserID: p.IG.ID, Username: p.IG.Username, DisplayName: cmp.Or(p.IG.Name, p.IG.Username),
+		AvatarURL: p.IG.ProfilePictureURL, Scopes: scopesFor(granted, gran, p.ID, p.IG.ID), Metadata: meta}, true
+}
+
+// pages lists the Pages the person selected, following paging.next.
+func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
+	fields := "id,name,access_token,category,tasks,picture.type(large)"
+	if a.p == Facebook {
+		fields += ",fan_count"
+	} else {
+		fields += ",instagram_business_account{" + igFields + "}"
+	}
+	next, q := a.graphURL("me/accounts"), url.Values{"fields": {fields}, "limit": {"100"}}
+	var all []page
+	for range 100 {
+		var res struct {
+			Data   []page `json:"data"`
+			Paging struct {
+				Next string `json:"next"`
+			} `json:"paging"`
+		}
+		if err := a.graph(ctx, http.MethodGet, next, q, user, &res); err != nil {
+			return nil, err
+		}
+		all = append(all, res.Data...)
+		if res.Paging.Next == "" || len(res.Data) == 0 {
+			return all, nil
+		}
+		// next carries the token: follow it only back to the Graph host.
+		if !a.isGraphURL(res.Paging.Next) {
+			return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging",
+				Reason: "Facebook's list of Pages pointed somewhere unexpected"}
+		}
+		next, q = res.Paging.Next, nil
+	}
+	return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging", Reason: "Facebook's list of Pages did not end"}
+}
+
+func (a *Adapter) isGraphURL(raw string) bool {
+	u, err1 := url.Parse(raw)
+	base, err2 := url.Parse(a.c.MetaGraphBase)
+	return err1 == nil && err2 == nil && u.Scheme == base.Scheme && u.Host == base.Host &&
+		strings.HasPrefix(u.Path, strings.TrimSuffix(base.Path, "/")+"/")
+}
+
+// permissions returns the granted scopes from /me/permissions.
+func (a *Adapter) permissions(ctx context.Context, user vault.Token) ([]string, error) {
+	var res struct {
+		Data []struct{ Permission, Status string } `json:"data"`
+	}
+	if err := a.graph(ctx, http.MethodGet, a.graphURL("me/permissions"), nil, user, &res); err != nil {
+		return nil, err
+	}
+	var granted []string
+	for _, p := range res.Data {
+		if p.Status == "granted" {
+			granted = append(granted, p.Permission)
+		}
+	}
+	return granted, nil
+}
+
+// debugToken introspects t with the app token.
+func (a *Adapter) debugToken(ctx context.Context, t vault.Token) (*debugInfo, error) {
+	q := url.Values{"input_token": {t.Reveal()}, "access_token": {a.c.MetaAppID + "|" + a.c.MetaAppSecret.Reveal()}}
+	var res struct {
+		Data *debugInfo `json:"data"`
+	}
+	err := a.graph(ctx, http.MethodGet, a.graphURL("debug_token"), q, vault.Token{}, &res)
+	if e, ok := errors.AsType[*Error](err); ok && (e.Code == "190" || e.Code == "102") {
+		// A bare token error on the call itself is about our app token: the
+		// account's token is judged in data.is_valid. A subcode such as 460
+		// can only be about a person's token, so that stays Permanent.
+		e.Kind, e.Reason = Misconfigured, "Facebook rejected the app credentials (app ID or secret)"
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res.Data == nil {
+		return nil, &Error{Platform: a.p, Kind: Transient, Code: "no_data", Reason: "Facebook's token check was empty"}
+	}
+	return res.Data, nil
+}
+
+// invalidToken explains debug_token's is_valid:false; always Permanent.
+func (a *Adapter) invalidToken(d *debugInfo) *Error {
+	g := graphError{Code: 190}
+	if d.Error != nil {
+		g = *d.Error
+		g.Subcode = cmp.Or(g.Subcode, g.DebugSub)
+		g.Code = cmp.Or(g.Code, 190)
+	}
+	_, reason := graphClass(g)
+	if g.Code != 190 && g.Code != 102 {
+		reason = "Facebook no longer accepts the sign-in (expired or revoked)"
+	}
+	return &Error{Platform: a.p, Kind: Permanent, Code: graphCode(g), Reason: reason, detail: "debug_token: is_valid false"}
+}
+
+func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error) {
+	if c.AccessToken.IsZero() || c.PlatformUserID == "" {
+		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "no_token", Reason: "No Facebook token is stored for this account"}
+	}
+	d, err := a.debugToken(ctx, c.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	if !d.IsValid {
+		return nil, a.invalidToken(d)
+	}
+	meta := cloneMeta(c.Metadata)
+	setTime(meta, MetaDataAccessUntil, unixTime(d.DataAccessExpiresAt))
+	if !c.UserToken.IsZero() {
+		// The user token only feeds the expiry warnings; the Page token is
+		// what works, so a failure here is not the account's failure.
+		if u, err := a.debugToken(ctx, c.UserToken); err == nil {
+			meta["user_token_valid"] = u.IsValid
+			setTime(meta, MetaUserTokenExpiry, unixTime(u.ExpiresAt))
+			setTime(meta, MetaDataAccessUntil, unixTime(u.DataAccessExpiresAt))
+		}
+	}
+	out := &Checked{Credentials: c, Metadata: meta}
+	out.Credentials.Expiry = unixTime(d.ExpiresAt) // 0 for a Page token: never
+
+	id := url.PathEscape(c.PlatformUserID)
+	if a.p == Facebook {
+		var p page
+		q := url.Values{"fields": {"id,name,category,picture,fan_count"}}
+		if err := a.graph(ctx, http.MethodGet, a.graphURL(id), q, c.AccessToken, &p); err != nil {
+			return nil, err
+		}
+		out.Username, out.DisplayName, out.AvatarURL = p.Name, p.Name, pictureURL(p.Picture)
+		meta["category"] = p.Category
+		if p.FanCount != nil {
+			meta["fan_count"] = *p.FanCount
+		}
+		out.Scopes = scopesFor(d.Scopes, d.Granular, c.PlatformUserID)
+	} else {
+		var ig igUser
+		if err := a.graph(ctx, http.MethodGet, a.graphURL(id), url.Values{"fields": {igFields}}, c.AccessToken, &ig); err != nil {
+			return nil, err
+		}
+		out.Username, out.DisplayName, out.AvatarURL = ig.Username, cmp.Or(ig.Name, ig.Username), ig.ProfilePictureURL
+		if ig.FollowersCount != nil {
+			meta["followers_count"] = *ig.FollowersCount
+		}
+		pageID, _ := c.Metadata[MetaPageID].(string)
+		out.Scopes = scopesFor(d.Scopes, d.Granular, c.PlatformUserID, pageID)
+	}
+	out.Credentials.Metadata = cloneMeta(meta)
+	return out, nil
+}
+
+// metaRevoke removes the app from the person's Facebook account. Without a
+// user token there is nothing to call: a Page token cannot do it.
+func (a *Adapter) metaRevoke(ctx context.Context, c Credentials) error {
+	if c.UserToken.IsZero() {
+		return nil
+	}
+	return a.graph(ctx, http.MethodDelete, a.graphURL("me/permissions"), nil, c.UserToken, nil)
+}
+
+// scopesFor filters granted scopes to those that apply to one of ids: a
+// scope granted for specific targets (granular_scopes) applies only to them.
+func scopesFor(granted []string, gran []granular, ids ...string) []string {
+	var out []string
+	for _, s := range granted {
+		i := slices.IndexFunc(gran, func(g granular) bool { return g.Scope == s && len(g.TargetIDs) > 0 })
+		if i >= 0 && !slices.ContainsFunc(ids, func(id string) bool { return id != "" && slices.Contains(gran[i].TargetIDs, id) }) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// pictureURL reads a picture field sent as {"data":{"url":…}} or a string.
+func pictureURL(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var p struct {
+		Data struct {
+			URL string `json:"url"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(raw, &p)
+	return p.Data.URL
+}
+
+func unixTime(s int64) time.Time {
+	if s <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}

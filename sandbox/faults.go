@@ -1,0 +1,105 @@
+package sandbox
+
+import (
+	"net/http"
+	"time"
+)
+
+// A fault makes an endpoint misbehave for the next Count calls, or for a
+// Fraction of calls (both: at most Count times, each with that chance).
+type fault struct {
+	Endpoint   string  `json:"endpoint"`
+	Kind       string  `json:"kind"`
+	Count      int     `json:"count,omitempty"`
+	Fraction   float64 `json:"fraction,omitempty"`
+	RetryAfter int     `json:"retry_after,omitempty"` // seconds
+	DelayMS    int     `json:"delay_ms,omitempty"`
+}
+
+var faultEndpoints = map[string]bool{
+	"*": true, "meta.dialog": true, "meta.token": true, "meta.me": true, "meta.accounts": true,
+	"meta.node": true, "meta.debug_token": true, "meta.permissions": true,
+	"tiktok.authorize": true, "tiktok.token": true, "tiktok.revoke": true, "tiktok.userinfo": true,
+}
+
+var faultKinds = map[string]bool{
+	"5xx": true, "429": true, "timeout": true, "slow": true, "invalid_grant": true, "rate_limit": true,
+}
+
+// defaultTimeoutCap bounds a "timeout" fault for clients that never give up.
+const defaultTimeoutCap = 60 * time.Second
+
+// enter counts a call of endpoint and returns the fault to apply, if any.
+// Extra names (e.g. "tiktok.token.refresh_token") are only counted.
+func (s *Sandbox) enter(endpoint string, extra ...string) *fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats[endpoint]++
+	for _, n := range extra {
+		s.stats[n]++
+	}
+	for i, f := range s.faults {
+		if f.Endpoint != "*" && f.Endpoint != endpoint {
+			continue
+		}
+		if f.Fraction > 0 && s.rng.Float64() >= f.Fraction {
+			continue
+		}
+		hit := *f
+		if f.Count > 0 {
+			f.Count--
+			if f.Count == 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		s.stats["fault."+endpoint+"."+hit.Kind]++
+		return &hit
+	}
+	return nil
+}
+
+// pause carries out the delaying kinds. It returns false when the request has
+// been dealt with (a timeout) and the handler must not answer.
+func (s *Sandbox) pause(w http.ResponseWriter, r *http.Request, f *fault) bool {
+	switch f.Kind {
+	case "slow":
+		d := time.Duration(f.DelayMS) * time.Millisecond
+		if d <= 0 {
+			d = 2 * time.Second
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-r.Context().Done():
+			return false
+		}
+	case "timeout":
+		s.mu.Lock()
+		limit := s.timeoutCap
+		s.mu.Unlock()
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
+		return false
+	}
+	return true
+}
+
+// failing is true for the kinds that replace the answer with an error.
+func (f *fault) failing() bool {
+	return f != nil && f.Kind != "slow" && f.Kind != "timeout"
+}
+
+func (f *fault) retryAfter() int {
+	if f.RetryAfter > 0 {
+		return f.RetryAfter
+	}
+	return 60
+}

@@ -1,0 +1,570 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetaDialogValidation(t *testing.T) {
+	e := newEnv(t)
+	base := url.Values{"client_id": {DevMetaAppID}, "redirect_uri": {testRedirect}, "scope": {fbScopes}, "state": {"s"}}
+	tests := []struct {
+		name   string
+		change func(url.Values)
+		status int
+		want   string
+	}{
+		{"ok shows consent", func(url.Values) {}, 200, "Continue"},
+		{"any version", func(url.Values) {}, 200, "Dana Whitfield"},
+		{"missing client_id", func(q url.Values) { q.Del("client_id") }, 400, "app_id"},
+		{"wrong client_id", func(q url.Values) { q.Set("client_id", "999") }, 400, "Invalid App ID"},
+		{"missing redirect", func(q url.Values) { q.Del("redirect_uri") }, 400, "redirect_uri"},
+		{"relative redirect", func(q url.Values) { q.Set("redirect_uri", "/cb") }, 400, "URL Blocked"},
+		{"fragment redirect", func(q url.Values) { q.Set("redirect_uri", testRedirect+"#x") }, 400, "URL Blocked"},
+		{"space separated scopes", func(q url.Values) { q.Set("scope", "pages_show_list pages_manage_posts") }, 400, "Invalid Scopes"},
+		{"token response_type", func(q url.Values) { q.Set("response_type", "token") }, 400, "response_type"},
+		{"bad pkce method", func(q url.Values) { q.Set("code_challenge", "abc"); q.Set("code_challenge_method", "plain") }, 400, "S256"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := url.Values{}
+			for k, v := range base {
+				q[k] = slices.Clone(v)
+			}
+			tt.change(q)
+			ver := "v26.0"
+			if i == 1 {
+				ver = "v22.0"
+			}
+			r := e.get("/sandbox/www.facebook.com/" + ver + "/dialog/oauth?" + q.Encode())
+			if r.Status != tt.status || !strings.Contains(string(r.Body), tt.want) {
+				t.Fatalf("got %d, want %d containing %q: %.300s", r.Status, tt.status, tt.want, r.Body)
+			}
+			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				t.Errorf("content type %q", ct)
+			}
+			if strings.Contains(string(r.Body), "<script") {
+				t.Errorf("page has a script")
+			}
+		})
+	}
+}
+
+func TestMetaDialogVersions(t *testing.T) {
+	e := newEnv(t)
+	q := "?" + url.Values{"client_id": {DevMetaAppID}, "redirect_uri": {testRedirect}, "scope": {fbScopes}}.Encode()
+	for path, want := range map[string]int{
+		"/sandbox/www.facebook.com/v25.0/dialog/oauth":  200,
+		"/sandbox/www.facebook.com/dialog/oauth":        200,
+		"/sandbox/www.facebook.com/latest/dialog/oauth": 404,
+	} {
+		if r := e.get(path + q); r.Status != want {
+			t.Errorf("%s: %d want %d", path, r.Status, want)
+		}
+	}
+}
+
+func TestMetaDialogDeny(t *testing.T) {
+	e := newEnv(t)
+	e.control("autoconsent", map[string]any{"enabled": true, "deny": true})
+	r := e.get(fbAuthorizeURL(fbScopes, "xyz"))
+	q := location(t, r)
+	want := url.Values{"error": {"access_denied"}, "error_code": {"200"}, "error_description": {"Permissions error"},
+		"error_reason": {"user_denied"}, "state": {"xyz"}}
+	for k, v := range want {
+		if q.Get(k) != v[0] {
+			t.Errorf("%s = %q, want %q", k, q.Get(k), v[0])
+		}
+	}
+	if q.Get("code") != "" {
+		t.Errorf("code on denial")
+	}
+	if !strings.Contains(r.Header.Get("Location"), "error_description=Permissions+error") {
+		t.Errorf("Location %s", r.Header.Get("Location"))
+	}
+}
+
+func TestMetaCodeExchange(t *testing.T) {
+	e := newEnv(t)
+	code := e.metaCode("dana", fbScopes, nil, nil)
+	if !strings.HasPrefix(code, "AQ") {
+		t.Errorf("code %q", code[:4])
+	}
+	// POST form with x/oauth2's grant_type works as well as the documented GET.
+	r := e.postForm("/sandbox/graph.facebook.com/v26.0/oauth/access_token", url.Values{"grant_type": {"authorization_code"},
+		"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "redirect_uri": {testRedirect}, "code": {code}})
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	if tok, _ := m["access_token"].(string); !strings.HasPrefix(tok, "EAA") {
+		t.Errorf("access_token %v", m["access_token"])
+	}
+	if m["token_type"] != "bearer" {
+		t.Errorf("token_type %v", m["token_type"])
+	}
+	if n := num(t, m["expires_in"]); n != 3600 {
+		t.Errorf("expires_in %d", n)
+	}
+	if _, ok := m["refresh_token"]; ok {
+		t.Errorf("Facebook has no refresh_token")
+	}
+
+	// Reusing it is 100/36009.
+	if c, s := graphError(t, e.metaExchange(code)); c != 100 || s != 36009 {
+		t.Errorf("reuse: %d/%d", c, s)
+	}
+}
+
+func TestMetaCodeExchangeErrors(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name      string
+		form      func(code string) url.Values
+		advance   time.Duration
+		code, sub int64
+	}{
+		{"redirect mismatch", func(c string) url.Values {
+			return url.Values{"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "redirect_uri": {testRedirect + "/"}, "code": {c}}
+		}, 0, 100, 36008},
+		{"expired code", func(c string) url.Values {
+			return url.Values{"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "redirect_uri": {testRedirect}, "code": {c}}
+		}, 11 * time.Minute, 100, 36007},
+		{"wrong secret", func(c string) url.Values {
+			return url.Values{"client_id": {DevMetaAppID}, "client_secret": {"nope"}, "redirect_uri": {testRedirect}, "code": {c}}
+		}, 0, 1, 0},
+		{"wrong client_id", func(c string) url.Values {
+			return url.Values{"client_id": {"123"}, "client_secret": {DevMetaAppSecret}, "redirect_uri": {testRedirect}, "code": {c}}
+		}, 0, 101, 0},
+		{"missing client_id", func(c string) url.Values {
+			return url.Values{"client_secret": {DevMetaAppSecret}, "redirect_uri": {testRedirect}, "code": {c}}
+		}, 0, 101, 0},
+		{"unknown code", func(string) url.Values {
+			return url.Values{"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "redirect_uri": {testRedirect}, "code": {"AQbogus"}}
+		}, 0, 100, 0},
+		{"unsupported grant", func(c string) url.Values {
+			return url.Values{"grant_type": {"password"}, "client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}}
+		}, 0, 100, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code := e.metaCode("dana", fbScopes, nil, nil)
+			e.clock.Advance(tt.advance)
+			r := e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?" + tt.form(code).Encode())
+			if r.Status != 400 {
+				t.Errorf("status %d", r.Status)
+			}
+			if c, s := graphError(t, r); c != tt.code || s != tt.sub {
+				t.Errorf("got %d/%d, want %d/%d: %s", c, s, tt.code, tt.sub, r.Body)
+			}
+		})
+	}
+	// A mismatched redirect does not burn the code.
+	code := e.metaCode("dana", fbScopes, nil, nil)
+	e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?" + url.Values{"client_id": {DevMetaAppID},
+		"client_secret": {DevMetaAppSecret}, "redirect_uri": {"https://evil.example/"}, "code": {code}}.Encode())
+	if r := e.metaExchange(code); r.Status != 200 {
+		t.Errorf("code burnt by mismatch: %s", r.Body)
+	}
+}
+
+func TestMetaPKCE(t *testing.T) {
+	e := newEnv(t)
+	verifier := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	challenge := "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	code := e.metaCode("dana", fbScopes, nil, nil, "code_challenge", challenge, "code_challenge_method", "S256")
+	base := url.Values{"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "redirect_uri": {testRedirect}, "code": {code}}
+	bad := e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?" + base.Encode() + "&code_verifier=wrong")
+	if c, _ := graphError(t, bad); c != 100 {
+		t.Errorf("bad verifier: %d", c)
+	}
+	base.Set("code_verifier", verifier)
+	if r := e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?" + base.Encode()); r.Status != 200 {
+		t.Errorf("good verifier: %s", r.Body)
+	}
+}
+
+func TestMetaLongLivedAndDebugToken(t *testing.T) {
+	e := newEnv(t)
+	short := e.metaUserToken("dana", fbScopes+",instagram_basic")
+	long := e.metaLongToken(short)
+	if long == short || !strings.HasPrefix(long, "EAA") {
+		t.Fatalf("long-lived token must be a new EAA token")
+	}
+	r := e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?" + url.Values{"grant_type": {"fb_exchange_token"},
+		"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "fb_exchange_token": {short}}.Encode())
+	if n := num(t, r.JSON(t)["expires_in"]); n != 5183944 {
+		t.Errorf("long expires_in %d", n)
+	}
+
+	appToken := DevMetaAppID + "|" + DevMetaAppSecret
+	debug := func(input string) map[string]any {
+		t.Helper()
+		r := e.graphGet("debug_token", appToken, "input_token", input)
+		if r.Status != 200 {
+			t.Fatalf("debug_token %d %s", r.Status, r.Body)
+		}
+		return r.JSON(t)["data"].(map[string]any)
+	}
+	now := e.clock.Now()
+	d := debug(long)
+	if d["type"] != "USER" || d["is_valid"] != true || d["app_id"] != DevMetaAppID || d["user_id"] != "10229000000001" {
+		t.Errorf("debug long: %v", d)
+	}
+	if got := num(t, d["expires_at"]); got != now.Add(5183944*time.Second).Unix() {
+		t.Errorf("expires_at %d", got)
+	}
+	if got := num(t, d["data_access_expires_at"]); got != now.Add(90*24*time.Hour).Unix() {
+		t.Errorf("data_access_expires_at %d", got)
+	}
+	scopes := d["scopes"].([]any)
+	if !slices.Contains(scopes, any("pages_manage_posts")) || !slices.Contains(scopes, any("instagram_basic")) {
+		t.Errorf("scopes %v", scopes)
+	}
+	var sawIG bool
+	for _, g := range d["granular_scopes"].([]any) {
+		gs := g.(map[string]any)
+		if gs["scope"] == "instagram_basic" {
+			ids := gs["target_ids"].([]any)
+			sawIG = len(ids) == 2 && ids[0] == "17841400000000101"
+		}
+	}
+	if !sawIG {
+		t.Errorf("granular_scopes %v", d["granular_scopes"])
+	}
+
+	// Page tokens: never expire from a long-lived user token, 1 h from a short-lived one.
+	pageTok := func(user string) string {
+		r := e.graphGet("104000000000101", user, "fields", "access_token")
+		tok, _ := r.JSON(t)["access_token"].(string)
+		if tok == "" {
+			t.Fatalf("no page token: %s", r.Body)
+		}
+		return tok
+	}
+	pl := debug(pageTok(long))
+	if pl["type"] != "PAGE" || num(t, pl["expires_at"]) != 0 || pl["profile_id"] != "104000000000101" {
+		t.Errorf("page from long: %v", pl)
+	}
+	ps := debug(pageTok(short))
+	if num(t, ps["expires_at"]) != now.Add(time.Hour).Unix() {
+		t.Errorf("page from short: %v", ps)
+	}
+	if pageTok(long) != pageTok(long) {
+		t.Errorf("page token not stable across calls")
+	}
+
+	// Invalid input, app token input, bad app secret, missing input.
+	if bad := debug("EAAnonsense"); bad["is_valid"] != false || bad["error"] == nil {
+		t.Errorf("bogus input: %v", bad)
+	}
+	if app := debug(appToken); app["type"] != "APP" || app["is_valid"] != true {
+		t.Errorf("app input: %v", app)
+	}
+	if c, _ := graphError(t, e.graphGet("debug_token", DevMetaAppID+"|wrong", "input_token", long)); c != 190 {
+		t.Errorf("wrong app token: %d", c)
+	}
+	if c, _ := graphError(t, e.graphGet("debug_token", appToken)); c != 100 {
+		t.Errorf("missing input_token: %d", c)
+	}
+
+	// Expired: is_valid false with a 463 error inside data.
+	e.clock.Advance(2 * time.Hour)
+	ex := debug(short)
+	eo, _ := ex["error"].(map[string]any)
+	if ex["is_valid"] != false || eo == nil || num(t, eo["subcode"]) != 463 || num(t, eo["code"]) != 190 {
+		t.Errorf("expired debug: %v", ex)
+	}
+	if c, s := graphError(t, e.graphGet("me", short)); c != 190 || s != 463 {
+		t.Errorf("expired /me: %d/%d", c, s)
+	}
+	if c, s := graphError(t, e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?"+url.Values{"grant_type": {"fb_exchange_token"},
+		"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "fb_exchange_token": {short}}.Encode())); c != 190 || s != 463 {
+		t.Errorf("exchanging an expired token: %d/%d", c, s)
+	}
+}
+
+func TestMetaMe(t *testing.T) {
+	e := newEnv(t)
+	tok := e.metaUserToken("dana", fbScopes)
+	tests := []struct {
+		name   string
+		req    func() resp
+		want   map[string]any
+		absent []string
+	}{
+		{"default fields", func() resp { return e.graphGet("me", tok) }, map[string]any{"id": "10229000000001", "name": "Dana Whitfield"}, []string{"email"}},
+		{"bearer header", func() resp {
+			return e.get("/sandbox/graph.facebook.com/v26.0/me?fields=id,first_name", "Authorization", "Bearer "+tok)
+		}, map[string]any{"id": "10229000000001", "first_name": "Dana"}, []string{"name"}},
+		{"by id", func() resp { return e.graphGet("10229000000001", tok, "fields", "name") }, map[string]any{"name": "Dana Whitfield"}, nil},
+		{"email needs permission", func() resp { return e.graphGet("me", tok, "fields", "id,email") }, map[string]any{"id": "10229000000001"}, []string{"email"}},
+		{"unversioned path", func() resp {
+			return e.get("/sandbox/graph.facebook.com/me?access_token=" + url.QueryEscape(tok))
+		}, map[string]any{"name": "Dana Whitfield"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.req()
+			if r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			m := r.JSON(t)
+			for k, v := range tt.want {
+				if m[k] != v {
+					t.Errorf("%s = %v, want %v", k, m[k], v)
+				}
+			}
+			for _, k := range tt.absent {
+				if _, ok := m[k]; ok {
+					t.Errorf("%s present", k)
+				}
+			}
+			if r.Header.Get("X-App-Usage") == "" {
+				t.Errorf("no X-App-Usage")
+			}
+		})
+	}
+	errs := []struct {
+		name      string
+		r         resp
+		code, sub int64
+	}{
+		{"no token", e.graphGet("me", ""), 104, 0},
+		{"garbage token", e.graphGet("me", "EAAgarbage"), 190, 0},
+		{"unknown field", e.graphGet("me", tok, "fields", "id,shoe_size"), 100, 0},
+		{"other user", e.graphGet("10229000000003", tok), 100, 33},
+		{"page not selected", e.graphGet("104000000000301", tok), 100, 33},
+		{"unknown edge", e.graphGet("me/feedz", tok), 100, 33},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			if c, s := graphError(t, tt.r); c != tt.code || s != tt.sub {
+				t.Errorf("got %d/%d want %d/%d: %s", c, s, tt.code, tt.sub, tt.r.Body)
+			}
+		})
+	}
+}
+
+func TestMetaAccounts(t *testing.T) {
+	e := newEnv(t)
+	tok := e.metaUserToken("dana", igScopes)
+	fields := "id,name,access_token,category,tasks,picture.type(large),instagram_business_account{id,username,name,profile_picture_url,followers_count}"
+	r := e.graphGet("me/accounts", tok, "fields", fields)
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	data := m["data"].([]any)
+	if len(data) != 4 {
+		t.Fatalf("want 4 pages, got %d", len(data))
+	}
+	linked := map[string]bool{}
+	for _, d := range data {
+		p := d.(map[string]any)
+		if tok, _ := p["access_token"].(string); !strings.HasPrefix(tok, "EAA") {
+			t.Errorf("page %v has no token", p["id"])
+		}
+		if _, ok := p["tasks"].([]any); !ok {
+			t.Errorf("tasks not an array")
+		}
+		pic := p["picture"].(map[string]any)["data"].(map[string]any)
+		if !strings.HasPrefix(pic["url"].(string), "data:image/svg+xml;base64,") {
+			t.Errorf("picture url %v", pic["url"])
+		}
+		ig, has := p["instagram_business_account"]
+		if has {
+			igm := ig.(map[string]any)
+			linked[p["name"].(string)] = true
+			if !strings.HasPrefix(igm["id"].(string), "1784") || igm["username"] == nil {
+				t.Errorf("ig %v", igm)
+			}
+			num(t, igm["followers_count"])
+		}
+	}
+	if len(linked) != 2 || !linked["Harbor Coffee Roasters"] || !linked["Luma Yoga Studio"] {
+		t.Errorf("linked pages %v", linked)
+	}
+	// Not linked ⇒ key absent, not null (checked on the raw JSON too).
+	if strings.Contains(string(r.Body), `"instagram_business_account":null`) {
+		t.Errorf("null instagram_business_account")
+	}
+
+	// Paging: limit 3 ⇒ next, then the last page with previous but no next.
+	p1 := e.graphGet("me/accounts", tok, "fields", "id,name", "limit", "3").JSON(t)
+	paging := p1["paging"].(map[string]any)
+	cur := paging["cursors"].(map[string]any)
+	if cur["before"] == "" || cur["after"] == "" {
+		t.Errorf("cursors %v", cur)
+	}
+	next, _ := paging["next"].(string)
+	nu, err := url.Parse(next)
+	if err != nil || !nu.IsAbs() || nu.Query().Get("access_token") != tok || nu.Query().Get("after") == "" {
+		t.Fatalf("next %q", next)
+	}
+	if !strings.HasPrefix(next, e.srv.URL+"/sandbox/graph.facebook.com/v26.0/me/accounts?") {
+		t.Errorf("next %q", next)
+	}
+	r2 := e.get(strings.TrimPrefix(next, e.srv.URL)) // the token is carried by the URL
+	p2 := r2.JSON(t)
+	d2 := p2["data"].([]any)
+	if len(d2) != 1 || d2[0].(map[string]any)["name"] != "Pine & Pixel Design" {
+		t.Errorf("page 2: %s", r2.Body)
+	}
+	pg2 := p2["paging"].(map[string]any)
+	if _, ok := pg2["next"]; ok {
+		t.Errorf("next on last page")
+	}
+	prev, _ := pg2["previous"].(string)
+	p0 := e.get(strings.TrimPrefix(prev, e.srv.URL)).JSON(t)
+	if len(p0["data"].([]any)) != 3 {
+		t.Errorf("previous page: %v", p0)
+	}
+
+	// Person without Pages; Page selection honoured; no pages_show_list ⇒ empty.
+	sam := e.metaUserToken("sam", fbScopes)
+	if d := e.graphGet("me/accounts", sam).JSON(t); len(d["data"].([]any)) != 0 || d["paging"] != nil {
+		t.Errorf("sam: %v", d)
+	}
+	code := e.metaCode("dana", fbScopes, nil, []string{"104000000000103"})
+	selTok := e.metaExchange(code).JSON(t)["access_token"].(string)
+	sel := e.graphGet("me/accounts", selTok).JSON(t)["data"].([]any)
+	if len(sel) != 1 || sel[0].(map[string]any)["id"] != "104000000000103" {
+		t.Errorf("selection: %v", sel)
+	}
+	if c, s := graphError(t, e.graphGet("104000000000101", selTok)); c != 100 || s != 33 {
+		t.Errorf("unselected page readable: %d/%d", c, s)
+	}
+	lee := e.metaUserToken("lee", "pages_manage_posts")
+	if d := e.graphGet("me/accounts", lee).JSON(t); len(d["data"].([]any)) != 0 {
+		t.Errorf("no pages_show_list: %v", d)
+	}
+}
+
+func TestMetaPageAndInstagramNodes(t *testing.T) {
+	e := newEnv(t)
+	tok := e.metaLongToken(e.metaUserToken("dana", igScopes))
+	r := e.graphGet("104000000000101", tok, "fields", "instagram_business_account{id,username,name,profile_picture_url,followers_count,follows_count,media_count}")
+	m := r.JSON(t)
+	ig := m["instagram_business_account"].(map[string]any)
+	if m["id"] != nil {
+		t.Errorf("id not requested but present")
+	}
+	if ig["id"] != "17841400000000101" || ig["username"] != "harborcoffee" || num(t, ig["media_count"]) != 318 {
+		t.Errorf("ig %v", ig)
+	}
+	if nl := e.graphGet("104000000000102", tok, "fields", "id,name,instagram_business_account").JSON(t); nl["instagram_business_account"] != nil || nl["name"] != "Northwind Cycling Club" {
+		t.Errorf("unlinked page %v", nl)
+	}
+	u := e.graphGet("17841400000000103", tok, "fields", "id,username,name,profile_picture_url,followers_count,follows_count,media_count").JSON(t)
+	if u["username"] != "luma.yoga" || num(t, u["followers_count"]) != 15120 || num(t, u["follows_count"]) != 280 {
+		t.Errorf("ig user %v", u)
+	}
+	// The Page token reads its own Page and its IG account, and "me" is the Page.
+	pt := e.graphGet("104000000000103", tok, "fields", "access_token").JSON(t)["access_token"].(string)
+	if me := e.graphGet("me", pt).JSON(t); me["id"] != "104000000000103" {
+		t.Errorf("me with page token %v", me)
+	}
+	if r := e.graphGet("17841400000000103", pt, "fields", "username"); r.Status != 200 {
+		t.Errorf("ig via page token: %s", r.Body)
+	}
+	if c, _ := graphError(t, e.graphGet("me/accounts", pt)); c != 100 {
+		t.Errorf("accounts with page token: %d", c)
+	}
+	if c, _ := graphError(t, e.graphGet("17841400000000101", tok, "fields", "id,wingspan")); c != 100 {
+		t.Errorf("unknown ig field: %d", c)
+	}
+	// Without instagram_basic the IG node is a permission error. (Permissions
+	// accumulate on one authorization, so start a fresh one.)
+	e.control("revoke", map[string]any{"persona": "dana"})
+	fbDana := e.metaUserToken("dana", "pages_show_list,pages_manage_posts")
+	if c, _ := graphError(t, e.graphGet("17841400000000101", fbDana, "fields", "id")); c != 10 {
+		t.Errorf("ig without instagram_basic: %d", c)
+	}
+}
+
+func TestMetaPermissions(t *testing.T) {
+	e := newEnv(t)
+	tok := e.metaUserToken("dana", fbScopes, "pages_messaging")
+	long := e.metaLongToken(tok)
+	pt := e.graphGet("104000000000101", long, "fields", "access_token").JSON(t)["access_token"].(string)
+
+	perms := func(tok string) map[string]string {
+		r := e.graphGet("me/permissions", tok)
+		out := map[string]string{}
+		for _, d := range r.JSON(t)["data"].([]any) {
+			m := d.(map[string]any)
+			out[m["permission"].(string)] = m["status"].(string)
+		}
+		return out
+	}
+	p := perms(long)
+	if p["pages_show_list"] != "granted" || p["pages_messaging"] != "declined" || p["public_profile"] != "granted" {
+		t.Errorf("permissions %v", p)
+	}
+
+	// Re-consent without rerequest does not ask again for the declined one…
+	e.metaCode("dana", fbScopes, nil, nil)
+	if perms(long)["pages_messaging"] != "declined" {
+		t.Errorf("declined permission re-granted without rerequest")
+	}
+	// …with auth_type=rerequest it does.
+	e.metaCode("dana", "pages_messaging", nil, nil, "auth_type", "rerequest")
+	if perms(long)["pages_messaging"] != "granted" {
+		t.Errorf("rerequest did not grant")
+	}
+
+	// DELETE one permission.
+	r := e.method("DELETE", "/sandbox/graph.facebook.com/v26.0/me/permissions/pages_manage_posts?access_token="+url.QueryEscape(long))
+	if r.Status != 200 || r.JSON(t)["success"] != true {
+		t.Fatalf("delete one: %d %s", r.Status, r.Body)
+	}
+	if perms(long)["pages_manage_posts"] != "declined" {
+		t.Errorf("not declined after delete")
+	}
+
+	// DELETE all: the app is removed; user and Page tokens now fail with 190/458.
+	r = e.method("DELETE", "/sandbox/graph.facebook.com/v26.0/me/permissions?access_token="+url.QueryEscape(long))
+	if r.JSON(t)["success"] != true {
+		t.Fatalf("delete all: %s", r.Body)
+	}
+	for name, tk := range map[string]string{"short": tok, "long": long, "page": pt} {
+		if c, s := graphError(t, e.graphGet("me", tk)); c != 190 || s != 458 {
+			t.Errorf("%s after removal: %d/%d", name, c, s)
+		}
+	}
+	// A new consent starts a fresh authorization with new tokens.
+	fresh := e.metaUserToken("dana", fbScopes)
+	if r := e.graphGet("me", fresh); r.Status != 200 {
+		t.Errorf("fresh token: %s", r.Body)
+	}
+	if c, s := graphError(t, e.graphGet("me", long)); c != 190 || s != 458 {
+		t.Errorf("old token revived: %d/%d", c, s)
+	}
+}
+
+func TestGraphErrorShape(t *testing.T) {
+	e := newEnv(t)
+	r := e.graphGet("me", "EAAunknown")
+	var raw struct {
+		Error map[string]json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(r.Body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"message", "type", "code", "fbtrace_id"} {
+		if raw.Error[k] == nil {
+			t.Errorf("missing %s", k)
+		}
+	}
+	if string(raw.Error["code"]) != "190" {
+		t.Errorf("code must be a JSON number: %s", raw.Error["code"])
+	}
+	if r.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("no WWW-Authenticate on 190")
+	}
+}

@@ -1,0 +1,298 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Roles, from most to least powerful.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r string) bool { return r == RoleOwner || r == RoleAdmin || r == RoleMember }
+
+// CanManage reports whether a role may connect, reconnect and disconnect.
+func CanManage(role string) bool { return role == RoleOwner || role == RoleAdmin }
+
+type User struct {
+	ID           int64
+	Email        string
+	Name         string
+	PasswordHash string
+}
+
+type Workspace struct {
+	ID   int64
+	Name string
+	Plan string
+}
+
+// Membership is a user's place in a workspace, with the plan's room.
+type Membership struct {
+	Workspace
+	Role        string
+	MaxAccounts int
+}
+
+// ErrSignupClosed means self-signup is off and the install already has users.
+var ErrSignupClosed = errors.New("store: sign-up is closed")
+
+// SignUp creates a user who owns a new workspace, in one transaction. When
+// closed is true it succeeds only on a fresh install (the first user must be
+// able to get in); the count is read inside the transaction, so two people
+// racing for "first" cannot both win.
+func (s *Store) SignUp(ctx context.Context, u User, workspace, plan string, closed bool) (User, Workspace, error) {
+	var ws Workspace
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if closed {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return ErrSignupClosed
+			}
+		}
+		var err error
+		if u, err = insertUser(ctx, tx, u, s.now().Unix()); err != nil {
+			return err
+		}
+		ws, err = insertWorkspace(ctx, tx, workspace, plan, s.now().Unix())
+		if err != nil {
+			return err
+		}
+		return insertMember(ctx, tx, ws.ID, u.ID, RoleOwner, s.now().Unix())
+	})
+	return u, ws, err
+}
+
+// AddUser creates a user as a member of an existing workspace, or adds an
+// existing user (matched by e-mail; the password is then left unchanged).
+func (s *Store) AddUser(ctx context.Context, u User, workspaceID int64, role string) (User, error) {
+	if !ValidRole(role) {
+		return u, fmt.Errorf("store: unknown role %q", role)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		existing, err := userBy(ctx, tx, "email = ?", u.Email)
+		switch {
+		case err == nil:
+			u = existing
+		case errors.Is(err, ErrNotFound):
+			if u, err = insertUser(ctx, tx, u, s.now().Unix()); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		return insertMember(ctx, tx, workspaceID, u.ID, role, s.now().Unix())
+	})
+	return u, err
+}
+
+// CreateWorkspace makes a workspace owned by userID.
+func (s *Store) CreateWorkspace(ctx context.Context, userID int64, name, plan string) (Workspace, error) {
+	var ws Workspace
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if ws, err = insertWorkspace(ctx, tx, name, plan, s.now().Unix()); err != nil {
+			return err
+		}
+		return insertMember(ctx, tx, ws.ID, userID, RoleOwner, s.now().Unix())
+	})
+	return ws, err
+}
+
+func insertUser(ctx context.Context, tx *sql.Tx, u User, now int64) (User, error) {
+	u.Email = strings.TrimSpace(u.Email)
+	res, err := tx.ExecContext(ctx, "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
+		u.Email, u.Name, u.PasswordHash, now)
+	if isUnique(err) {
+		return u, ErrConflict
+	}
+	if err != nil {
+		return u, fmt.Errorf("store: insert user: %w", err)
+	}
+	u.ID, err = res.LastInsertId()
+	return u, err
+}
+
+func insertWorkspace(ctx context.Context, tx *sql.Tx, name, plan string, now int64) (Workspace, error) {
+	if plan == "" {
+		plan = "free"
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO workspaces (name, plan, created_at) VALUES (?, ?, ?)", name, plan, now)
+	if isForeignKey(err) {
+		return Workspace{}, fmt.Errorf("store: unknown plan %q", plan)
+	}
+	if err != nil {
+		return Workspace{}, fmt.Errorf("store: insert workspace: %w", err)
+	}
+	id, err := res.LastInsertId()
+	return Workspace{ID: id, Name: name, Plan: plan}, err
+}
+
+func insertMember(ctx context.Context, tx *sql.Tx, ws, user int64, role string, now int64) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
+		ws, user, role, now)
+	if isUnique(err) {
+		return ErrConflict
+	}
+	if isForeignKey(err) {
+		return ErrNotFound
+	}
+	return err
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func userBy(ctx context.Context, q querier, where string, arg any) (User, error) {
+	var u User
+	err := q.QueryRowContext(ctx, "SELECT id, email, name, password_hash FROM users WHERE "+where, arg).
+		Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, ErrNotFound
+	}
+	return u, err
+}
+
+// UserByEmail finds a user by e-mail, ignoring case.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	return userBy(ctx, s.r, "email = ?", strings.TrimSpace(email))
+}
+
+// User finds a user by id.
+func (s *Store) User(ctx context.Context, id int64) (User, error) {
+	return userBy(ctx, s.r, "id = ?", id)
+}
+
+// SetPasswordHash replaces a user's password hash (used to upgrade parameters).
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	_, err := s.w.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id)
+	return err
+}
+
+const membershipCols = `w.id, w.name, w.plan, m.role, p.max_accounts
+	FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN plans p ON p.name = w.plan`
+
+// Memberships lists the workspaces a user belongs to, oldest first.
+func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? ORDER BY w.id", userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: memberships: %w", err)
+	}
+	defer rows.Close()
+	var out []Membership
+	for rows.Next() {
+		var m Membership
+		if err := rows.Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Membership returns userID's membership of one workspace, or ErrNotFound.
+func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Membership, error) {
+	var m Membership
+	err := s.r.QueryRowContext(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? AND m.workspace_id = ?", userID, workspaceID).
+		Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	return m, err
+}
+
+// WorkspaceByName finds a workspace by exact name (for the command line).
+func (s *Store) WorkspaceByName(ctx context.Context, name string) (Workspace, error) {
+	var w Workspace
+	err := s.r.QueryRowContext(ctx, "SELECT id, name, plan FROM workspaces WHERE name = ? ORDER BY id LIMIT 1", name).
+		Scan(&w.ID, &w.Name, &w.Plan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, ErrNotFound
+	}
+	return w, err
+}
+
+// SetPlan changes a workspace's plan.
+func (s *Store) SetPlan(ctx context.Context, workspaceID int64, plan string) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE workspaces SET plan = ? WHERE id = ?", plan, workspaceID)
+	if isForeignKey(err) {
+		return fmt.Errorf("store: unknown plan %q", plan)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetPlanLimit creates or changes a plan's account limit (the plan table is
+// configurable).
+func (s *Store) SetPlanLimit(ctx context.Context, plan string, max int) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO plans (name, max_accounts) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET max_accounts = excluded.max_accounts`, plan, max)
+	return err
+}
+
+// Plans returns every plan and its limit.
+func (s *Store) Plans(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT name, max_accounts FROM plans")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var n string
+		var m int
+		if err := rows.Scan(&n, &m); err != nil {
+			return nil, err
+		}
+		out[n] = m
+	}
+	return out, rows.Err()
+}
+
+// Members lists a workspace's people.
+func (s *Store) Members(ctx context.Context, workspaceID int64) ([]Member, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT u.id, u.email, u.name, m.role FROM memberships m
+		JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ? ORDER BY m.created_at, u.id`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		var m Member
+		if err := rows.Scan(&m.UserID, &m.Email, &m.Name, &m.Role); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+type Member struct {
+	UserID      int64
+	Email, Name string
+	Role        string
+}
+
+// CountUsers is the number of users on this install.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+	return n, err
+}

@@ -1,0 +1,157 @@
+// Package store keeps everything in SQLite. All SQL lives here; callers get
+// plain structs and sentinel errors. Tokens are sealed and opened inside, so
+// ciphertext never leaves this package and plaintext never enters the file.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"omnisocial/vault"
+
+	_ "modernc.org/sqlite"
+)
+
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: already exists")
+)
+
+// Store is the database. Writes go through one connection (SQLite allows one
+// writer at a time; queueing in Go instead of in SQLite's busy handler means
+// no SQLITE_BUSY ever reaches a person), reads through a pool beside it.
+type Store struct {
+	w, r *sql.DB
+	box  *vault.Box
+	now  func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	Path   string
+	Schema string     // the contents of schema.sql
+	Box    *vault.Box // seals tokens; its key is checked against the database's canary
+	Now    func() time.Time
+}
+
+// Open opens (creating if needed) and migrates the database at o.Path, and
+// refuses a key that did not write it.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if dir := filepath.Dir(o.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	// Per-connection settings go in the DSN so every pooled connection has
+	// them. synchronous=FULL: a rotated refresh token that was acknowledged
+	// must survive power loss. secure_delete: a disconnected account's
+	// ciphertext is overwritten, not left in free pages.
+	pragmas := url.Values{"_pragma": {
+		"foreign_keys(1)", "busy_timeout(10000)", "journal_mode(WAL)",
+		"synchronous(FULL)", "secure_delete(1)",
+	}}
+	w, err := sql.Open("sqlite", o.Path+"?"+pragmas.Encode()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	pragmas["_pragma"] = append(pragmas["_pragma"], "query_only(1)")
+	r, err := sql.Open("sqlite", o.Path+"?"+pragmas.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	s := &Store{w: w, r: r, box: o.Box, now: o.Now}
+	if err := s.migrate(ctx, o.Schema); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := os.Chmod(o.Path, 0o600); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if o.Box != nil {
+		if err := s.checkKey(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// ErrWrongKey means the configured encryption key is not the one this
+// database was written with.
+var ErrWrongKey = errors.New("store: the encryption key does not match the one this database was written with")
+
+func (s *Store) checkKey(ctx context.Context) error {
+	var canary []byte
+	err := s.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'key_canary'").Scan(&canary)
+	if errors.Is(err, sql.ErrNoRows) {
+		c, err := s.box.Canary()
+		if err != nil {
+			return err
+		}
+		_, err = s.w.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES ('key_canary', ?)", c)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("store: key canary: %w", err)
+	}
+	if s.box.CheckCanary(canary) != nil {
+		return ErrWrongKey
+	}
+	return nil
+}
+
+// tx runs fn in one immediate transaction on the writer.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func unix(t time.Time) int64 { return t.Unix() }
+
+// nullTime maps the zero time ("never") to NULL.
+func nullTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.Unix(), Valid: true}
+}
+
+func fromNull(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(n.Int64, 0)
+}

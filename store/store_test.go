@@ -1,0 +1,262 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"omnisocial/vault"
+)
+
+func readSchema(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../schema.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func testBox(t testing.TB, hexKey string) *vault.Box {
+	t.Helper()
+	k, err := vault.ParseKey(hexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := vault.NewBox(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const testKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+func openAt(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, testKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newTestStore(t testing.TB) *Store {
+	return openAt(t, filepath.Join(t.TempDir(), "test.db"))
+}
+
+// schemaOf lists a database's tables and indexes as SQLite stores them.
+func schemaOf(t *testing.T, s *Store) []string {
+	rows, err := s.r.Query("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		out = append(out, strings.Join(strings.Fields(s), " "))
+	}
+	return out
+}
+
+func TestMigrateFromVersion1KeepsRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := os.ReadFile("testdata/schema_v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(v1),
+		`INSERT INTO users (email, name, password_hash, created_at) VALUES ('dana@example.com', 'Dana', 'h', 1)`,
+		`INSERT INTO workspaces (name, plan, created_at) VALUES ('Acme', 'pro', 1)`,
+		`INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (1, 1, 'owner', 1)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	s := openAt(t, path)
+	var v int
+	s.r.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != Latest {
+		t.Fatalf("user_version = %d, want %d", v, Latest)
+	}
+	ms, err := s.Memberships(ctx, 1)
+	if err != nil || len(ms) != 1 || ms[0].Name != "Acme" || ms[0].Role != RoleOwner || ms[0].MaxAccounts != 10 {
+		t.Fatalf("rows lost in migration: %+v, %v", ms, err)
+	}
+	fresh := newTestStore(t)
+	got, want := schemaOf(t, s), schemaOf(t, fresh)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("migrated schema differs from a fresh one:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestOpenRefusesNewerDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	s := openAt(t, path)
+	s.w.Exec("PRAGMA user_version = 99")
+	s.Close()
+	_, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, testKey)})
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("opening a newer database: %v", err)
+	}
+}
+
+func TestOpenRefusesWrongKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	openAt(t, path).Close()
+	other := strings.Repeat("9", 64)
+	_, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, other)})
+	if !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("wrong key: %v, want ErrWrongKey", err)
+	}
+}
+
+func TestConnectionSettings(t *testing.T) {
+	s := newTestStore(t)
+	tests := []struct {
+		pragma string
+		db     *sql.DB
+		want   string
+	}{
+		{"journal_mode", s.w, "wal"},
+		{"foreign_keys", s.w, "1"},
+		{"synchronous", s.w, "2"}, // FULL
+		{"secure_delete", s.w, "1"},
+		{"foreign_keys", s.r, "1"},
+		{"query_only", s.r, "1"},
+	}
+	for _, tc := range tests {
+		var got string
+		if err := tc.db.QueryRow("PRAGMA " + tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("PRAGMA %s = %s, want %s", tc.pragma, got, tc.want)
+		}
+	}
+}
+
+func TestSignUp(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		prior   []string
+		email   string
+		closed  bool
+		wantErr error
+	}{
+		{"first user, open", nil, "a@example.com", false, nil},
+		{"first user, closed", nil, "a@example.com", true, nil},
+		{"second user, open", []string{"a@example.com"}, "b@example.com", false, nil},
+		{"second user, closed", []string{"a@example.com"}, "b@example.com", true, ErrSignupClosed},
+		{"same email any case", []string{"a@example.com"}, "A@Example.com", false, ErrConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t)
+			for _, e := range tc.prior {
+				if _, _, err := s.SignUp(ctx, User{Email: e, PasswordHash: "h"}, "W", "free", false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u, ws, err := s.SignUp(ctx, User{Email: tc.email, PasswordHash: "h"}, "Mine", "free", tc.closed)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("SignUp error = %v, want %v", err, tc.wantErr)
+			}
+			n, _ := s.CountUsers(ctx)
+			if want := len(tc.prior) + map[bool]int{true: 1, false: 0}[tc.wantErr == nil]; n != want {
+				t.Fatalf("%d users, want %d: a failed sign-up must change nothing", n, want)
+			}
+			if tc.wantErr == nil {
+				m, err := s.Membership(ctx, u.ID, ws.ID)
+				if err != nil || m.Role != RoleOwner || m.MaxAccounts != 3 {
+					t.Fatalf("membership = %+v, %v", m, err)
+				}
+			}
+		})
+	}
+}
+
+func TestClosedSignupRaceHasOneWinner(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := s.SignUp(ctx, User{Email: string(rune('a'+i)) + "@example.com", PasswordHash: "h"}, "W", "free", true)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrSignupClosed):
+			t.Fatalf("unexpected error (busy database?): %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d first users, want exactly 1", won)
+	}
+}
+
+func TestAddUserAndPlans(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	owner, ws, _ := s.SignUp(ctx, User{Email: "o@example.com", PasswordHash: "h"}, "Acme", "free", false)
+	m, err := s.AddUser(ctx, User{Email: "m@example.com", PasswordHash: "h"}, ws.ID, RoleMember)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddUser(ctx, User{Email: "m@example.com"}, ws.ID, RoleAdmin); !errors.Is(err, ErrConflict) {
+		t.Fatalf("adding twice: %v", err)
+	}
+	if _, err := s.AddUser(ctx, User{Email: "x@example.com"}, ws.ID, "king"); err == nil {
+		t.Fatal("unknown role accepted")
+	}
+	members, _ := s.Members(ctx, ws.ID)
+	if len(members) != 2 || members[0].UserID != owner.ID || members[1].UserID != m.ID {
+		t.Fatalf("members = %+v", members)
+	}
+	if err := s.SetPlan(ctx, ws.ID, "business"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPlan(ctx, ws.ID, "platinum"); err == nil {
+		t.Fatal("unknown plan accepted")
+	}
+	if err := s.SetPlanLimit(ctx, "business", 75); err != nil {
+		t.Fatal(err)
+	}
+	mm, _ := s.Membership(ctx, m.ID, ws.ID)
+	if mm.Plan != "business" || mm.MaxAccounts != 75 {
+		t.Fatalf("plan = %s/%d, want business/75", mm.Plan, mm.MaxAccounts)
+	}
+	if _, err := s.Membership(ctx, m.ID, ws.ID+1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("membership of another workspace: %v", err)
+	}
+}

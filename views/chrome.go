@@ -1,0 +1,113 @@
+// Package views renders pages and fragments with templ. Views take plain
+// view models built by handlers: no echo.Context, store or session here.
+package views
+
+import (
+	"fmt"
+	"time"
+)
+
+// Chrome is what every page of the app shell needs.
+type Chrome struct {
+	Title      string
+	CSRF       string
+	Asset      string // cache-busting version for /static URLs
+	User       *UserView
+	Workspaces []WorkspaceView
+	Workspace  WorkspaceView
+	Nav        string // active navigation entry
+	Flashes    []Flash
+	Banner     Banner
+}
+
+type UserView struct{ Email, Name string }
+
+type WorkspaceView struct {
+	ID      int64
+	Name    string
+	Role    string
+	Current bool
+}
+
+type Flash struct{ Kind, Text string } // Kind: success, error, info
+
+// Banner lists the workspace's accounts that need someone to sign in again,
+// grouped by the sign-in that would fix them.
+type Banner struct {
+	Groups []BannerGroup
+}
+
+type BannerGroup struct {
+	Label        string // "Dana Whitfield's Facebook" or an account's name
+	Accounts     []string
+	ReconnectURL string // empty when the viewer may not reconnect
+}
+
+func (c Chrome) static(path string) string { return "/static/" + path + "?v=" + c.Asset }
+
+func (c Chrome) hxHeaders() string { return fmt.Sprintf(`{"X-CSRF-Token":%q}`, c.CSRF) }
+
+// Ago renders a past time as people say it: "5 minutes ago".
+func Ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return In(t, now)
+	}
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	default:
+		return plural(int(d/(24*time.Hour)), "day") + " ago"
+	}
+}
+
+// In renders a future time: "in 3 days".
+func In(t, now time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d < 0:
+		return Ago(t, now)
+	case d < time.Minute:
+		return "in under a minute"
+	case d < time.Hour:
+		return "in " + plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return "in " + plural(int(d/time.Hour), "hour")
+	default:
+		return "in " + plural(int(d/(24*time.Hour)), "day")
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+func initial(s string) string {
+	for _, r := range s {
+		return string(r)
+	}
+	return "?"
+}
+
+func idString(id int64) string { return fmt.Sprint(id) }
+
+func joinNames(names []string) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}
