@@ -71,11 +71,87 @@ CREATE TABLE IF NOT EXISTS social_accounts (
 	last_error         TEXT NOT NULL DEFAULT '',
 	last_synced_at     INTEGER,
 	next_check_at      INTEGER NOT NULL,
+	-- who signed in at the platform: one sign-in can fix all its accounts
+	grant_subject      TEXT NOT NULL DEFAULT '',
+	grant_subject_name TEXT NOT NULL DEFAULT '',
 	connected_at       INTEGER NOT NULL,
 	updated_at         INTEGER NOT NULL,
+	-- the refresh queue (SECURITY.md §5): a lease marks work in flight, the
+	-- attempt id fences a late writer, version orders token writes
+	version            INTEGER NOT NULL DEFAULT 1,
+	lease_until        INTEGER,
+	attempt_id         TEXT,
+	failures           INTEGER NOT NULL DEFAULT 0,
+	last_attempt_at    INTEGER,
+	last_outcome       TEXT NOT NULL DEFAULT '',
 	UNIQUE (user_id, platform, platform_user_id),
 	UNIQUE (workspace_id, platform, platform_user_id)
 );
-CREATE INDEX IF NOT EXISTS social_accounts_due ON social_accounts (next_check_at);
+CREATE INDEX IF NOT EXISTS social_accounts_due ON social_accounts (next_check_at) WHERE status != 'needs_reauth';
+CREATE INDEX IF NOT EXISTS social_accounts_workspace ON social_accounts (workspace_id, status);
+
+-- An OAuth authorization in flight, keyed by a hash of its state and bound
+-- to the session that started it. Deleted as it is used: single use.
+CREATE TABLE IF NOT EXISTS oauth_flows (
+	state_hash   BLOB PRIMARY KEY,
+	session_hash BLOB NOT NULL,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	platform     TEXT NOT NULL,
+	purpose      TEXT NOT NULL CHECK (purpose IN ('connect', 'reconnect', 'rerequest')),
+	account_id   TEXT NOT NULL DEFAULT '',
+	verifier     BLOB,
+	expires_at   INTEGER NOT NULL
+);
+
+-- What an authorization found, waiting for the person to choose what to
+-- manage. Its tokens are one sealed blob; nothing is an account until the
+-- person confirms, and an abandoned choice simply expires.
+CREATE TABLE IF NOT EXISTS pending_grants (
+	id           TEXT PRIMARY KEY,
+	session_hash BLOB NOT NULL,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	platform     TEXT NOT NULL,
+	sealed       BLOB NOT NULL,
+	expires_at   INTEGER NOT NULL
+);
+
+-- Append-only history of each workspace's accounts. The account may be gone;
+-- its name is kept here so the history still reads.
+CREATE TABLE IF NOT EXISTS account_events (
+	id           INTEGER PRIMARY KEY,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	account_id   TEXT NOT NULL,
+	account_name TEXT NOT NULL,
+	user_id      INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	kind         TEXT NOT NULL,
+	detail       TEXT NOT NULL DEFAULT '',
+	created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id, id);
+CREATE TRIGGER IF NOT EXISTS account_events_append_only BEFORE UPDATE ON account_events
+BEGIN SELECT RAISE(ABORT, 'account_events is append-only'); END;
+
+-- Workspace API keys: only a hash is kept; the key is shown once.
+CREATE TABLE IF NOT EXISTS api_keys (
+	id           INTEGER PRIMARY KEY,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	name         TEXT NOT NULL,
+	prefix       TEXT NOT NULL,
+	hash         BLOB NOT NULL UNIQUE,
+	created_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER,
+	revoked_at   INTEGER
+);
+
+-- Alerts for administrators that are about the app, not one account (a
+-- platform rejecting the app's own credentials, the database refusing writes).
+CREATE TABLE IF NOT EXISTS system_alerts (
+	key        TEXT PRIMARY KEY,
+	message    TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
 
 PRAGMA user_version = 2;

@@ -11,7 +11,7 @@ import (
 // the statements are not written twice. Anything else (ALTER, data moves)
 // is spelled out here.
 var steps = []string{
-	"", // 1→2: social_accounts
+	"", // 1→2: social accounts, OAuth flows, pending grants, account events, API keys, alerts
 }
 
 // Latest is the schema version this build writes.

@@ -53,13 +53,3 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 	_, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE id_hash = ?", idHash)
 	return err
 }
-
-// DeleteStaleSessions removes sessions idle since before idle or created
-// before absolute.
-func (s *Store) DeleteStaleSessions(ctx context.Context, idle, absolute time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?", idle.Unix(), absolute.Unix())
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
