@@ -102,20 +102,26 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	if err != nil {
 		return err
 	}
-	deps := handlers.Deps{
-		Store:        st,
-		Log:          log,
-		Static:       static,
-		Asset:        version + "-" + assetHash(static),
-		BaseURL:      cfg.BaseURL,
-		SessionKey:   vault.Derive(cfg.SessionSecret, "session-cookie v1"),
-		SessionIdle:  cfg.SessionIdle,
-		SessionMax:   cfg.SessionMax,
-		SignupClosed: cfg.Signup == "closed",
-	}
+	var sbHandler http.Handler
 	if sb != nil {
-		deps.Sandbox = sb
+		sbHandler = sb
 	}
+	provs, onSandbox, formActions := platforms(cfg, sbHandler)
+	deps := handlers.Deps{
+		Providers:     provs,
+		FormActions:   formActions,
+		ExpiryWarning: cfg.ExpiryWarning,
+		Store:         st,
+		Log:           log,
+		Static:        static,
+		Asset:         version + "-" + assetHash(static),
+		BaseURL:       cfg.BaseURL,
+		SessionKey:    vault.Derive(cfg.SessionSecret, "session-cookie v1"),
+		SessionIdle:   cfg.SessionIdle,
+		SessionMax:    cfg.SessionMax,
+		SignupClosed:  cfg.Signup == "closed",
+	}
+	deps.Sandbox = sbHandler
 	e := handlers.New(deps)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -132,7 +138,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "dev", cfg.Dev, "version", version)
 	if cfg.Sandbox {
-		log.Warn("the platform sandbox is mounted at " + cfg.BaseURL.String() + "/sandbox/")
+		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","))
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

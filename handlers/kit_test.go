@@ -33,12 +33,13 @@ func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type kit struct {
-	t     *testing.T
-	st    *store.Store
-	srv   *httptest.Server
-	clock *clock
-	deps  Deps
-	logs  *strings.Builder
+	t      *testing.T
+	st     *store.Store
+	srv    *httptest.Server
+	clock  *clock
+	deps   Deps
+	logs   *strings.Builder
+	dbPath string
 }
 
 type kitOption func(*Deps)
@@ -52,7 +53,8 @@ func newKit(t *testing.T, opts ...kitOption) *kit {
 	key, _ := vault.ParseKey(strings.Repeat("ab", 32))
 	box, _ := vault.NewBox(key)
 	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "h.db"), Schema: string(schema), Box: box, Now: clk.Now})
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := store.Open(context.Background(), store.Options{Path: path, Schema: string(schema), Box: box, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func newKit(t *testing.T, opts ...kitOption) *kit {
 	for _, o := range opts {
 		o(&d)
 	}
-	k := &kit{t: t, st: st, clock: clk, deps: d, logs: logs}
+	k := &kit{t: t, st: st, clock: clk, deps: d, logs: logs, dbPath: path}
 	k.srv = httptest.NewServer(New(d))
 	t.Cleanup(k.srv.Close)
 	return k
@@ -185,4 +187,21 @@ func cookieNamed(res *http.Response, name string) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+type goquerySel = goquery.Selection
+
+func dbPath(k *kit) string { return k.dbPath }
+
+// waitFor polls cond for up to five seconds (background work such as
+// revocation), failing the test if it never holds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 250; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("condition never held")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"omnisocial/auth"
+	"omnisocial/providers"
 	"omnisocial/store"
 )
 
@@ -24,6 +25,12 @@ type Deps struct {
 	Asset   string       // cache-busting version for static URLs
 	Sandbox http.Handler // mounted under /sandbox when not nil
 	Now     func() time.Time
+
+	Providers map[providers.Platform]providers.Provider
+	// FormActions are origins a plain form may be redirected to (the
+	// platforms' authorize pages), for the CSP's form-action.
+	FormActions   []string
+	ExpiryWarning time.Duration
 
 	BaseURL       *url.URL
 	SessionKey    []byte // signs session cookies
@@ -37,8 +44,9 @@ type Deps struct {
 
 type server struct {
 	Deps
-	sessions *sessionStore
-	limiter  *auth.Limiter
+	sessions    *sessionStore
+	limiter     *auth.Limiter
+	revocations chan revocation
 }
 
 // New builds the HTTP handler.
@@ -49,15 +57,20 @@ func New(d Deps) *echo.Echo {
 	if d.BodyLimit == "" {
 		d.BodyLimit = "64K"
 	}
+	if d.ExpiryWarning == 0 {
+		d.ExpiryWarning = 7 * 24 * time.Hour
+	}
 	if d.LoginBurst == 0 {
 		d.LoginBurst, d.LoginInterval = 5, 20*time.Second
 	}
 	secure := d.BaseURL.Scheme == "https"
 	s := &server{
-		Deps:     d,
-		sessions: newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
-		limiter:  auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
+		Deps:        d,
+		sessions:    newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
+		limiter:     auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
+		revocations: make(chan revocation, 256),
 	}
+	go s.revoker()
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -97,7 +110,7 @@ func csrfCookie(secure bool) string {
 // of its own) and the health check.
 func skipCSRF(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return p == "/healthz" || hasPrefix(p, "/sandbox/")
+	return p == "/healthz" || hasPrefix(p, "/sandbox/") || apiKeyRequest(c)
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
@@ -136,15 +149,24 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // contentSecurityPolicy needs no inline script or style: htmx is configured
-// through a <meta> (no eval, no injected styles).
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; " +
-	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+// through a <meta> (no eval, no injected styles). form-action also names the
+// platforms' authorize origins: without JavaScript, Connect is a form whose
+// 303 leads there, and browsers check form-action against redirects too.
+func contentSecurityPolicy(formActions []string) string {
+	fa := "'self'"
+	for _, o := range formActions {
+		fa += " " + o
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; " +
+		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action " + fa
+}
 
 func (s *server) securityHeaders(secure bool) echo.MiddlewareFunc {
+	csp := contentSecurityPolicy(s.FormActions)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("Content-Security-Policy", csp)
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "no-referrer")
 			h.Set("X-Frame-Options", "DENY")

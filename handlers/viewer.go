@@ -18,6 +18,7 @@ type viewer struct {
 	member   store.Membership   // the current workspace
 	memberOf []store.Membership // every workspace of the user
 	loggedIn bool
+	apiKey   bool // authenticated by a workspace API key, not a person
 }
 
 const viewerKey = "viewer"

@@ -39,11 +39,16 @@ type Account struct {
 	NextCheckAt      time.Time
 	ConnectedAt      time.Time
 	UpdatedAt        time.Time
+	GrantSubject     string // who signed in at the platform
+	GrantSubjectName string
+	LastOutcome      string
+	Failures         int
 }
 
 const accountCols = `a.id, a.workspace_id, a.user_id, u.email, a.platform, a.platform_user_id, a.username, a.display_name,
 	a.avatar_url, a.scopes, a.token_expires_at, a.refresh_expires_at, a.metadata, a.status, a.last_error,
-	a.last_synced_at, a.next_check_at, a.connected_at, a.updated_at
+	a.last_synced_at, a.next_check_at, a.connected_at, a.updated_at, a.grant_subject, a.grant_subject_name,
+	a.last_outcome, a.failures
 	FROM social_accounts a JOIN users u ON u.id = a.user_id`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -55,7 +60,7 @@ func scanAccount(r scanner) (Account, error) {
 	var next, connected, updated int64
 	err := r.Scan(&a.ID, &a.WorkspaceID, &a.UserID, &a.ConnectedBy, &a.Platform, &a.PlatformUserID, &a.Username,
 		&a.DisplayName, &a.AvatarURL, &scopes, &exp, &rexp, &meta, &a.Status, &a.LastError, &synced, &next,
-		&connected, &updated)
+		&connected, &updated, &a.GrantSubject, &a.GrantSubjectName, &a.LastOutcome, &a.Failures)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, ErrNotFound
 	}
@@ -100,5 +105,14 @@ func (s *Store) Account(ctx context.Context, workspaceID int64, id string) (Acco
 func (s *Store) CountAccounts(ctx context.Context, workspaceID int64) (int, error) {
 	var n int
 	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM social_accounts WHERE workspace_id = ?", workspaceID).Scan(&n)
+	return n, err
+}
+
+// CountMetaAccountsBySubject counts Facebook and Instagram accounts, in any
+// workspace, connected through one person's Facebook sign-in.
+func (s *Store) CountMetaAccountsBySubject(ctx context.Context, subject string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM social_accounts
+		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ?`, subject).Scan(&n)
 	return n, err
 }

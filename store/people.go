@@ -296,3 +296,15 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
 	return n, err
 }
+
+// WorkspaceMembership describes a workspace (with its plan's room) for a
+// caller that is not a member, such as an API key.
+func (s *Store) WorkspaceMembership(ctx context.Context, workspaceID int64) (Membership, error) {
+	var m Membership
+	err := s.r.QueryRowContext(ctx, `SELECT w.id, w.name, w.plan, p.max_accounts FROM workspaces w JOIN plans p ON p.name = w.plan
+		WHERE w.id = ?`, workspaceID).Scan(&m.ID, &m.Name, &m.Plan, &m.MaxAccounts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	return m, err
+}

@@ -1,0 +1,352 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/oauth2"
+
+	"omnisocial/providers"
+	"omnisocial/store"
+	"omnisocial/vault"
+	"omnisocial/views"
+)
+
+const (
+	flowLifetime  = 10 * time.Minute // an authorization must come back within this
+	grantLifetime = 30 * time.Minute // the choose step must be confirmed within this
+)
+
+// platformParam resolves :platform to a configured provider, or 404.
+func (s *server) platformParam(c echo.Context) (providers.Provider, error) {
+	p, ok := providers.ParsePlatform(c.Param("platform"))
+	if !ok {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "OmniSocial does not connect to that platform.")
+	}
+	prov := s.Providers[p]
+	if prov == nil || !prov.Configured() {
+		return nil, echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+howToConfigure(p))
+	}
+	return prov, nil
+}
+
+func howToConfigure(p providers.Platform) string {
+	if p == providers.TikTok {
+		return "The administrator sets OMNISOCIAL_TIKTOK_CLIENT_KEY and OMNISOCIAL_TIKTOK_CLIENT_SECRET."
+	}
+	return "The administrator sets OMNISOCIAL_FACEBOOK_APP_ID and OMNISOCIAL_FACEBOOK_APP_SECRET."
+}
+
+// handleConnectChooser shows the platforms (SPEC §3 step 2).
+func (s *server) handleConnectChooser(c echo.Context) error {
+	v := viewerOf(c)
+	used, err := s.Store.CountAccounts(c.Request().Context(), v.member.ID)
+	if err != nil {
+		return err
+	}
+	p := views.ConnectProps{Used: used, Max: v.member.MaxAccounts}
+	for _, pl := range providers.Platforms() {
+		info := providers.Describe(pl)
+		choice := views.PlatformChoice{Platform: string(pl), Name: info.Name, AccountType: info.AccountType,
+			Requirements: info.Requirements, HowTo: howToConfigure(pl)}
+		for _, sc := range info.Scopes {
+			choice.Permissions = append(choice.Permissions, sc.Description)
+		}
+		choice.Configured = s.Providers[pl] != nil && s.Providers[pl].Configured()
+		p.Platforms = append(p.Platforms, choice)
+	}
+	return s.page(c, http.StatusOK, "Connect an account", "accounts", func(ch views.Chrome) templ.Component { return views.ConnectPage(ch, p) })
+}
+
+// handleConnectStart begins an authorization: a new connection, a
+// reconnect of an account, or a request for permissions it lacks.
+func (s *server) handleConnectStart(c echo.Context) error {
+	prov, err := s.platformParam(c)
+	if err != nil {
+		return err
+	}
+	v := viewerOf(c)
+	ctx := c.Request().Context()
+	flow := store.Flow{UserID: v.user.ID, WorkspaceID: v.member.ID, Platform: string(prov.Platform()), Purpose: "connect",
+		SessionHash: hashID(v.sess.ID), ExpiresAt: s.Now().Add(flowLifetime)}
+	var rerequest []string
+	if id := c.FormValue("account"); id != "" {
+		a, err := s.Store.Account(ctx, v.member.ID, id)
+		if err != nil {
+			return err
+		}
+		if a.Platform != flow.Platform {
+			return echo.NewHTTPError(http.StatusBadRequest, "That account is not on "+prov.Platform().Name()+".")
+		}
+		flow.Purpose, flow.AccountID = "reconnect", a.ID
+		if c.FormValue("rerequest") != "" {
+			flow.Purpose, rerequest = "rerequest", missingScopes(prov.Platform(), a.Scopes)
+			if len(rerequest) == 0 {
+				return echo.NewHTTPError(http.StatusConflict, a.DisplayName+" already has every permission it needs.")
+			}
+		}
+	}
+	state := randomString()
+	flow.StateHash = hashID(state)
+	var verifier string
+	if prov.UsesPKCE() {
+		verifier = oauth2.GenerateVerifier()
+		flow.Verifier = vault.NewToken(verifier)
+	}
+	if err := s.Store.CreateFlow(ctx, flow); err != nil {
+		return err
+	}
+	return redirect(c, prov.AuthCodeURL(providers.AuthRequest{State: state, Verifier: verifier, Rerequest: rerequest}))
+}
+
+// handleOAuthCallback is where the platform sends the person back. It
+// checks the state (bound to this session, single use, not expired, and
+// started for this very platform: the mix-up defence of RFC 9700 §4.4),
+// exchanges the code once, and always ends with a 303 to a clean URL so no
+// code or state stays in history, a Referer or a log.
+func (s *server) handleOAuthCallback(c echo.Context) error {
+	p, ok := providers.ParsePlatform(c.Param("platform"))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "OmniSocial does not connect to that platform.")
+	}
+	v := viewerOf(c)
+	ctx := c.Request().Context()
+	q := c.QueryParams()
+	state := q.Get("state")
+	if state == "" || len(state) > 512 || len(q.Get("code")) > 2048 {
+		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in response is not valid. Start again from Social Accounts.")
+	}
+	flow, err := s.Store.TakeFlow(ctx, hashID(state), hashID(v.sess.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in has expired, was already used, or was started in another browser. Start again from Social Accounts.")
+	}
+	if err != nil {
+		return err
+	}
+	if flow.Platform != string(p) {
+		s.Log.Warn("oauth callback on the wrong platform", "started", flow.Platform, "callback", p)
+		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in response arrived for the wrong platform and was refused. Start again from Social Accounts.")
+	}
+	if flow.WorkspaceID != v.member.ID {
+		// The person switched workspace meanwhile: act on the flow's own,
+		// if they may still manage it.
+		m, err := s.Store.Membership(ctx, v.user.ID, flow.WorkspaceID)
+		if err != nil || !store.CanManage(m.Role) {
+			return echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
+		}
+		v.member = m
+	}
+	prov := s.Providers[p]
+	if prov == nil || !prov.Configured() {
+		return echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+howToConfigure(p))
+	}
+	done := func(kind, msg, to string) error {
+		s.addFlash(c, kind, msg)
+		if err := v.sess.Save(c.Request(), c.Response()); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, to)
+	}
+	if err := providers.CallbackError(p, q); err != nil {
+		if providers.IsDenied(err) {
+			return done("info", "You cancelled connecting "+p.Name()+". Nothing was changed.", "/settings/accounts")
+		}
+		s.Log.Warn("oauth callback error", "platform", p, "err", err)
+		return done("error", p.Name()+" did not authorize the connection. Try again; if it keeps failing, check the app's settings at "+p.Name()+".", "/settings/accounts")
+	}
+	code := q.Get("code")
+	if code == "" {
+		return done("error", p.Name()+" sent no authorization. Try again.", "/settings/accounts")
+	}
+	grant, err := prov.Exchange(ctx, code, flow.Verifier.Reveal())
+	if err != nil {
+		s.Log.Warn("oauth exchange failed", "platform", p, "err", err)
+		return done("error", exchangeFailure(p, err), "/settings/accounts")
+	}
+	found := discovered(p, grant, s.Now())
+	switch flow.Purpose {
+	case "reconnect", "rerequest":
+		return s.finishReconnect(c, v, flow, p, grant, found, done)
+	}
+	if p == providers.TikTok && len(found) == 1 {
+		// TikTok yields exactly one account: confirm it directly.
+		res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
+			Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found})
+		if err != nil {
+			return err
+		}
+		kind, msg := connectSummary(res)
+		return done(kind, msg, "/settings/accounts")
+	}
+	id, err := s.Store.SavePendingGrant(ctx, store.PendingGrant{SessionHash: hashID(v.sess.ID), UserID: v.user.ID,
+		WorkspaceID: v.member.ID, Platform: string(p), Subject: grant.Subject, SubjectName: grant.SubjectName,
+		Scopes: grant.Scopes, Declined: grant.Declined, Accounts: found, Unlinked: grant.Unlinked,
+		ExpiresAt: s.Now().Add(grantLifetime)})
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/accounts/choose/"+id)
+}
+
+// finishReconnect renews the account the flow was for, and every other
+// account of the workspace the same sign-in can manage. A sign-in as
+// somebody who cannot manage the account is reported and changes nothing.
+func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p providers.Platform, grant *providers.Grant,
+	found []store.Discovered, done func(kind, msg, to string) error) error {
+	ctx := c.Request().Context()
+	a, err := s.Store.Account(ctx, v.member.ID, flow.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return done("error", "The account you were reconnecting was disconnected meanwhile. Connect it again if you need it.", "/settings/accounts")
+	}
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(found, func(d store.Discovered) bool { return d.PlatformUserID == a.PlatformUserID }) {
+		who := grant.SubjectName
+		if who == "" {
+			who = "another account"
+		}
+		return done("error", fmt.Sprintf("You signed in to %s as %s, who cannot manage %s. Nothing was changed: sign in as the account that manages it and reconnect again.",
+			p.Name(), who, a.DisplayName), "/settings/accounts/"+a.ID)
+	}
+	res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
+		Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found, OnlyExisting: true})
+	if err != nil {
+		return err
+	}
+	msg := "Reconnected " + joinAnd(res.Renewed) + "."
+	if flow.Purpose == "rerequest" {
+		if missing := missingScopes(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
+			return done("error", "The permission was declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
+		}
+		msg = "Permissions granted. " + msg
+	}
+	return done("success", msg, "/settings/accounts")
+}
+
+// discovered turns what the platform returned into accounts to store,
+// marking those that lack required permissions as limited.
+func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store.Discovered {
+	var out []store.Discovered
+	for _, a := range g.Accounts {
+		scopes := a.Scopes
+		if len(scopes) == 0 {
+			scopes = g.Scopes
+		}
+		d := store.Discovered{
+			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: safeAvatar(a.AvatarURL),
+			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
+				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry},
+			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: firstCheck(p, a.Credentials, now),
+		}
+		if missing := missingScopes(p, scopes); len(missing) > 0 {
+			d.Status = store.StatusLimited
+			d.Problem = "Missing permission: " + scopeWords(missing) + "."
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// firstCheck schedules the first look at a new connection: TikTok when a
+// quarter of its access token's life remains, Meta within a day.
+func firstCheck(p providers.Platform, c providers.Credentials, now time.Time) time.Time {
+	if p == providers.TikTok && !c.Expiry.IsZero() {
+		return c.Expiry.Add(-c.Expiry.Sub(now) / 4)
+	}
+	return now.Add(24 * time.Hour)
+}
+
+func missingScopes(p providers.Platform, granted []string) []string {
+	var missing []string
+	for _, sc := range providers.Describe(p).Scopes {
+		if !slices.Contains(granted, sc.Name) {
+			missing = append(missing, sc.Name)
+		}
+	}
+	return missing
+}
+
+func scopesOf(found []store.Discovered, puid string) []string {
+	for _, d := range found {
+		if d.PlatformUserID == puid {
+			return d.Scopes
+		}
+	}
+	return nil
+}
+
+func scopeWords(names []string) string {
+	var words []string
+	for _, n := range names {
+		words = append(words, strings.ToLower(providers.ScopeDescription(n)[:1])+providers.ScopeDescription(n)[1:])
+	}
+	return strings.Join(words, "; ")
+}
+
+func exchangeFailure(p providers.Platform, err error) string {
+	var pe *providers.Error
+	switch {
+	case providers.IsMisconfigured(err):
+		return p.Name() + " rejected this server's app credentials. Ask the administrator to check the " + p.Name() + " app settings. Nothing was connected."
+	case providers.IsTransient(err):
+		return p.Name() + " did not answer in time. Nothing was connected; try again in a moment."
+	case errors.As(err, &pe) && pe.Reason != "":
+		return pe.Reason + ". Nothing was connected; try again."
+	}
+	return p.Name() + " did not complete the sign-in. Nothing was connected; try again."
+}
+
+func connectSummary(res store.ConnectResult) (kind, msg string) {
+	var parts []string
+	if len(res.Added) > 0 {
+		parts = append(parts, "Connected "+joinAnd(res.Added)+".")
+	}
+	if len(res.Renewed) > 0 {
+		parts = append(parts, "Renewed "+joinAnd(res.Renewed)+".")
+	}
+	for _, r := range res.Rejected {
+		parts = append(parts, "Not connected: "+r.Name+", because "+r.Reason+".")
+	}
+	kind = "success"
+	if len(res.Rejected) > 0 {
+		kind = "error"
+	}
+	if len(parts) == 0 {
+		return "info", "Nothing was connected."
+	}
+	return kind, strings.Join(parts, " ")
+}
+
+func joinAnd(names []string) string {
+	switch len(names) {
+	case 0:
+		return "nothing"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// safeAvatar keeps only https and data:image URLs: an avatar is shown in an
+// <img>, and the CSP allows only those.
+func safeAvatar(u string) string {
+	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "data:image/") {
+		return u
+	}
+	return ""
+}
+
+func randomString() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

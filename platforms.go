@@ -1,0 +1,82 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"time"
+
+	"omnisocial/providers"
+	"omnisocial/sandbox"
+	"omnisocial/vault"
+)
+
+// platforms builds the adapters. A platform without credentials talks to
+// the sandbox when it is mounted (development mode or a demo install), and
+// is shown as not configured otherwise.
+func platforms(cfg config, sb http.Handler) (map[providers.Platform]providers.Provider, []string, []string) {
+	base := cfg.BaseURL.String()
+	client := &http.Client{Timeout: 20 * time.Second}
+	meta := providers.Config{
+		MetaAppID: cfg.MetaAppID, MetaAppSecret: cfg.MetaAppSecret, MetaGraphVersion: cfg.MetaGraphVersion,
+		MetaDialogBase: cfg.MetaDialogURL, MetaGraphBase: cfg.MetaGraphURL, HTTPClient: client,
+	}
+	tiktok := providers.Config{
+		TikTokClientKey: cfg.TikTokClientKey, TikTokClientSecret: cfg.TikTokSecret,
+		TikTokAuthBase: cfg.TikTokAuthURL, TikTokAPIBase: cfg.TikTokAPIURL, HTTPClient: client,
+	}
+	var onSandbox []string
+	if sb != nil {
+		// Server-side calls reach the sandbox in process: no loopback
+		// round trip, and it works whatever the public base URL is.
+		inProcess := &http.Client{Timeout: 20 * time.Second, Transport: handlerTransport{sb}}
+		if cfg.MetaAppID == "" {
+			meta.MetaAppID, meta.MetaAppSecret = sandbox.DevMetaAppID, vault.NewToken(sandbox.DevMetaAppSecret)
+			meta.MetaDialogBase, meta.MetaGraphBase = base+"/sandbox/www.facebook.com", base+"/sandbox/graph.facebook.com"
+			meta.HTTPClient = inProcess
+			onSandbox = append(onSandbox, "facebook", "instagram")
+		}
+		if cfg.TikTokClientKey == "" {
+			tiktok.TikTokClientKey, tiktok.TikTokClientSecret = sandbox.DevTikTokClientKey, vault.NewToken(sandbox.DevTikTokClientSecret)
+			tiktok.TikTokAuthBase, tiktok.TikTokAPIBase = base+"/sandbox/www.tiktok.com", base+"/sandbox/open.tiktokapis.com"
+			tiktok.HTTPClient = inProcess
+			onSandbox = append(onSandbox, "tiktok")
+		}
+	}
+	out := map[providers.Platform]providers.Provider{}
+	var formActions []string
+	for _, p := range providers.Platforms() {
+		c := meta
+		if p == providers.TikTok {
+			c = tiktok
+		}
+		c.RedirectURL = base + "/oauth/" + string(p) + "/callback"
+		out[p] = providers.New(p, c)
+		authBase := c.MetaDialogBase
+		if p == providers.TikTok {
+			authBase = c.TikTokAuthBase
+		}
+		if u, err := url.Parse(authBase); err == nil && u.Host != cfg.BaseURL.Host {
+			formActions = append(formActions, u.Scheme+"://"+u.Host)
+		}
+	}
+	return out, onSandbox, formActions
+}
+
+// handlerTransport serves requests with an http.Handler in this process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.h.ServeHTTP(rec, r)
+	}()
+	select {
+	case <-done:
+		return rec.Result(), nil
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+}
