@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -123,5 +124,123 @@ func TestBrowserSignupLandOnAccountsLogout(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=login-submit]`))
 	if strings.Contains(ts.logs.String(), "level=ERROR") {
 		t.Fatalf("server logged errors:\n%s", ts.logs.String())
+	}
+}
+
+// signUpInBrowser creates the first user and lands on Social Accounts.
+func signUpInBrowser(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.Navigate(base+"/signup"),
+		chromedp.WaitVisible(`input[name=name]`),
+		chromedp.SendKeys(`input[name=name]`, "Dana Whitfield"),
+		chromedp.SendKeys(`input[name=email]`, "dana@example.com"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.SendKeys(`input[name=workspace]`, "Harbor Coffee"),
+		chromedp.Click(`[data-testid=signup-submit]`),
+		chromedp.WaitVisible(`[data-testid=usage]`),
+	)
+}
+
+// connectTwoPages goes through the chooser, the sandbox's Facebook dialog
+// and the choose step, keeping Harbor Coffee Roasters and Luma Yoga Studio.
+func connectTwoPages(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.Click(`[data-testid=connect-account]`),
+		chromedp.WaitVisible(`[data-testid=connect-facebook]`),
+	)
+	shot(t, ctx, "chooser")
+	do(t, ctx,
+		chromedp.Click(`[data-testid=connect-facebook]`),
+		chromedp.WaitVisible(`[data-testid=consent-form]`),
+	)
+	shot(t, ctx, "sandbox-consent")
+	do(t, ctx,
+		chromedp.Click(`[data-testid=allow]`),
+		chromedp.WaitVisible(`[data-testid=choose]`),
+	)
+	shot(t, ctx, "choose")
+	// Untick the two Pages not wanted.
+	do(t, ctx,
+		chromedp.Click(`input[name=account][value="104000000000102"]`),
+		chromedp.Click(`input[name=account][value="104000000000104"]`),
+		chromedp.Click(`[data-testid=confirm]`),
+		chromedp.WaitVisible(`[data-testid=account]`),
+	)
+	if got := text(t, ctx, `[data-testid=usage]`); got != "2 of 3 accounts used" {
+		t.Fatalf("usage = %q", got)
+	}
+}
+
+func TestBrowserConnectDisconnectReconnect(t *testing.T) {
+	ts := startServer(t)
+	ctx := newBrowser(t)
+	signUpInBrowser(t, ctx, ts.URL)
+	connectTwoPages(t, ctx)
+	shot(t, ctx, "accounts-two")
+
+	// Disconnect the first, confirming in the dialog.
+	do(t, ctx,
+		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
+		chromedp.WaitVisible(`dialog[data-testid=confirm-disconnect]`),
+	)
+	shot(t, ctx, "disconnect-dialog")
+	do(t, ctx,
+		chromedp.Click(`dialog [data-testid=confirm-disconnect-button]`),
+		chromedp.WaitNotPresent(`dialog[data-testid=confirm-disconnect]`),
+	)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('[data-testid=account]').length === 1`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, ctx, `[data-testid=usage]`); got != "1 of 3 accounts used" {
+		t.Fatalf("usage after disconnect = %q", got)
+	}
+	if got := text(t, ctx, `[data-testid=flash]`); !strings.Contains(got, "was disconnected") {
+		t.Fatalf("flash = %q", got)
+	}
+	if loc := location(t, ctx); !strings.HasSuffix(loc, "/settings/accounts") {
+		t.Fatalf("disconnect navigated away: %s", loc)
+	}
+
+	// Reconnect the other: through the dialog again, renewed in place.
+	do(t, ctx,
+		chromedp.Click(`[data-testid=account] [data-testid=reconnect]`),
+		chromedp.WaitVisible(`[data-testid=consent-form]`),
+		chromedp.Click(`[data-testid=allow]`),
+		chromedp.WaitVisible(`[data-testid=flash]`),
+	)
+	shot(t, ctx, "reconnected")
+	if got := text(t, ctx, `[data-testid=flash]`); !strings.Contains(got, "Reconnected Luma Yoga Studio") {
+		t.Fatalf("flash after reconnect = %q", got)
+	}
+	if got := text(t, ctx, `[data-testid=account-name]`); got != "Luma Yoga Studio" {
+		t.Fatalf("remaining account = %q", got)
+	}
+	if strings.Contains(ts.logs.String(), "level=ERROR") {
+		t.Fatalf("server logged errors:\n%s", ts.logs.String())
+	}
+}
+
+func TestBrowserConnectWithoutJavaScript(t *testing.T) {
+	ts := startServer(t)
+	ctx := newBrowser(t)
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	signUpInBrowser(t, ctx, ts.URL)
+	connectTwoPages(t, ctx)
+	// Disconnect without JavaScript: the link leads to a confirmation page.
+	do(t, ctx,
+		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
+		chromedp.WaitVisible(`[data-testid=confirm-disconnect-button]`),
+	)
+	shot(t, ctx, "disconnect-page-nojs")
+	do(t, ctx,
+		chromedp.Click(`[data-testid=confirm-disconnect-button]`),
+		chromedp.WaitVisible(`[data-testid=flash]`),
+	)
+	if got := text(t, ctx, `[data-testid=usage]`); got != "1 of 3 accounts used" {
+		t.Fatalf("usage after disconnect without JavaScript = %q", got)
 	}
 }

@@ -347,7 +347,7 @@ func (s *server) renderChoose(c echo.Context, status int, formError string) erro
 	for _, d := range g.Accounts {
 		ch := views.ChoiceView{PlatformUserID: d.PlatformUserID, Name: d.DisplayName, AvatarURL: safeAvatar(d.AvatarURL),
 			Detail: choiceDetail(p, d), Limited: d.Problem}
-		if d.Username != "" {
+		if d.Username != "" && p != providers.Facebook {
 			ch.Handle = "@" + d.Username
 		}
 		ch.Connected = slices.ContainsFunc(existing, func(a store.Account) bool {
