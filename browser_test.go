@@ -217,6 +217,11 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	if got := text(t, ctx, `[data-testid=account-name]`); got != "Luma Yoga Studio" {
 		t.Fatalf("remaining account = %q", got)
 	}
+	do(t, ctx, chromedp.Click(`[data-testid=account-name]`), chromedp.WaitVisible(`[data-testid=details]`))
+	shot(t, ctx, "details")
+	if got := text(t, ctx, `[data-testid=scopes]`); !strings.Contains(got, "Publish posts to your Pages") {
+		t.Fatalf("details scopes = %q", got)
+	}
 	if strings.Contains(ts.logs.String(), "level=ERROR") {
 		t.Fatalf("server logged errors:\n%s", ts.logs.String())
 	}

@@ -217,7 +217,9 @@ func metadataRows(m map[string]any) [][2]string {
 		case []any:
 			var parts []string
 			for _, p := range x {
-				parts = append(parts, fmt.Sprint(p))
+				if w := strings.ToLower(strings.ReplaceAll(fmt.Sprint(p), "_", " ")); w != "" {
+					parts = append(parts, strings.ToUpper(w[:1])+w[1:])
+				}
 			}
 			val = strings.Join(parts, ", ")
 		case string:

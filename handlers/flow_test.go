@@ -304,6 +304,16 @@ func TestDeclinedPermissionThenGrant(t *testing.T) {
 	if a.ID != id || !strings.Contains(strings.Join(a.Scopes, " "), "pages_messaging") {
 		t.Fatalf("scopes not renewed in place: %+v", a.Scopes)
 	}
+	events, _ := k.st.Events(t.Context(), 1, id, 10)
+	if len(events) < 3 || events[0].Kind != "permissions_changed" || events[0].Detail != "Granted: pages_messaging" {
+		t.Fatalf("permission change not recorded: %+v", events)
+	}
+	details := parse(t, b.get("/settings/accounts/"+id)).Find("[data-testid=events]").Text()
+	for _, want := range []string{"Permissions changed", "Reconnected", "Connected", "dana@example.com"} {
+		if !strings.Contains(details, want) {
+			t.Fatalf("history on the details page lacks %q: %s", want, details)
+		}
+	}
 }
 
 func TestCancelAtThePlatform(t *testing.T) {

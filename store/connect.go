@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -224,9 +225,9 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 		now := s.now()
 		for _, d := range c.Accounts {
 			name := d.DisplayName
-			var id string
-			err := tx.QueryRowContext(ctx, "SELECT id FROM social_accounts WHERE workspace_id = ? AND platform = ? AND platform_user_id = ?",
-				c.WorkspaceID, c.Platform, d.PlatformUserID).Scan(&id)
+			var id, oldScopes string
+			err := tx.QueryRowContext(ctx, "SELECT id, scopes FROM social_accounts WHERE workspace_id = ? AND platform = ? AND platform_user_id = ?",
+				c.WorkspaceID, c.Platform, d.PlatformUserID).Scan(&id, &oldScopes)
 			switch {
 			case err == nil:
 				if err := s.renew(ctx, tx, id, c, d, now); err != nil {
@@ -235,6 +236,11 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 				res.Renewed = append(res.Renewed, name)
 				if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "reconnected", "Tokens, permissions and profile renewed", now); err != nil {
 					return err
+				}
+				if change := scopeChange(strings.Fields(oldScopes), d.Scopes); change != "" {
+					if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "permissions_changed", change, now); err != nil {
+						return err
+					}
 				}
 				continue
 			case !errors.Is(err, sql.ErrNoRows):
@@ -427,4 +433,27 @@ func nextCheck(d Discovered, now time.Time) int64 {
 		return now.Add(time.Hour).Unix()
 	}
 	return d.NextCheckAt.Unix()
+}
+
+// scopeChange describes what a new authorization granted or took away.
+func scopeChange(before, after []string) string {
+	var added, removed []string
+	for _, s := range after {
+		if !slices.Contains(before, s) {
+			added = append(added, s)
+		}
+	}
+	for _, s := range before {
+		if !slices.Contains(after, s) {
+			removed = append(removed, s)
+		}
+	}
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "Granted: "+strings.Join(added, ", "))
+	}
+	if len(removed) > 0 {
+		parts = append(parts, "Removed: "+strings.Join(removed, ", "))
+	}
+	return strings.Join(parts, ". ")
 }
