@@ -37,6 +37,7 @@ commands:
   keygen       print a new 64-hex-character key for OMNISOCIAL_ENCRYPTION_KEY or OMNISOCIAL_SESSION_SECRET
   user add     add a user to a workspace: --email, --workspace, --role, --plan, --password-stdin
   plan set     change a workspace's plan: --workspace NAME --plan free|pro|business
+  rotate-key   re-encrypt every token under OMNISOCIAL_ENCRYPTION_KEY (the old key in OMNISOCIAL_ENCRYPTION_KEY_OLD)
   sandbox      run the platform sandbox on its own: --addr, --state
   version      print the version
 
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return planCmd(ctx, rest, getenv, stdout)
 	case "sandbox":
 		return sandboxCmd(ctx, rest, stderr)
+	case "rotate-key":
+		return rotateKey(ctx, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

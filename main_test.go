@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"omnisocial/store"
+	"omnisocial/vault"
 )
 
 const (
@@ -219,3 +224,56 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestRotateKeyCommand(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "rot.db")
+	newKey := strings.Repeat("5a", 32)
+	_, _, st, err := setup(ctx, env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ws, _ := st.SignUp(ctx, store.User{Email: "o@example.com", PasswordHash: "h"}, "W", "business", false)
+	var found []store.Discovered
+	for i := range 250 {
+		found = append(found, store.Discovered{PlatformUserID: fmt.Sprint(i), DisplayName: fmt.Sprint(i),
+			Tokens: store.Tokens{Access: vault.NewToken(fmt.Sprint("act.", i))}})
+	}
+	st.SetPlanLimit(ctx, "business", 1000)
+	if _, err := st.Connect(ctx, store.Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok", Accounts: found}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	var out bytes.Buffer
+	if err := run(ctx, []string{"omnisocial", "rotate-key"}, env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", newKey,
+		"OMNISOCIAL_SESSION_SECRET", testSecret), nil, &out, &out); err == nil || !strings.Contains(err.Error(), "OMNISOCIAL_ENCRYPTION_KEY_OLD") {
+		t.Fatalf("without the old key: %v", err)
+	}
+	rotEnv := env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", newKey, "OMNISOCIAL_ENCRYPTION_KEY_OLD", testKey,
+		"OMNISOCIAL_SESSION_SECRET", testSecret, "OMNISOCIAL_PLAN_LIMITS", "free=3,pro=10,business=1000")
+	out.Reset()
+	if err := run(ctx, []string{"omnisocial", "rotate-key"}, rotEnv, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "250/250") || !strings.Contains(out.String(), "Done: 250 accounts re-encrypted") {
+		t.Fatalf("output: %q", out.String())
+	}
+	// Afterwards the new key alone opens everything; the old one alone is refused.
+	newOnly := env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", newKey, "OMNISOCIAL_SESSION_SECRET", testSecret)
+	_, _, st, err = setup(ctx, newOnly, io.Discard)
+	if err != nil {
+		t.Fatalf("new key alone: %v", err)
+	}
+	accts, _ := st.Accounts(ctx, ws.ID)
+	for _, a := range accts {
+		if _, err := st.Tokens(ctx, a.ID); err != nil {
+			t.Fatalf("account %s does not open under the new key: %v", a.ID, err)
+		}
+	}
+	st.Close()
+	_, _, _, err = setup(ctx, env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "OMNISOCIAL_ENCRYPTION_KEY") {
+		t.Fatalf("old key alone after rotation: %v", err)
+	}
+}

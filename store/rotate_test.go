@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"omnisocial/vault"
+)
+
+// seedAccounts connects n accounts with known tokens under the store's key.
+func seedAccounts(t *testing.T, s *Store, n int) map[string]Tokens {
+	t.Helper()
+	ctx := context.Background()
+	u, ws, err := s.SignUp(ctx, User{Email: fmt.Sprintf("o%d@example.com", time.Now().UnixNano()), PasswordHash: "h"}, "W", "business", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []Discovered
+	for i := range n {
+		found = append(found, Discovered{PlatformUserID: fmt.Sprint(1000 + i), DisplayName: fmt.Sprint("Account ", i),
+			Tokens: Tokens{Access: vault.NewToken(fmt.Sprint("act.secret-", i)), Refresh: vault.NewToken(fmt.Sprint("rft.secret-", i))}})
+	}
+	if _, err := s.Connect(ctx, Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok", Accounts: found}); err != nil {
+		t.Fatal(err)
+	}
+	accts, _ := s.Accounts(ctx, ws.ID)
+	out := map[string]Tokens{}
+	for _, a := range accts {
+		tok, err := s.Tokens(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[a.ID] = tok
+	}
+	return out
+}
+
+func TestRotateKey(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.db")
+	oldKey, newKey := testKey, "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+	before := seedAccounts(t, openAt(t, path), 7)
+
+	kOld, _ := vault.ParseKey(oldKey)
+	kNew, _ := vault.ParseKey(newKey)
+	both, _ := vault.NewBox(kNew, kOld)
+	s, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: both})
+	if err != nil {
+		t.Fatalf("opening with the new key primary and the old one kept: %v", err)
+	}
+	if n, _ := s.RotationRemaining(ctx); n != 7 {
+		t.Fatalf("%d accounts to rotate, want 7", n)
+	}
+	// Interrupted after one small batch, then resumed.
+	if n, err := s.RotateBatch(ctx, 3); err != nil || n != 3 {
+		t.Fatalf("first batch: %d, %v", n, err)
+	}
+	for {
+		n, err := s.RotateBatch(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := s.RotateRest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.RotationRemaining(ctx); n != 0 {
+		t.Fatalf("%d accounts left under the old key", n)
+	}
+	s.Close()
+
+	onlyNew, _ := vault.NewBox(kNew)
+	s, err = Open(ctx, Options{Path: path, Schema: readSchema(t), Box: onlyNew})
+	if err != nil {
+		t.Fatalf("opening with only the new key after rotation: %v", err)
+	}
+	defer s.Close()
+	for id, want := range before {
+		got, err := s.Tokens(ctx, id)
+		if err != nil || !got.Access.Equal(want.Access) || !got.Refresh.Equal(want.Refresh) {
+			t.Fatalf("account %s after rotation: %v", id, err)
+		}
+	}
+	onlyOld, _ := vault.NewBox(kOld)
+	if _, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: onlyOld}); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("the old key alone still opens the database: %v", err)
+	}
+}
+
+func TestRotateLeavesFreshWritesAlone(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.db")
+	before := seedAccounts(t, openAt(t, path), 2)
+	kOld, _ := vault.ParseKey(testKey)
+	kNew, _ := vault.ParseKey("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100")
+	both, _ := vault.NewBox(kNew, kOld)
+	s, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A refresh (here: a reconnect) writes one account under the new key
+	// with new tokens before rotation gets to it; rotation must not put the
+	// old tokens back.
+	var id string
+	for k := range before {
+		id = k
+		break
+	}
+	var ws, uid int64
+	var puid string
+	s.r.QueryRow("SELECT workspace_id, user_id, platform_user_id FROM social_accounts WHERE id = ?", id).Scan(&ws, &uid, &puid)
+	fresh := Tokens{Access: vault.NewToken("act.fresh"), Refresh: vault.NewToken("rft.fresh")}
+	if _, err := s.Connect(ctx, Connect{WorkspaceID: ws, UserID: uid, Platform: "tiktok", OnlyExisting: true,
+		Accounts: []Discovered{{PlatformUserID: puid, DisplayName: "x", Tokens: fresh}}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := s.RotateBatch(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	got, _ := s.Tokens(ctx, id)
+	if !got.Access.Equal(fresh.Access) || !got.Refresh.Equal(fresh.Refresh) {
+		t.Fatal("rotation overwrote tokens written after it read them")
+	}
+}
