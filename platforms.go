@@ -14,7 +14,7 @@ import (
 // platforms builds the adapters. A platform without credentials talks to
 // the sandbox when it is mounted (development mode or a demo install), and
 // is shown as not configured otherwise.
-func platforms(cfg config, sb http.Handler) (map[providers.Platform]providers.Provider, []string, []string) {
+func platforms(cfg config, sb http.Handler) (provs map[providers.Platform]providers.Provider, onSandbox, formActions []string, metaSecret vault.Token) {
 	base := cfg.BaseURL.String()
 	client := &http.Client{Timeout: 20 * time.Second}
 	meta := providers.Config{
@@ -25,7 +25,6 @@ func platforms(cfg config, sb http.Handler) (map[providers.Platform]providers.Pr
 		TikTokClientKey: cfg.TikTokClientKey, TikTokClientSecret: cfg.TikTokSecret,
 		TikTokAuthBase: cfg.TikTokAuthURL, TikTokAPIBase: cfg.TikTokAPIURL, HTTPClient: client,
 	}
-	var onSandbox []string
 	if sb != nil {
 		// Server-side calls reach the sandbox in process: no loopback
 		// round trip, and it works whatever the public base URL is.
@@ -43,15 +42,14 @@ func platforms(cfg config, sb http.Handler) (map[providers.Platform]providers.Pr
 			onSandbox = append(onSandbox, "tiktok")
 		}
 	}
-	out := map[providers.Platform]providers.Provider{}
-	var formActions []string
+	provs = map[providers.Platform]providers.Provider{}
 	for _, p := range providers.Platforms() {
 		c := meta
 		if p == providers.TikTok {
 			c = tiktok
 		}
 		c.RedirectURL = base + "/oauth/" + string(p) + "/callback"
-		out[p] = providers.New(p, c)
+		provs[p] = providers.New(p, c)
 		authBase := c.MetaDialogBase
 		if p == providers.TikTok {
 			authBase = c.TikTokAuthBase
@@ -60,7 +58,7 @@ func platforms(cfg config, sb http.Handler) (map[providers.Platform]providers.Pr
 			formActions = append(formActions, u.Scheme+"://"+u.Host)
 		}
 	}
-	return out, onSandbox, formActions
+	return provs, onSandbox, formActions, meta.MetaAppSecret
 }
 
 // handlerTransport serves requests with an http.Handler in this process.

@@ -154,4 +154,11 @@ CREATE TABLE IF NOT EXISTS system_alerts (
 	created_at INTEGER NOT NULL
 );
 
-PRAGMA user_version = 2;
+-- Meta data-deletion requests, so the status URL given to Meta can answer.
+CREATE TABLE IF NOT EXISTS deletion_requests (
+	code             TEXT PRIMARY KEY,
+	accounts_deleted INTEGER NOT NULL,
+	created_at       INTEGER NOT NULL
+);
+
+PRAGMA user_version = 3;

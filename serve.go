@@ -106,11 +106,12 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	if sb != nil {
 		sbHandler = sb
 	}
-	provs, onSandbox, formActions := platforms(cfg, sbHandler)
+	provs, onSandbox, formActions, metaSecret := platforms(cfg, sbHandler)
 	deps := handlers.Deps{
 		Providers:     provs,
 		FormActions:   formActions,
 		ExpiryWarning: cfg.ExpiryWarning,
+		MetaAppSecret: metaSecret,
 		Store:         st,
 		Log:           log,
 		Static:        static,

@@ -30,6 +30,7 @@ func withSandbox(t *testing.T) (kitOption, *sandboxCtl) {
 	ctl := &sandboxCtl{t: t, url: srv.URL}
 	return func(d *Deps) {
 		d.Providers = map[providers.Platform]providers.Provider{}
+		d.MetaAppSecret = vault.NewToken(sandbox.DevMetaAppSecret)
 		ctl.deps = d
 	}, ctl
 }

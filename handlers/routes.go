@@ -20,6 +20,9 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/login", s.handleLoginForm)
 	e.POST("/login", s.handleLogin)
 	e.POST("/logout", s.handleLogout)
+	e.POST("/oauth/facebook/deauthorize", s.handleMetaDeauthorize)
+	e.POST("/oauth/facebook/data-deletion", s.handleMetaDataDeletion)
+	e.GET("/oauth/facebook/data-deletion/:code", s.handleDeletionStatus)
 
 	api := e.Group("/api/v1", s.apiAuth)
 	api.GET("/accounts", s.handleAPIAccounts)

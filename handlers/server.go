@@ -14,6 +14,7 @@ import (
 
 	"omnisocial/auth"
 	"omnisocial/providers"
+	"omnisocial/vault"
 	"omnisocial/store"
 )
 
@@ -31,6 +32,7 @@ type Deps struct {
 	// platforms' authorize pages), for the CSP's form-action.
 	FormActions   []string
 	ExpiryWarning time.Duration
+	MetaAppSecret vault.Token // verifies Meta's signed_request callbacks
 
 	BaseURL       *url.URL
 	SessionKey    []byte // signs session cookies
@@ -110,7 +112,8 @@ func csrfCookie(secure bool) string {
 // of its own) and the health check.
 func skipCSRF(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return p == "/healthz" || hasPrefix(p, "/sandbox/") || apiKeyRequest(c)
+	return p == "/healthz" || hasPrefix(p, "/sandbox/") || apiKeyRequest(c) ||
+		p == "/oauth/facebook/deauthorize" || p == "/oauth/facebook/data-deletion"
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }

@@ -12,6 +12,7 @@ import (
 // is spelled out here.
 var steps = []string{
 	"", // 1→2: social accounts, OAuth flows, pending grants, account events, API keys, alerts
+	"", // 2→3: deletion_requests
 }
 
 // Latest is the schema version this build writes.
