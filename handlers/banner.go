@@ -5,22 +5,53 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"omnisocial/providers"
 	"omnisocial/views"
 )
 
-// banner lists what needs re-authorising in the current workspace.
+// banner lists the current workspace's accounts that need re-auth, grouped
+// by the sign-in that would fix them: one Facebook login renews every Page
+// and Instagram account it granted.
 func (s *server) banner(c echo.Context) (views.Banner, error) {
-	return views.Banner{}, nil
+	v := viewerOf(c)
+	var b views.Banner
+	if !v.loggedIn {
+		return b, nil
+	}
+	accts, err := s.Store.NeedingReauth(c.Request().Context(), v.member.ID)
+	if err != nil {
+		return b, err
+	}
+	index := map[string]int{}
+	for _, a := range accts {
+		p := providers.Platform(a.Platform)
+		key, label, bySignIn := a.ID, a.DisplayName+" on "+p.Name(), false
+		if p != providers.TikTok && a.GrantSubject != "" {
+			bySignIn = true
+			// Facebook and Instagram accounts of one Facebook sign-in.
+			key = "meta:" + a.GrantSubject
+			who := a.GrantSubjectName
+			if who == "" {
+				who = "the Facebook account"
+			}
+			label = "Reconnect " + who + "'s Facebook"
+		}
+		i, ok := index[key]
+		if !ok {
+			i = len(b.Groups)
+			index[key] = i
+			b.Groups = append(b.Groups, views.BannerGroup{Label: label, Platform: a.Platform, AccountID: a.ID,
+				CanReconnect: canManage(v), BySignIn: bySignIn})
+		}
+		b.Groups[i].Accounts = append(b.Groups[i].Accounts, a.DisplayName)
+	}
+	return b, nil
 }
 
 func (s *server) handleBanner(c echo.Context) error {
-	b, err := s.banner(c)
-	if err != nil {
-		return err
-	}
 	ch, err := s.chrome(c, "", "")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.BannerSlot(ch, b))
+	return render(c, http.StatusOK, views.BannerSlot(ch, ch.Banner))
 }

@@ -17,9 +17,13 @@ func TestMetaCallbacks(t *testing.T) {
 	sb.consent("bloom")
 	b.authorize("tiktok", nil)
 
-	var signed struct{ SignedRequest string `json:"signed_request"` }
+	var signed struct {
+		SignedRequest string `json:"signed_request"`
+	}
 	json.Unmarshal(sb.control("POST", "signed_request", map[string]any{"persona": "dana"}), &signed)
-	var other struct{ SignedRequest string `json:"signed_request"` }
+	var other struct {
+		SignedRequest string `json:"signed_request"`
+	}
 	json.Unmarshal(sb.control("POST", "signed_request", map[string]any{"persona": "lee"}), &other)
 
 	post := func(path, sr string) *http.Response {
@@ -63,7 +67,9 @@ func TestMetaCallbacks(t *testing.T) {
 	}
 
 	res := post("/oauth/facebook/data-deletion", signed.SignedRequest)
-	var answer struct{ URL, ConfirmationCode string `json:"confirmation_code"` }
+	var answer struct {
+		URL, ConfirmationCode string `json:"confirmation_code"`
+	}
 	var raw map[string]string
 	json.NewDecoder(res.Body).Decode(&raw)
 	answer.URL, answer.ConfirmationCode = raw["url"], raw["confirmation_code"]

@@ -14,8 +14,8 @@ import (
 
 	"omnisocial/auth"
 	"omnisocial/providers"
-	"omnisocial/vault"
 	"omnisocial/store"
+	"omnisocial/vault"
 )
 
 // Deps is everything the web surface needs, built by main.

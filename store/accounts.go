@@ -116,3 +116,23 @@ func (s *Store) CountMetaAccountsBySubject(ctx context.Context, subject string) 
 		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ?`, subject).Scan(&n)
 	return n, err
 }
+
+// NeedingReauth lists a workspace's accounts that need someone to sign in
+// again, oldest connection first.
+func (s *Store) NeedingReauth(ctx context.Context, workspaceID int64) ([]Account, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+accountCols+` WHERE a.workspace_id = ? AND a.status = 'needs_reauth'
+		ORDER BY a.connected_at, a.id`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

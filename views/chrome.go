@@ -38,9 +38,12 @@ type Banner struct {
 }
 
 type BannerGroup struct {
-	Label        string // "Dana Whitfield's Facebook" or an account's name
+	Label        string // "Reconnect Dana Whitfield's Facebook" or an account's name
 	Accounts     []string
-	ReconnectURL string // empty when the viewer may not reconnect
+	Platform     string
+	AccountID    string // the account a Reconnect starts from
+	CanReconnect bool   // members see the warning, owners and admins the button
+	BySignIn     bool   // Label names the sign-in, so the accounts are listed
 }
 
 func (c Chrome) static(path string) string { return "/static/" + path + "?v=" + c.Asset }

@@ -1,0 +1,68 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestReauthBanner(t *testing.T) {
+	k, sb := newFlowKit(t)
+	b := k.browser()
+	b.signup("dana@example.com", "Harbor")
+	sb.consent("dana")
+	b.choose(b.authorize("facebook", nil).Header.Get("Location"), harbor, luma)
+	sb.consent("bloom")
+	b.authorize("tiktok", nil)
+	k.addUser("member@example.com", 1, "member")
+	m := k.browser()
+	m.login("member@example.com")
+
+	if parse(t, b.get("/settings/accounts")).Find("[data-testid=reauth-banner]").Length() != 0 {
+		t.Fatal("banner shown while every account works")
+	}
+	if _, err := k.st.MarkMetaDeauthorized(t.Context(), "10229000000001", "The app was removed."); err != nil {
+		t.Fatal(err)
+	}
+	// Every page of the workspace shows it, grouped by the sign-in.
+	for _, page := range []string{"/settings/accounts", "/settings/members", "/settings/api-keys"} {
+		doc := parse(t, b.get(page))
+		groups := doc.Find("[data-testid=banner-group]")
+		if groups.Length() != 1 {
+			t.Fatalf("%s: %d banner groups, want 1", page, groups.Length())
+		}
+		text := strings.Join(strings.Fields(groups.Text()), " ")
+		if !strings.Contains(text, "Reconnect Dana Whitfield's Facebook") || !strings.Contains(text, "fixes 2 accounts") ||
+			!strings.Contains(text, "Harbor Coffee Roasters") || !strings.Contains(text, "Luma Yoga Studio") {
+			t.Fatalf("%s: banner says %q", page, text)
+		}
+		if groups.Find("[data-testid=banner-reconnect]").Length() != 1 {
+			t.Fatalf("%s: no Reconnect for the owner", page)
+		}
+	}
+	// htmx polls /banner for the same fragment.
+	frag := parse(t, b.get("/banner", "HX-Request", "true"))
+	if frag.Find("#banner [data-testid=banner-group]").Length() != 1 {
+		t.Fatal("/banner fragment lacks the group")
+	}
+	// A member sees the warning without the button.
+	doc := parse(t, m.get("/settings/accounts"))
+	if doc.Find("[data-testid=banner-group]").Length() != 1 || doc.Find("[data-testid=banner-reconnect]").Length() != 0 {
+		t.Fatal("member banner wrong")
+	}
+
+	// One reconnect through the banner fixes both.
+	accts, _ := k.st.NeedingReauth(t.Context(), 1)
+	sb.consent("dana")
+	res := b.authorize("facebook", url.Values{"account": {accts[0].ID}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reconnect: %d", res.StatusCode)
+	}
+	if got := parse(t, b.get("/settings/accounts")).Find("[data-testid=reauth-banner]").Length(); got != 0 {
+		t.Fatal("banner still shown after reconnecting")
+	}
+	if left, _ := k.st.NeedingReauth(t.Context(), 1); len(left) != 0 {
+		t.Fatalf("%d accounts still need re-auth", len(left))
+	}
+}
