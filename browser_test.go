@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -41,12 +42,27 @@ func newBrowser(t *testing.T) context.Context {
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	// Record Content-Security-Policy violations on every page, so a test
+	// fails when htmx or our markup needs something the policy forbids.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return ctx
 }
 
-// shot saves a screenshot under OMNISOCIAL_SCREENSHOTS, when set, for a
-// person to look at.
+// shot checks the page broke no Content-Security-Policy rule, and saves a
+// screenshot under OMNISOCIAL_SCREENSHOTS, when set, for a person to look at.
 func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	violations, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(window.__csp || []).join("; ")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if violations != "" {
+		t.Fatalf("%s: Content-Security-Policy violations: %s", name, violations)
+	}
 	dir := os.Getenv("OMNISOCIAL_SCREENSHOTS")
 	if dir == "" {
 		return

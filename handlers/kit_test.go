@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
 
 	"omnisocial/auth"
 	"omnisocial/store"
@@ -40,6 +41,7 @@ type kit struct {
 	deps   Deps
 	logs   *strings.Builder
 	dbPath string
+	echo   *echo.Echo
 }
 
 type kitOption func(*Deps)
@@ -77,7 +79,8 @@ func newKit(t *testing.T, opts ...kitOption) *kit {
 		o(&d)
 	}
 	k := &kit{t: t, st: st, clock: clk, deps: d, logs: logs, dbPath: path}
-	k.srv = httptest.NewServer(New(d))
+	k.echo = New(d)
+	k.srv = httptest.NewServer(k.echo)
 	t.Cleanup(k.srv.Close)
 	return k
 }

@@ -354,3 +354,23 @@ func TestHealthz(t *testing.T) {
 func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }
 
 func idStr(id int64) string { return strconv.FormatInt(id, 10) }
+
+// There is no return-to parameter to abuse: whatever a link adds, log-in
+// and sign-up land on the app's own page.
+func TestNoOpenRedirect(t *testing.T) {
+	k := newKit(t)
+	b := k.browser()
+	b.signup("dana@example.com", "W")
+	b.form("/settings/accounts", "/logout", url.Values{})
+	for _, target := range []string{"//evil.example", "https://evil.example", "/\\evil.example", "%2F%2Fevil.example"} {
+		for _, param := range []string{"next", "return_to", "redirect"} {
+			tok := b.csrf("/login?" + param + "=" + url.QueryEscape(target))
+			res := b.post("/login?"+param+"="+url.QueryEscape(target), url.Values{"_csrf": {tok}, "email": {"dana@example.com"},
+				"password": {"correct horse battery"}, param: {target}})
+			if loc := res.Header.Get("Location"); loc != "/settings/accounts" {
+				t.Fatalf("log-in with %s=%s redirected to %q", param, target, loc)
+			}
+			b.form("/settings/accounts", "/logout", url.Values{})
+		}
+	}
+}
