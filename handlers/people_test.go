@@ -358,7 +358,7 @@ func idStr(id int64) string { return strconv.FormatInt(id, 10) }
 // There is no return-to parameter to abuse: whatever a link adds, log-in
 // and sign-up land on the app's own page.
 func TestNoOpenRedirect(t *testing.T) {
-	k := newKit(t)
+	k := newKit(t, func(d *Deps) { d.LoginBurst = 100 })
 	b := k.browser()
 	b.signup("dana@example.com", "W")
 	b.form("/settings/accounts", "/logout", url.Values{})
