@@ -68,13 +68,12 @@ func TestMetaCallbacks(t *testing.T) {
 
 	res := post("/oauth/facebook/data-deletion", signed.SignedRequest)
 	var answer struct {
-		URL, ConfirmationCode string `json:"confirmation_code"`
+		URL              string `json:"url"`
+		ConfirmationCode string `json:"confirmation_code"`
 	}
-	var raw map[string]string
-	json.NewDecoder(res.Body).Decode(&raw)
-	answer.URL, answer.ConfirmationCode = raw["url"], raw["confirmation_code"]
+	json.NewDecoder(res.Body).Decode(&answer)
 	if res.StatusCode != http.StatusOK || answer.ConfirmationCode == "" || !strings.HasSuffix(answer.URL, "/oauth/facebook/data-deletion/"+answer.ConfirmationCode) {
-		t.Fatalf("data deletion answer: %d %v", res.StatusCode, raw)
+		t.Fatalf("data deletion answer: %d %+v", res.StatusCode, answer)
 	}
 	if got := statuses(); len(got) != 1 || got["Bloom Botanics"] != "active" {
 		t.Fatalf("after data deletion: %v", got)

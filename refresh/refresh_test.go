@@ -1,0 +1,622 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"omnisocial/providers"
+	"omnisocial/store"
+	"omnisocial/vault"
+)
+
+func TestTikTokRotation(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	old := e.tokens(id)
+	e.dueNow(id)
+	now := e.clock.Now()
+
+	st := e.run(e.refresher(nil))
+	if st.Claimed != 1 || st.Refreshed != 1 {
+		t.Fatalf("stats = %+v, want one refresh", st)
+	}
+	got := e.tokens(id)
+	if got.Refresh.Equal(old.Refresh) || got.Access.Equal(old.Access) || got.Refresh.IsZero() {
+		t.Fatal("the rotated pair was not stored")
+	}
+	if s := e.tokenStatus(old.Refresh); s != "rotated" {
+		t.Errorf("old refresh token is %q at the sandbox, want rotated", s)
+	}
+	if s := e.tokenStatus(got.Refresh); s != "valid" {
+		t.Errorf("stored refresh token is %q at the sandbox, want valid", s)
+	}
+	// And the sandbox really takes the stored one, not the old one.
+	tt := providers.New(providers.TikTok, e.config(providers.TikTok, nil))
+	if _, err := tt.Check(context.Background(), providers.Credentials{RefreshToken: old.Refresh, PlatformUserID: "x"}); !providers.IsPermanent(err) {
+		t.Errorf("old refresh token: %v, want rejected", err)
+	}
+	q := e.state(id)
+	life := got.Expiry.Sub(now)
+	if q.Status != store.StatusActive || q.LastOutcome != "refreshed" || !q.LastSyncedAt.Equal(now) || q.Failures != 0 ||
+		q.NextCheckAt.Before(now.Add(life*3/4-time.Second)) || q.NextCheckAt.After(now.Add(life*3/4+time.Second)) {
+		t.Fatalf("queue state = %+v; token life %v", q, life)
+	}
+	if ev, _ := e.st.Events(context.Background(), e.ws, id, 1); len(ev) != 1 || ev[0].Kind != "refreshed" {
+		t.Fatalf("events = %+v", ev)
+	}
+	if st := e.run(e.refresher(nil)); st.Claimed != 0 {
+		t.Fatalf("refreshed again before due: %+v", st)
+	}
+}
+
+func TestMetaCheckSyncsProfile(t *testing.T) {
+	for _, p := range []providers.Platform{providers.Facebook, providers.Instagram} {
+		t.Run(string(p), func(t *testing.T) {
+			e := newEnv(t)
+			ids := e.connect(p, "dana")
+			ws := e.ws
+			want, _ := e.st.Account(context.Background(), ws, ids[0])
+			e.sqlExec("UPDATE social_accounts SET display_name = 'stale', avatar_url = ''")
+			e.dueNow(ids...)
+			now := e.clock.Now()
+
+			st := e.run(e.refresher(nil))
+			if st.Checked != len(ids) || st.Claimed != len(ids) {
+				t.Fatalf("stats = %+v, want %d checked", st, len(ids))
+			}
+			got, _ := e.st.Account(context.Background(), ws, ids[0])
+			if got.DisplayName != want.DisplayName || got.AvatarURL == "" || !got.LastSyncedAt.Equal(now) || got.Status != want.Status {
+				t.Fatalf("profile not synced: %q (want %q), avatar %q, synced %v, status %s", got.DisplayName, want.DisplayName,
+					got.AvatarURL, got.LastSyncedAt, got.Status)
+			}
+			if got.Metadata[providers.MetaDataAccessUntil] == nil {
+				t.Errorf("metadata lost the data-access expiry: %v", got.Metadata)
+			}
+			if q := e.state(ids[0]); q.LastOutcome != "checked" || !q.NextCheckAt.After(now.Add(23*time.Hour)) {
+				t.Fatalf("queue state = %+v", q)
+			}
+		})
+	}
+}
+
+func TestTransientFaultsBackOffAndRecover(t *testing.T) {
+	tests := []struct {
+		name     string
+		platform providers.Platform
+		persona  string
+		fault    map[string]any
+		callTime time.Duration
+		wantCode string
+		minWait  time.Duration
+	}{
+		{"tiktok 5xx", providers.TikTok, "bloom", map[string]any{"endpoint": "tiktok.token", "kind": "5xx"}, 0, "server_error", minGap},
+		{"tiktok 429 with retry hint", providers.TikTok, "bloom", map[string]any{"endpoint": "tiktok.token", "kind": "429", "retry_after": 7200}, 0, "rate_limit_exceeded", 2 * time.Hour},
+		{"tiktok timeout", providers.TikTok, "bloom", map[string]any{"endpoint": "tiktok.token", "kind": "timeout"}, 300 * time.Millisecond, "timeout", minGap},
+		{"tiktok profile 5xx after the rotation", providers.TikTok, "bloom", map[string]any{"endpoint": "tiktok.userinfo", "kind": "5xx"}, 0, "internal_error", minGap},
+		{"facebook 5xx", providers.Facebook, "lee", map[string]any{"endpoint": "meta.debug_token", "kind": "5xx"}, 0, "2", minGap},
+		{"facebook app rate limit", providers.Facebook, "lee", map[string]any{"endpoint": "meta.debug_token", "kind": "429"}, 0, "4", 5 * time.Minute},
+		{"instagram page rate limit", providers.Instagram, "dana", map[string]any{"endpoint": "meta.node", "kind": "rate_limit", "retry_after": 600}, 0, "32", 10 * time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := slices.Min(e.connect(tc.platform, tc.persona)) // claimed first among equals
+			e.dueNow(id)
+			now := e.clock.Now()
+			before := e.tokens(id)
+			e.fault(tc.fault)
+			r := e.refresher(func(o *Options) { o.Workers, o.Batch, o.CallTimeout = 1, 1, tc.callTime })
+
+			st := e.run(r)
+			if st.Retried != 1 {
+				t.Fatalf("stats = %+v, want one retry", st)
+			}
+			q := e.state(id)
+			if q.Status == store.StatusNeedsReauth || q.Failures != 1 || q.LastOutcome != "transient:"+tc.wantCode || q.LastError == "" {
+				t.Fatalf("queue state = %+v", q)
+			}
+			if q.NextCheckAt.Before(now.Add(tc.minWait)) || q.NextCheckAt.After(now.Add(max(tc.minWait, backoffBase+minGap)+time.Second)) {
+				t.Fatalf("next check in %v, want from %v up to the first backoff", q.NextCheckAt.Sub(now), tc.minWait)
+			}
+			if tc.wantCode == "internal_error" && e.tokens(id).Refresh.Equal(before.Refresh) {
+				t.Fatal("the rotated pair was not stored before the profile failure was handled")
+			}
+			// The outage ends; the next try succeeds and clears the record.
+			e.control("DELETE", "faults", nil)
+			e.dueNow(id)
+			if st := e.run(e.refresher(nil)); st.Refreshed+st.Checked != 1 {
+				t.Fatalf("recovery run: %+v", st)
+			}
+			if q := e.state(id); q.Status == store.StatusNeedsReauth || q.Failures != 0 || q.LastError != "" && !strings.HasPrefix(q.LastError, "Missing") {
+				t.Fatalf("after recovery: %+v", q)
+			}
+		})
+	}
+}
+
+// A rate-limit hint holds back the platform's whole queue, not only the
+// account that hit it.
+func TestRetryHintSlowsThePlatform(t *testing.T) {
+	e := newEnv(t)
+	e.connect(providers.TikTok, "bloom")
+	ids := e.connect(providers.TikTok, "river")
+	e.dueNow(ids...)
+	e.control("DELETE", "stats", nil)
+	e.fault(map[string]any{"endpoint": "tiktok.token", "kind": "429", "retry_after": 600})
+	r := e.refresher(func(o *Options) { o.Workers = 1 })
+
+	st := e.run(r)
+	if st.Retried != 1 || st.Deferred != 1 || e.stats()["tiktok.token"] != 1 {
+		t.Fatalf("stats = %+v, sandbox %v: want one call, the other account held back", st, e.stats())
+	}
+	for _, id := range ids {
+		if q := e.state(id); q.NextCheckAt.Before(e.clock.Now().Add(10*time.Minute)) || q.Status != store.StatusActive {
+			t.Fatalf("account %s: %+v", id, q)
+		}
+	}
+}
+
+func TestPermanentFailuresNeedReauth(t *testing.T) {
+	tests := []struct {
+		name       string
+		platform   providers.Platform
+		persona    string
+		break_     func(e *env)
+		wantReason string
+	}{
+		{"tiktok revoked", providers.TikTok, "bloom", func(e *env) { e.control("POST", "revoke", map[string]any{"persona": "bloom"}) },
+			"TikTok rejected the refresh token (expired or revoked)"},
+		{"tiktok invalid_grant", providers.TikTok, "bloom", func(e *env) { e.fault(map[string]any{"endpoint": "tiktok.token", "kind": "invalid_grant"}) },
+			"TikTok rejected the refresh token (expired or revoked)"},
+		{"facebook app removed", providers.Facebook, "lee", func(e *env) { e.control("POST", "revoke", map[string]any{"persona": "lee"}) },
+			"The app was removed from the Facebook account"},
+		{"facebook password changed", providers.Facebook, "lee", func(e *env) { e.fault(map[string]any{"endpoint": "meta.node", "kind": "invalid_grant"}) },
+			"The Facebook password was changed"},
+		{"facebook token expired", providers.Facebook, "lee", func(e *env) { e.control("POST", "expire", map[string]any{"persona": "lee"}) },
+			"The Facebook sign-in expired"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := e.connect(tc.platform, tc.persona)[0]
+			e.dueNow(id)
+			tc.break_(e)
+			r := e.refresher(nil)
+
+			if st := e.run(r); st.NeedsReauth != 1 {
+				t.Fatalf("stats = %+v, want needs re-auth", st)
+			}
+			q := e.state(id)
+			if q.Status != store.StatusNeedsReauth || q.LastError != tc.wantReason {
+				t.Fatalf("queue state = %+v, want reason %q", q, tc.wantReason)
+			}
+			if ev, _ := e.st.Events(context.Background(), e.ws, id, 1); len(ev) != 1 || ev[0].Kind != "needs_reauth" || ev[0].Detail != tc.wantReason {
+				t.Fatalf("events = %+v", ev)
+			}
+			if _, err := r.AccessToken(context.Background(), id); !errors.Is(err, ErrNeedsReauth) {
+				t.Fatalf("AccessToken: %v, want ErrNeedsReauth", err)
+			}
+			// No further attempts until reconnected.
+			e.control("DELETE", "stats", nil)
+			e.clock.Add(30 * 24 * time.Hour)
+			if st := e.run(r); st.Claimed != 0 || len(e.stats()) != 0 {
+				t.Fatalf("a dead account was tried again: %+v, sandbox %v", st, e.stats())
+			}
+		})
+	}
+}
+
+// After a crash mid-refresh the account is retried once, carefully, with the
+// stored refresh token. If the platform had rotated it (the answer never got
+// stored), that ends in needs re-auth, stated, and not in a loop.
+func TestCrashMidRefresh(t *testing.T) {
+	tests := []struct {
+		name        string
+		rotatedLost bool
+		want        string
+	}{
+		{"crash before the platform answered", false, store.StatusActive},
+		{"crash after a rotation, before the commit", true, store.StatusNeedsReauth},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := e.connect(providers.TikTok, "bloom")[0]
+			e.dueNow(id)
+			ctx := context.Background()
+			c, err := e.st.ClaimOne(ctx, e.clock.Now(), id, "crashed", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.rotatedLost {
+				tt := providers.New(providers.TikTok, e.config(providers.TikTok, nil))
+				if _, err := tt.Check(ctx, providers.Credentials{RefreshToken: c.Tokens.Refresh, PlatformUserID: c.PlatformUserID}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := e.refresher(nil)
+			if st := e.run(r); st.Claimed != 0 {
+				t.Fatalf("claimed under a live lease: %+v", st)
+			}
+			e.clock.Add(2 * time.Minute) // the lease runs out
+			st := e.run(r)
+			if st.Claimed != 1 {
+				t.Fatalf("expired lease not reclaimed: %+v", st)
+			}
+			if q := e.state(id); q.Status != tc.want {
+				t.Fatalf("status %s (%s), want %s", q.Status, q.LastError, tc.want)
+			}
+			e.clock.Add(24 * time.Hour)
+			if st := e.run(r); tc.rotatedLost && st.Claimed != 0 {
+				t.Fatalf("tried again: %+v", st)
+			}
+		})
+	}
+}
+
+// A wrong app secret is the app's problem: no account is condemned, one
+// alert is raised for the admin, and the first success clears it.
+func TestMisconfigurationMarksNoAccountDead(t *testing.T) {
+	tests := []struct {
+		platform providers.Platform
+		persona  string
+		wrong    func(*providers.Config)
+	}{
+		{providers.TikTok, "bloom", func(c *providers.Config) { c.TikTokClientSecret = vault.NewToken("wrong") }},
+		{providers.Facebook, "dana", func(c *providers.Config) { c.MetaAppSecret = vault.NewToken("wrong") }},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.platform), func(t *testing.T) {
+			e := newEnv(t)
+			ids := e.connect(tc.platform, tc.persona)
+			if tc.platform == providers.TikTok {
+				ids = e.connect(tc.platform, "river") // both TikTok accounts
+			}
+			e.dueNow(ids...)
+			r := e.refresher(func(o *Options) { o.Providers = e.providers(tc.wrong); o.Workers = 1 })
+
+			st := e.run(r)
+			if st.Misconfigured != 1 || st.Deferred != len(ids)-1 || st.NeedsReauth != 0 {
+				t.Fatalf("stats = %+v: want one call, the rest held back, nobody condemned", st)
+			}
+			for _, id := range ids {
+				if q := e.state(id); q.Status == store.StatusNeedsReauth || q.Failures != 0 || !q.NextCheckAt.After(e.clock.Now()) {
+					t.Fatalf("account %s: %+v", id, q)
+				}
+			}
+			alerts, _ := e.st.Alerts(context.Background())
+			if len(alerts) != 1 || alerts[0].Key != "platform:"+string(tc.platform) || !strings.Contains(alerts[0].Message, "app") {
+				t.Fatalf("alerts = %+v, want one", alerts)
+			}
+			// The admin fixes the secret; the next success lifts the alert.
+			e.dueNow(ids...)
+			if st := e.run(e.refresher(nil)); st.Refreshed+st.Checked != len(ids) {
+				t.Fatalf("after the fix: %+v", st)
+			}
+			if alerts, _ := e.st.Alerts(context.Background()); len(alerts) != 0 {
+				t.Fatalf("alert not cleared: %+v", alerts)
+			}
+		})
+	}
+}
+
+func TestAccessTokenSharesOneRefresh(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	r := e.refresher(nil)
+	ctx := context.Background()
+
+	// Not near expiry: the stored token, no call.
+	e.control("DELETE", "stats", nil)
+	tok, err := r.AccessToken(ctx, id)
+	if err != nil || !tok.Equal(e.tokens(id).Access) || len(e.stats()) != 0 {
+		t.Fatalf("fresh token: %v, sandbox %v", err, e.stats())
+	}
+
+	e.expireSoon(id)
+	var wg sync.WaitGroup
+	got := make([]vault.Token, 50)
+	errs := make([]error, 50)
+	for i := range 50 {
+		wg.Go(func() { got[i], errs[i] = r.AccessToken(ctx, id) })
+	}
+	wg.Wait()
+	stored := e.tokens(id)
+	for i := range 50 {
+		if errs[i] != nil || !got[i].Equal(stored.Access) {
+			t.Fatalf("caller %d: %v (token current: %v)", i, errs[i], got[i].Equal(stored.Access))
+		}
+	}
+	if n := e.stats()["tiktok.token.refresh_token"]; n != 1 {
+		t.Fatalf("%d refresh calls, want 1", n)
+	}
+	if q := e.state(id); q.Status != store.StatusActive || e.tokenStatus(stored.Refresh) != "valid" {
+		t.Fatalf("after: %+v", q)
+	}
+}
+
+// While the job holds an account's lease, AccessToken waits for the job's
+// outcome instead of refreshing beside it.
+func TestAccessTokenWaitsForTheJob(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	e.expireSoon(id)
+	ctx := context.Background()
+	c, err := e.st.ClaimOne(ctx, e.clock.Now(), id, "job", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.control("DELETE", "stats", nil)
+	done := make(chan error, 1)
+	go func() { _, err := e.refresher(nil).AccessToken(ctx, id); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("returned while the job held the account: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if n := e.stats()["tiktok.token"]; n != 0 {
+		t.Fatalf("%d calls beside the job's lease", n)
+	}
+	e.st.ReleaseLease(ctx, c, c.NextCheckAt, "")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := e.stats()["tiktok.token.refresh_token"]; n != 1 {
+		t.Fatalf("%d refresh calls, want 1", n)
+	}
+}
+
+// gate holds a provider's Check until released.
+type gate struct {
+	providers.Provider
+	started chan struct{}
+	release chan struct{}
+}
+
+func (g *gate) Check(ctx context.Context, c providers.Credentials) (*providers.Checked, error) {
+	g.started <- struct{}{}
+	<-g.release
+	return g.Provider.Check(ctx, c)
+}
+
+func TestReconnectDuringRefreshWins(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	e.dueNow(id)
+	g := &gate{Provider: e.providers(nil)[providers.TikTok], started: make(chan struct{}, 1), release: make(chan struct{})}
+	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = g })
+	res := make(chan Stats, 1)
+	go func() { st, _ := r.RunOnce(context.Background()); res <- st }()
+	<-g.started
+
+	e.storeGrant(providers.TikTok, e.authorize(providers.TikTok, "bloom"), true) // the owner reconnects
+	reconnected := e.tokens(id)
+	close(g.release)
+	st := <-res
+	if st.Superseded != 1 || st.NeedsReauth != 0 {
+		t.Fatalf("stats = %+v, want the refresh superseded", st)
+	}
+	got := e.tokens(id)
+	if !got.Access.Equal(reconnected.Access) || !got.Refresh.Equal(reconnected.Refresh) {
+		t.Fatal("the refresh's late write replaced the reconnected tokens")
+	}
+	if q := e.state(id); q.Status != store.StatusActive || q.LastOutcome != "reconnected" {
+		t.Fatalf("queue state = %+v", q)
+	}
+	if s := e.tokenStatus(got.Refresh); s != "valid" {
+		t.Fatalf("stored refresh token is %q at the sandbox", s)
+	}
+}
+
+func TestRunOnceCancelledClaimsNothing(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	e.dueNow(id)
+	e.control("DELETE", "stats", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	st, err := e.refresher(nil).RunOnce(ctx)
+	if err != nil || st != (Stats{}) || len(e.stats()) != 0 {
+		t.Fatalf("RunOnce(cancelled) = %+v, %v; sandbox %v", st, err, e.stats())
+	}
+	if q := e.state(id); !q.LeaseUntil.IsZero() {
+		t.Fatal("a lease was taken")
+	}
+}
+
+// Shutdown during a call: the call finishes and its outcome is stored.
+func TestShutdownMidCallStoresTheOutcome(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	old := e.tokens(id)
+	e.dueNow(id)
+	g := &gate{Provider: e.providers(nil)[providers.TikTok], started: make(chan struct{}, 1), release: make(chan struct{})}
+	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = g })
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan Stats, 1)
+	go func() { st, _ := r.RunOnce(ctx); res <- st }()
+	<-g.started
+	cancel()
+	close(g.release)
+	if st := <-res; st.Refreshed != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+	if got := e.tokens(id); got.Refresh.Equal(old.Refresh) || e.tokenStatus(got.Refresh) != "valid" {
+		t.Fatal("the rotated pair was lost at shutdown")
+	}
+}
+
+type panicky struct{ providers.Provider }
+
+func (panicky) Check(context.Context, providers.Credentials) (*providers.Checked, error) {
+	panic("boom")
+}
+
+func TestPanicInOneAccountIsContained(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	e.dueNow(id)
+	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = panicky{o.Providers[providers.TikTok]} })
+	if st := e.run(r); st.Failed != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+	if q := e.state(id); !q.LeaseUntil.IsZero() || q.Status != store.StatusActive || !q.NextCheckAt.After(e.clock.Now()) {
+		t.Fatalf("queue state = %+v", q)
+	}
+	if !strings.Contains(e.logs.String(), "panic") {
+		t.Fatal("the panic was not logged")
+	}
+}
+
+// While the database refuses writes nothing is claimed; tokens a refresh
+// could not store are kept in memory and stored first once it accepts
+// writes again.
+func TestCircuitBreaker(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	e.dueNow(id)
+	r := e.refresher(nil)
+	ctx := context.Background()
+	c, err := e.st.ClaimOne(ctx, e.clock.Now(), id, "me", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := store.Result{At: e.clock.Now(), Tokens: store.Tokens{Access: vault.NewToken("held-at"), Refresh: vault.NewToken("held-rt"),
+		Expiry: e.clock.Now().Add(time.Hour)}, Status: store.StatusActive, NextCheckAt: e.clock.Now().Add(time.Hour), Outcome: "refreshed"}
+	r.broken, r.pending = true, []pendingWrite{{c, held}}
+
+	st, err := r.RunOnce(ctx)
+	if err != nil || st.Claimed != 0 {
+		t.Fatalf("RunOnce = %+v, %v", st, err)
+	}
+	if got := e.tokens(id); got.Refresh.Reveal() != "held-rt" || r.isBroken() {
+		t.Fatal("the held tokens were not stored on recovery")
+	}
+
+	// A probe that fails keeps the breaker open and claims nothing.
+	other := newEnv(t)
+	other.st.Close()
+	r2 := other.refresher(nil)
+	r2.broken = true
+	if st, err := r2.RunOnce(ctx); !errors.Is(err, ErrUnwritable) || st.Claimed != 0 {
+		t.Fatalf("broken RunOnce = %+v, %v", st, err)
+	}
+}
+
+func TestNextCheck(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	meta := func(user, data time.Time) map[string]any {
+		return map[string]any{providers.MetaUserTokenExpiry: user.Format(time.RFC3339), providers.MetaDataAccessUntil: data.Format(time.RFC3339)}
+	}
+	day := 24 * time.Hour
+	tests := []struct {
+		name string
+		p    providers.Platform
+		c    providers.Credentials
+		want time.Time
+	}{
+		{"tiktok 2 h token: a quarter left", providers.TikTok, providers.Credentials{Expiry: now.Add(2 * time.Hour)}, now.Add(90 * time.Minute)},
+		{"tiktok 24 h token", providers.TikTok, providers.Credentials{Expiry: now.Add(day)}, now.Add(18 * time.Hour)},
+		{"tiktok expired: soon", providers.TikTok, providers.Credentials{Expiry: now.Add(-time.Hour)}, now.Add(minGap)},
+		{"meta far from expiry: daily", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(60*day), now.Add(90*day))}, now.Add(day)},
+		{"meta: warning window opens tomorrow noon", providers.Instagram, providers.Credentials{Metadata: meta(now.Add(7*day+2*time.Hour), now.Add(90*day))}, now.Add(2 * time.Hour)},
+		{"meta: inside the window, right after expiry", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(3*time.Hour), now.Add(90*day))}, now.Add(3*time.Hour + time.Minute)},
+		{"meta: data access ends first", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(60*day), now.Add(5*time.Hour))}, now.Add(5*time.Hour + time.Minute)},
+		{"meta: past expiry, daily", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(-day), now.Add(-day))}, now.Add(day)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NextCheck(tc.p, tc.c, now); !got.Equal(tc.want) {
+				t.Fatalf("NextCheck = %v, want %v", got.Sub(now), tc.want.Sub(now))
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for n, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 5: 16 * time.Minute, 12: backoffCap, 99: backoffCap} {
+		if got := backoff(n, func() float64 { return 1 }); got != want+minGap {
+			t.Errorf("backoff(%d) ceiling = %v, want %v", n, got, want+minGap)
+		}
+		if got := backoff(n, func() float64 { return 0 }); got != minGap {
+			t.Errorf("backoff(%d) floor = %v", n, got)
+		}
+	}
+}
+
+func TestRegister(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(providers.TikTok, "bloom")[0]
+	e.dueNow(id)
+	var running, most atomic.Int32
+	g := &gate{Provider: e.providers(nil)[providers.TikTok], started: make(chan struct{}, 8), release: make(chan struct{})}
+	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = counting{g, &running, &most} })
+	s, err := gocron.NewScheduler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := Register(s, r, time.Hour)
+	if err != nil || job == nil || job.Name() != "token-refresh" {
+		t.Fatalf("Register = %v, %v", job, err)
+	}
+	s.Start()
+	job.RunNow()
+	<-g.started
+	job.RunNow() // singleton: never beside the run in progress
+	time.Sleep(100 * time.Millisecond)
+	close(g.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.state(id).LastOutcome != "refreshed" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if q := e.state(id); q.LastOutcome != "refreshed" || most.Load() != 1 {
+		t.Fatalf("after the job: %+v, at most %d calls at once", q, most.Load())
+	}
+}
+
+// A panic in RunOnce itself (here: no store) is recovered by the listener.
+func TestRegisterRecoversPanics(t *testing.T) {
+	logs := &syncBuffer{}
+	r := New(Options{Log: sloglogger(logs)})
+	s, _ := gocron.NewScheduler()
+	job, err := Register(s, r, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	job.RunNow()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "panicked") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "panicked") {
+		t.Fatal("panic not reported")
+	}
+}
+
+type counting struct {
+	providers.Provider
+	running, most *atomic.Int32
+}
+
+func (c counting) Check(ctx context.Context, cr providers.Credentials) (*providers.Checked, error) {
+	n := c.running.Add(1)
+	defer c.running.Add(-1)
+	for m := c.most.Load(); n > m && !c.most.CompareAndSwap(m, n); m = c.most.Load() {
+	}
+	return c.Provider.Check(ctx, cr)
+}

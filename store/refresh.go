@@ -1,0 +1,393 @@
+package store
+
+// The token-refresh queue (SECURITY.md §5). A claim is the write-ahead
+// intent: lease, attempt id and attempt time are committed before any
+// platform call, in a short transaction that is closed again before the
+// call. Every outcome is then written with a compare-and-swap on the attempt
+// id, so a reconnect (which clears it, see renew) or another worker that
+// claimed the account since always wins over a late writer.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var (
+	// ErrLeased: another worker holds a live lease on the account.
+	ErrLeased = errors.New("store: account is being refreshed")
+	// ErrLostLease: the attempt was fenced off (reconnected, or claimed
+	// again after the lease ran out); its outcome was not written.
+	ErrLostLease = errors.New("store: refresh attempt was superseded")
+	// ErrNeedsReauth: the account waits for its owner to reconnect it.
+	ErrNeedsReauth = errors.New("store: account needs to be reconnected")
+)
+
+// Claim is one account leased to one refresh attempt.
+type Claim struct {
+	ID             string
+	WorkspaceID    int64
+	Platform       string
+	PlatformUserID string
+	DisplayName    string
+	Status         string
+	AttemptID      string
+	Version        int64
+	Tokens         Tokens
+	TokensErr      error // the stored tokens could not be opened
+	Metadata       map[string]any
+	Scopes         []string
+	Failures       int
+	NextCheckAt    time.Time
+	// Recovered: an earlier attempt's lease ran out without an outcome (a
+	// crash, or a kill mid-call). Its refresh token may be rotated already;
+	// this attempt is the one careful retry with the stored token.
+	Recovered bool
+}
+
+// Result is a successful check or refresh. Empty profile fields, nil
+// Scopes and nil Metadata keep what is stored; an empty refresh or user
+// token never replaces a stored one.
+type Result struct {
+	At                               time.Time
+	Tokens                           Tokens
+	Username, DisplayName, AvatarURL string
+	Scopes                           []string
+	Metadata                         map[string]any
+	Status                           string // active, limited, or needs_reauth (tokens rotated, then a later step failed for good)
+	Problem                          string // last_error; "" when all is well
+	NextCheckAt                      time.Time
+	Outcome                          string // last_outcome
+	Failed                           bool   // tokens saved, but a later step failed: count a failure
+	Event, EventDetail               string // appended to the account's history
+}
+
+// Failure is a failed check or refresh.
+type Failure struct {
+	At          time.Time
+	Permanent   bool   // needs re-auth; otherwise retry at NextCheckAt
+	Reason      string // in words, for the owner
+	NextCheckAt time.Time
+	Outcome     string
+}
+
+const claimCols = `id, workspace_id, platform, platform_user_id, display_name, status, version, access_token, refresh_token,
+	user_token, token_expires_at, refresh_expires_at, metadata, scopes, failures, next_check_at, attempt_id`
+
+// ClaimDue leases up to limit due accounts, oldest due first. A lease that
+// ran out counts as free: that is how work left by a crash is reclaimed.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, owner string, limit int, lease time.Duration) ([]Claim, error) {
+	return s.claim(ctx, now, owner, lease, false, `next_check_at <= ? AND status != 'needs_reauth'
+		AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_check_at, id LIMIT ?`, now.Unix(), now.Unix(), limit)
+}
+
+// ClaimOne leases one account whether or not it is due (on-demand refresh).
+func (s *Store) ClaimOne(ctx context.Context, now time.Time, id, owner string, lease time.Duration) (Claim, error) {
+	cs, err := s.claim(ctx, now, owner, lease, true, "id = ?", id)
+	if err != nil {
+		return Claim{}, err
+	}
+	return cs[0], nil
+}
+
+func (s *Store) claim(ctx context.Context, now time.Time, owner string, lease time.Duration, one bool, where string, args ...any) ([]Claim, error) {
+	type row struct {
+		c      Claim
+		st     sealedTokens
+		leased bool
+	}
+	var rows []row
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rows = rows[:0]
+		rs, err := tx.QueryContext(ctx, "SELECT "+claimCols+", coalesce(lease_until >= ?, 0) FROM social_accounts WHERE "+where,
+			append([]any{now.Unix()}, args...)...)
+		if err != nil {
+			return fmt.Errorf("store: claim: %w", err)
+		}
+		for rs.Next() {
+			var r row
+			var exp, rexp sql.NullInt64
+			var meta, scopes string
+			var next int64
+			var attempt sql.NullString
+			if err := rs.Scan(&r.c.ID, &r.c.WorkspaceID, &r.c.Platform, &r.c.PlatformUserID, &r.c.DisplayName, &r.c.Status,
+				&r.c.Version, &r.st.access, &r.st.refresh, &r.st.user, &exp, &rexp, &meta, &scopes, &r.c.Failures, &next,
+				&attempt, &r.leased); err != nil {
+				rs.Close()
+				return fmt.Errorf("store: claim: %w", err)
+			}
+			r.c.Tokens.Expiry, r.c.Tokens.RefreshExpiry = fromNull(exp), fromNull(rexp)
+			r.c.NextCheckAt, r.c.Scopes, r.c.Recovered = time.Unix(next, 0), strings.Fields(scopes), attempt.Valid
+			if json.Unmarshal([]byte(meta), &r.c.Metadata) != nil {
+				r.c.Metadata = map[string]any{}
+			}
+			rows = append(rows, r)
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return fmt.Errorf("store: claim: %w", err)
+		}
+		if one {
+			switch {
+			case len(rows) == 0:
+				return ErrNotFound
+			case rows[0].c.Status == StatusNeedsReauth:
+				return ErrNeedsReauth
+			case rows[0].leased:
+				return ErrLeased
+			}
+		}
+		for i := range rows {
+			rows[i].c.AttemptID = owner + ":" + NewID()
+			if _, err := tx.ExecContext(ctx, `UPDATE social_accounts SET lease_until = ?, attempt_id = ?, last_attempt_at = ?
+				WHERE id = ?`, now.Add(lease).Unix(), rows[i].c.AttemptID, now.Unix(), rows[i].c.ID); err != nil {
+				return fmt.Errorf("store: claim: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Claim, len(rows))
+	for i, r := range rows {
+		out[i] = r.c
+		exp, rexp := r.c.Tokens.Expiry, r.c.Tokens.RefreshExpiry
+		out[i].Tokens, out[i].TokensErr = s.open(r.c.ID, r.st)
+		out[i].Tokens.Expiry, out[i].Tokens.RefreshExpiry = exp, rexp
+	}
+	return out, nil
+}
+
+// RecordSuccess stores a check's outcome: new tokens sealed first of all,
+// profile, schedule, and one history entry, in one transaction, unless the
+// attempt was fenced off meanwhile (ErrLostLease: nothing is written, since
+// whoever fenced it holds newer tokens).
+func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
+	if r.Tokens.Access.IsZero() {
+		return fmt.Errorf("store: account %s: refusing to store an empty access token", c.ID)
+	}
+	st, err := s.seal(c.ID, r.Tokens)
+	if err != nil {
+		return err
+	}
+	var scopes, meta any
+	if r.Scopes != nil {
+		scopes = strings.Join(r.Scopes, " ")
+	}
+	if r.Metadata != nil {
+		b, err := json.Marshal(r.Metadata)
+		if err != nil {
+			return err
+		}
+		meta = string(b)
+	}
+	at := s.at(r.At)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET access_token = ?, refresh_token = coalesce(?, refresh_token),
+			user_token = coalesce(?, user_token), token_expires_at = ?, refresh_expires_at = coalesce(?, refresh_expires_at),
+			username = coalesce(nullif(?, ''), username), display_name = coalesce(nullif(?, ''), display_name),
+			avatar_url = coalesce(nullif(?, ''), avatar_url), scopes = coalesce(?, scopes), metadata = coalesce(?, metadata),
+			status = ?, last_error = ?, last_synced_at = ?, next_check_at = ?, updated_at = ?,
+			failures = CASE WHEN ? THEN failures + 1 ELSE 0 END, last_outcome = ?,
+			version = version + 1, lease_until = NULL, attempt_id = NULL
+			WHERE id = ? AND attempt_id = ?`,
+			st.access, st.refresh, st.user, nullTime(r.Tokens.Expiry), nullTime(r.Tokens.RefreshExpiry),
+			r.Username, r.DisplayName, r.AvatarURL, scopes, meta,
+			statusOr(r.Status), r.Problem, at.Unix(), r.NextCheckAt.Unix(), at.Unix(),
+			r.Failed, r.Outcome, c.ID, c.AttemptID)
+		if err := fenced(res, err); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, c, r.Event, r.EventDetail, at)
+	})
+}
+
+// RecordFailure stores a failed attempt. Transient: the status stays (an
+// outage never condemns an account) and the next try waits. Permanent: the
+// account needs re-auth, with the reason in words, and is not claimed again
+// until reconnected.
+func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
+	at := s.at(f.At)
+	status, event, next := c.Status, "", f.NextCheckAt
+	if f.Permanent {
+		status, event = StatusNeedsReauth, "needs_reauth"
+	}
+	if next.IsZero() {
+		next = at
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET status = CASE WHEN ? THEN ? ELSE status END,
+			last_error = ?, failures = failures + 1, next_check_at = ?, last_outcome = ?, updated_at = ?,
+			lease_until = NULL, attempt_id = NULL
+			WHERE id = ? AND attempt_id = ?`,
+			f.Permanent, status, f.Reason, next.Unix(), f.Outcome, at.Unix(), c.ID, c.AttemptID)
+		if err := fenced(res, err); err != nil {
+			return err
+		}
+		if event == "" {
+			event = "check_failed"
+			f.Reason += "; next try " + next.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return s.event(ctx, tx, c, event, f.Reason, at)
+	})
+}
+
+// ReleaseLease puts an account back untouched, to be tried at next: for
+// problems that are not the account's (the app's own credentials rejected,
+// the platform asking everyone to wait, shutdown before the call).
+func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome string) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET next_check_at = ?,
+			last_outcome = CASE WHEN ? = '' THEN last_outcome ELSE ? END, lease_until = NULL, attempt_id = NULL
+			WHERE id = ? AND attempt_id = ?`, next.Unix(), outcome, outcome, c.ID, c.AttemptID)
+		return fenced(res, err)
+	})
+}
+
+// QueueState is an account's place in the refresh queue.
+type QueueState struct {
+	Platform      string
+	Status        string
+	LastError     string
+	LastOutcome   string
+	Failures      int
+	Version       int64
+	NextCheckAt   time.Time
+	LastAttemptAt time.Time
+	LastSyncedAt  time.Time
+	LeaseUntil    time.Time // zero: not leased
+}
+
+// AccessTokenFor returns an account's tokens with its queue state, for the
+// on-demand path (refresh.Refresher.AccessToken).
+func (s *Store) AccessTokenFor(ctx context.Context, id string) (Tokens, QueueState, error) {
+	q, err := s.QueueState(ctx, id)
+	if err != nil {
+		return Tokens{}, q, err
+	}
+	t, err := s.Tokens(ctx, id)
+	return t, q, err
+}
+
+// QueueState reads an account's queue columns (for tests and the details view).
+func (s *Store) QueueState(ctx context.Context, id string) (QueueState, error) {
+	var q QueueState
+	var next int64
+	var attempt, synced, lease sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT platform, status, last_error, last_outcome, failures, version, next_check_at,
+		last_attempt_at, last_synced_at, lease_until FROM social_accounts WHERE id = ?`, id).
+		Scan(&q.Platform, &q.Status, &q.LastError, &q.LastOutcome, &q.Failures, &q.Version, &next, &attempt, &synced, &lease)
+	if errors.Is(err, sql.ErrNoRows) {
+		return q, ErrNotFound
+	}
+	if err != nil {
+		return q, fmt.Errorf("store: account %s: %w", id, err)
+	}
+	q.NextCheckAt, q.LastAttemptAt, q.LastSyncedAt, q.LeaseUntil = time.Unix(next, 0), fromNull(attempt), fromNull(synced), fromNull(lease)
+	return q, nil
+}
+
+// Alert is an admin-visible problem of the app itself, not of one account.
+type Alert struct {
+	Key, Message string
+	CreatedAt    time.Time
+}
+
+// SetAlert raises (or rewords) the alert key; it keeps its first time.
+func (s *Store) SetAlert(ctx context.Context, key, message string) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO system_alerts (key, message, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET message = excluded.message`, key, message, s.now().Unix())
+		return err
+	})
+}
+
+// ClearAlert removes the alert key, if raised.
+func (s *Store) ClearAlert(ctx context.Context, key string) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM system_alerts WHERE key = ?", key)
+		return err
+	})
+}
+
+// Alerts lists the raised alerts, oldest first.
+func (s *Store) Alerts(ctx context.Context) ([]Alert, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT key, message, created_at FROM system_alerts ORDER BY created_at, key")
+	if err != nil {
+		return nil, fmt.Errorf("store: alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		var a Alert
+		var at int64
+		if err := rows.Scan(&a.Key, &a.Message, &at); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = time.Unix(at, 0)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// CheckWritable makes one real write, so a refresher whose writes failed
+// (disk full, I/O error) can tell when it may start refreshing again.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('write_probe', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, s.now().UnixNano())
+		return err
+	})
+}
+
+// write runs fn in one immediate transaction that shutdown cannot cancel
+// (a rotated refresh token must reach the disk once the platform issued
+// it), retrying briefly while another process holds the write lock.
+func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for i := range 4 {
+		if err = s.tx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) }); !isBusy(err) {
+			return err
+		}
+		time.Sleep(time.Duration(50<<i) * time.Millisecond)
+	}
+	return err
+}
+
+func isBusy(err error) bool {
+	c := sqliteCode(err) & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+// fenced turns "no row matched the attempt id" into ErrLostLease.
+func fenced(res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("store: refresh outcome: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return ErrLostLease
+	}
+	return nil
+}
+
+func (s *Store) event(ctx context.Context, tx *sql.Tx, c Claim, kind, detail string, at time.Time) error {
+	if kind == "" {
+		return nil
+	}
+	return addEvent(ctx, tx, c.WorkspaceID, c.ID, c.DisplayName, 0, kind, detail, at)
+}
+
+func (s *Store) at(t time.Time) time.Time {
+	if t.IsZero() {
+		return s.now()
+	}
+	return t
+}
