@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,4 +265,68 @@ func TestBrowserConnectWithoutJavaScript(t *testing.T) {
 	if got := text(t, ctx, `[data-testid=usage]`); got != "1 of 3 accounts used" {
 		t.Fatalf("usage after disconnect without JavaScript = %q", got)
 	}
+}
+
+// sandboxControl calls the sandbox's control API on the test server.
+func sandboxControl(t *testing.T, base, path, body string) {
+	t.Helper()
+	res, err := http.Post(base+"/sandbox/control/"+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("sandbox %s: %d", path, res.StatusCode)
+	}
+}
+
+func TestBrowserRevokedAccountShowsBannerUntilReconnected(t *testing.T) {
+	ts := startServer(t, "OMNISOCIAL_REFRESH_INTERVAL", "1s")
+	// TikTok access tokens of about 4 s: the job refreshes within seconds.
+	sandboxControl(t, ts.URL, "lifetimes", `{"scale":0.0005}`)
+	ctx := newBrowser(t)
+	signUpInBrowser(t, ctx, ts.URL)
+	do(t, ctx,
+		chromedp.Click(`[data-testid=connect-account]`),
+		chromedp.WaitVisible(`[data-testid=connect-tiktok]`),
+		chromedp.Click(`[data-testid=connect-tiktok]`),
+		chromedp.WaitVisible(`[data-testid=consent-form]`),
+		chromedp.Click(`[data-testid=allow]`),
+		chromedp.WaitVisible(`[data-testid=account]`),
+	)
+	// The person revokes OmniSocial at TikTok; the job's next refresh is
+	// refused, and every page shows the banner.
+	sandboxControl(t, ts.URL, "revoke", `{"persona":"bloom"}`)
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		do(t, ctx, chromedp.Navigate(ts.URL+"/settings/members"), chromedp.WaitVisible(`h1`))
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("[data-testid=reauth-banner]").length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner 40 s after the revocation; log:\n%s", ts.logs.String())
+		}
+		time.Sleep(time.Second)
+	}
+	shot(t, ctx, "banner")
+	if got := text(t, ctx, `[data-testid=banner-group]`); !strings.Contains(got, "Bloom Botanics") {
+		t.Fatalf("banner = %q", got)
+	}
+	do(t, ctx,
+		chromedp.Click(`[data-testid=banner-reconnect]`),
+		chromedp.WaitVisible(`[data-testid=consent-form]`),
+		chromedp.Click(`[data-testid=allow]`),
+		chromedp.WaitVisible(`[data-testid=flash]`),
+	)
+	if got := text(t, ctx, `[data-testid=flash]`); !strings.Contains(got, "Reconnected Bloom Botanics") {
+		t.Fatalf("flash = %q", got)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("[data-testid=reauth-banner]").length`)); n != 0 {
+		t.Fatal("banner still shown after reconnecting")
+	}
+	shot(t, ctx, "banner-gone")
 }

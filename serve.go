@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
+
 	"omnisocial/handlers"
+	"omnisocial/refresh"
 	"omnisocial/sandbox"
 	"omnisocial/store"
 	"omnisocial/vault"
@@ -123,7 +126,31 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		SignupClosed:  cfg.Signup == "closed",
 	}
 	deps.Sandbox = sbHandler
+	refresher := refresh.New(refresh.Options{
+		Store: st, Providers: provs, Log: log.With("component", "refresh"),
+		Batch: cfg.RefreshBatch, Workers: cfg.RefreshWorkers, Rate: cfg.RefreshRate, ExpiryWarning: cfg.ExpiryWarning,
+	})
+	deps.Checker = refresher
 	e := handlers.New(deps)
+
+	// The stop timeout outlasts a platform call (30 s), so refreshes in
+	// flight at shutdown still store what they got.
+	sched, err := gocron.NewScheduler(gocron.WithStopTimeout(45 * time.Second))
+	if err != nil {
+		return err
+	}
+	if _, err := refresh.Register(sched, refresher, cfg.RefreshEvery); err != nil {
+		return err
+	}
+	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {
+		now := time.Now()
+		if err := st.DeleteExpired(ctx, now.Add(-cfg.SessionIdle), now.Add(-cfg.SessionMax)); err != nil {
+			log.Warn("housekeeping", "err", err)
+		}
+	}), gocron.WithName("housekeeping"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
+		return err
+	}
+	sched.Start()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -149,6 +176,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		sched.Shutdown()
 		return err
 	case <-ctx.Done():
 	}
@@ -157,6 +185,10 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	// Stop claiming; wait for refreshes in flight to store their outcome.
+	if err := sched.Shutdown(); err != nil {
+		log.Warn("scheduler shutdown", "err", err)
 	}
 	log.Info("stopped")
 	return nil

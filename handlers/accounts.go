@@ -135,7 +135,8 @@ func (s *server) handleAccountDetails(c echo.Context) error {
 		LastSynced:  views.Ago(a.LastSyncedAt, now),
 		NextCheck:   views.In(a.NextCheckAt, now),
 		LastError:   orDash(a.LastError),
-		LastOutcome: orDash(a.LastOutcome),
+		LastOutcome: outcomeWords(a.LastOutcome),
+		Failures:    a.Failures,
 		ConnectedBy: a.ConnectedBy,
 		ConnectedAt: a.ConnectedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 		Metadata:    metadataRows(a.Metadata),
@@ -431,4 +432,73 @@ func (s *server) handleChooseCancel(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/settings/accounts")
+}
+
+// handleCheckNow refreshes or validates an account at once and reports
+// the outcome on its details page.
+func (s *server) handleCheckNow(c echo.Context) error {
+	v := viewerOf(c)
+	ctx := c.Request().Context()
+	a, err := s.Store.Account(ctx, v.member.ID, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if s.Checker == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "Checks are not running on this server.")
+	}
+	kind, msg := "success", ""
+	switch err := s.Checker.CheckNow(ctx, a.ID); {
+	case errors.Is(err, store.ErrLeased):
+		kind, msg = "info", "A check of "+a.DisplayName+" is already running. Reload in a moment."
+	case errors.Is(err, store.ErrNeedsReauth):
+		kind, msg = "error", a.DisplayName+" needs to be reconnected before it can be checked."
+	case err != nil:
+		s.Log.Warn("check now failed", "account_id", a.ID, "err", err)
+		kind, msg = "error", "The check could not be completed. Try again in a moment."
+	default:
+		after, err := s.Store.Account(ctx, v.member.ID, a.ID)
+		if err != nil {
+			return err
+		}
+		switch after.Status {
+		case store.StatusNeedsReauth:
+			kind, msg = "error", a.DisplayName+" needs to be reconnected: "+after.LastError
+		default:
+			msg = a.DisplayName + ": " + strings.ToLower(outcomeWords(after.LastOutcome)[:1]) + outcomeWords(after.LastOutcome)[1:] + "."
+			if after.LastError != "" {
+				kind, msg = "error", a.DisplayName+": "+after.LastError+" OmniSocial will retry on its own."
+			}
+		}
+	}
+	s.addFlash(c, kind, msg)
+	if err := v.sess.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	c.Response().Header().Set("HX-Trigger", "accountsChanged")
+	return redirect(c, "/settings/accounts/"+a.ID)
+}
+
+// outcomeWords turns the queue's outcome codes ("transient:http_503") into
+// words for the details page.
+func outcomeWords(o string) string {
+	kind, code, _ := strings.Cut(o, ":")
+	switch kind {
+	case "":
+		return "—"
+	case "refreshed":
+		return "Tokens refreshed"
+	case "checked":
+		return "Checked: working"
+	case "reconnected":
+		return "Reconnected"
+	case "deauthorized":
+		return "The app was removed at Facebook"
+	case "transient":
+		return "Temporary problem (" + code + "); retrying"
+	case "permanent":
+		return "Rejected by the platform (" + code + ")"
+	case "misconfigured":
+		return "The platform rejected this server's app credentials (" + code + ")"
+	}
+	return o
 }

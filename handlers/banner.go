@@ -22,6 +22,17 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 	if err != nil {
 		return b, err
 	}
+	if canManage(v) {
+		// Problems of the app itself (its credentials rejected, the
+		// database refusing writes) concern whoever administers it.
+		alerts, err := s.Store.Alerts(c.Request().Context())
+		if err != nil {
+			return b, err
+		}
+		for _, a := range alerts {
+			b.Alerts = append(b.Alerts, a.Message)
+		}
+	}
 	index := map[string]int{}
 	for _, a := range accts {
 		p := providers.Platform(a.Platform)

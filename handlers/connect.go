@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"omnisocial/providers"
+	"omnisocial/refresh"
 	"omnisocial/store"
 	"omnisocial/vault"
 	"omnisocial/views"
@@ -245,7 +246,7 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: safeAvatar(a.AvatarURL),
 			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
 				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry},
-			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: firstCheck(p, a.Credentials, now),
+			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: refresh.NextCheck(p, a.Credentials, now),
 		}
 		if missing := missingScopes(p, scopes); len(missing) > 0 {
 			d.Status = store.StatusLimited
@@ -254,15 +255,6 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 		out = append(out, d)
 	}
 	return out
-}
-
-// firstCheck schedules the first look at a new connection: TikTok when a
-// quarter of its access token's life remains, Meta within a day.
-func firstCheck(p providers.Platform, c providers.Credentials, now time.Time) time.Time {
-	if p == providers.TikTok && !c.Expiry.IsZero() {
-		return c.Expiry.Add(-c.Expiry.Sub(now) / 4)
-	}
-	return now.Add(24 * time.Hour)
 }
 
 func missingScopes(p providers.Platform, granted []string) []string {

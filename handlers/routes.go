@@ -47,6 +47,7 @@ func (s *server) routes(e *echo.Echo) {
 	manage.POST("/settings/accounts/choose/:id/cancel", s.handleChooseCancel)
 	manage.GET("/settings/accounts/:id/disconnect", s.handleDisconnectConfirm)
 	manage.POST("/settings/accounts/:id/disconnect", s.handleDisconnect)
+	manage.POST("/settings/accounts/:id/check", s.handleCheckNow)
 	manage.DELETE("/settings/accounts/:id", s.handleDisconnect)
 	manage.POST("/settings/members", s.handleAddMember)
 	manage.POST("/settings/api-keys", s.handleCreateAPIKey)

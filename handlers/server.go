@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -33,6 +34,7 @@ type Deps struct {
 	FormActions   []string
 	ExpiryWarning time.Duration
 	MetaAppSecret vault.Token // verifies Meta's signed_request callbacks
+	Checker       Checker     // checks an account now; nil hides "Check now"
 
 	BaseURL       *url.URL
 	SessionKey    []byte // signs session cookies
@@ -42,6 +44,11 @@ type Deps struct {
 	BodyLimit     string // e.g. "64K"
 	LoginBurst    int
 	LoginInterval time.Duration
+}
+
+// Checker refreshes or validates one account at once (the refresh queue).
+type Checker interface {
+	CheckNow(ctx context.Context, accountID string) error
 }
 
 type server struct {

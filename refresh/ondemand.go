@@ -114,3 +114,25 @@ type flight struct {
 	done chan struct{}
 	err  error
 }
+
+// CheckNow refreshes or validates one account at once, whatever its
+// schedule (a person's "Check now"). It takes the same lease as the job, so
+// it never overlaps it: store.ErrLeased means a check is already running.
+func (r *Refresher) CheckNow(ctx context.Context, id string) error {
+	return r.flight(ctx, "check:"+id, func(ctx context.Context) error {
+		if r.isBroken() {
+			return ErrUnwritable
+		}
+		c, err := r.st.ClaimOne(ctx, r.o.Now(), id, r.o.Owner, r.lease)
+		if err != nil {
+			return err
+		}
+		if r.safeWork(ctx, c) == failed {
+			if r.isBroken() {
+				return ErrUnwritable
+			}
+			return errors.New("the outcome of the check could not be stored")
+		}
+		return nil
+	})
+}

@@ -35,6 +35,7 @@ type Flash struct{ Kind, Text string } // Kind: success, error, info
 // grouped by the sign-in that would fix them.
 type Banner struct {
 	Groups []BannerGroup
+	Alerts []string // problems of the app itself, for owners and admins
 }
 
 type BannerGroup struct {
