@@ -17,6 +17,8 @@ import (
 func Register(s gocron.Scheduler, r *Refresher, every time.Duration) (gocron.Job, error) {
 	return s.NewJob(gocron.DurationJob(every), gocron.NewTask(r.RunOnce),
 		gocron.WithName("token-refresh"),
+		// A restart resumes at once: leases left by a crash are reclaimed.
+		gocron.WithStartAt(gocron.WithStartImmediately()),
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),
 		gocron.WithEventListeners(
 			gocron.AfterJobRunsWithError(func(_ uuid.UUID, name string, err error) {
