@@ -185,8 +185,9 @@ func (s *Sandbox) metaConsent(w http.ResponseWriter, r *http.Request, req *authR
 	c := s.st.addCode(&codeRec{Value: newMetaCode(), Platform: "facebook", Persona: p.Key, Grant: g.ID,
 		RedirectURI: req.RedirectURI, Challenge: req.Challenge, IssuedAt: now, ExpiresAt: now.Add(codeLife)})
 	s.dirty = true
+	granted, shared := len(g.Granted), len(g.Pages) // read under the lock: g is shared state
 	s.mu.Unlock()
-	s.log.Info("sandbox: facebook consent", "persona", p.Key, "granted", len(g.Granted), "pages", len(g.Pages))
+	s.log.Info("sandbox: facebook consent", "persona", p.Key, "granted", granted, "pages", shared)
 	redirectWith(w, r, req.RedirectURI, url.Values{"code": {c.Value}, "state": {req.State}}, "_=_")
 }
 
