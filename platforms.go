@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 // platforms builds the adapters. A platform without credentials talks to
 // the sandbox when it is mounted (development mode or a demo install), and
 // is shown as not configured otherwise.
-func platforms(cfg config, sb http.Handler) (provs map[providers.Platform]providers.Provider, onSandbox, formActions []string, metaSecret vault.Token) {
+func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]providers.Provider, onSandbox, formActions []string, metaSecret vault.Token) {
 	base := cfg.BaseURL.String()
 	client := &http.Client{Timeout: 20 * time.Second}
 	meta := providers.Config{
@@ -28,7 +27,7 @@ func platforms(cfg config, sb http.Handler) (provs map[providers.Platform]provid
 	if sb != nil {
 		// Server-side calls reach the sandbox in process: no loopback
 		// round trip, and it works whatever the public base URL is.
-		inProcess := &http.Client{Timeout: 20 * time.Second, Transport: handlerTransport{sb}}
+		inProcess := sb.Client(20 * time.Second)
 		if cfg.MetaAppID == "" {
 			meta.MetaAppID, meta.MetaAppSecret = sandbox.DevMetaAppID, vault.NewToken(sandbox.DevMetaAppSecret)
 			meta.MetaDialogBase, meta.MetaGraphBase = base+"/sandbox/www.facebook.com", base+"/sandbox/graph.facebook.com"
@@ -59,22 +58,4 @@ func platforms(cfg config, sb http.Handler) (provs map[providers.Platform]provid
 		}
 	}
 	return provs, onSandbox, formActions, meta.MetaAppSecret
-}
-
-// handlerTransport serves requests with an http.Handler in this process.
-type handlerTransport struct{ h http.Handler }
-
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t.h.ServeHTTP(rec, r)
-	}()
-	select {
-	case <-done:
-		return rec.Result(), nil
-	case <-r.Context().Done():
-		return nil, r.Context().Err()
-	}
 }

@@ -109,7 +109,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	if sb != nil {
 		sbHandler = sb
 	}
-	provs, onSandbox, formActions, metaSecret := platforms(cfg, sbHandler)
+	provs, onSandbox, formActions, metaSecret := platforms(cfg, sb)
 	deps := handlers.Deps{
 		Providers:     provs,
 		FormActions:   formActions,

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"omnisocial/providers"
+	"omnisocial/refresh"
+	"omnisocial/sandbox"
+	"omnisocial/store"
+	"omnisocial/vault"
+)
+
+type refreshRow struct {
+	Accounts    int
+	Workers     int
+	QueueTime   time.Duration
+	QueueRate   float64
+	BareTime    time.Duration
+	BareRate    float64
+	PeakHeapMB  float64
+	NeedsReauth int
+	Passes      int
+}
+
+// benchRefresh makes n TikTok accounts (real sandbox authorizations, with
+// rotation on) due at once and times the queue working through them, then
+// times bare round trips (the adapter's Check with no queue, vault or
+// store) over another n authorizations in the same run.
+func benchRefresh(schema string, n, workers int) (refreshRow, error) {
+	ctx := context.Background()
+	row := refreshRow{Accounts: n, Workers: workers}
+	dir, _ := os.MkdirTemp("", "omnisocial-bench")
+	defer os.RemoveAll(dir)
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		return row, err
+	}
+	defer sb.Close()
+	client := sb.Client(30 * time.Second)
+	tiktok := providers.New(providers.TikTok, providers.Config{RedirectURL: "https://omnisocial.example/oauth/tiktok/callback",
+		HTTPClient: client, TikTokClientKey: sandbox.DevTikTokClientKey, TikTokClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
+		TikTokAuthBase: "https://sandbox.local/sandbox/www.tiktok.com", TikTokAPIBase: "https://sandbox.local/sandbox/open.tiktokapis.com"})
+	if _, err := client.Post("https://sandbox.local/sandbox/control/autoconsent", "application/json",
+		strings.NewReader(`{"enabled":true,"persona":"bloom"}`)); err != nil {
+		return row, err
+	}
+
+	key, _ := vault.ParseKey(strings.Repeat("cd", 32))
+	box, _ := vault.NewBox(key)
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "refresh.db"), Schema: schema, Box: box})
+	if err != nil {
+		return row, err
+	}
+	defer st.Close()
+	st.SetPlanLimit(ctx, "business", n)
+	u, ws, err := st.SignUp(ctx, store.User{Email: "bench@example.com", PasswordHash: "h"}, "Bench", "business", false)
+	if err != nil {
+		return row, err
+	}
+	fmt.Fprintf(os.Stderr, "  seeding %d + %d TikTok authorizations…\n", n, n)
+	grants, err := authorizeMany(ctx, tiktok, client, 2*n, workers)
+	if err != nil {
+		return row, err
+	}
+	// The queue's half goes into the store, due now; one workspace holds
+	// them all (distinct ids: the sandbox has one TikTok persona).
+	now := time.Now()
+	for start := 0; start < n; start += 500 {
+		var found []store.Discovered
+		for i := start; i < min(start+500, n); i++ {
+			c := grants[i]
+			found = append(found, store.Discovered{PlatformUserID: fmt.Sprintf("%s:%d", c.PlatformUserID, i), DisplayName: "Bloom Botanics",
+				Scopes:      []string{"user.info.basic", "user.info.profile", "user.info.stats", "video.list", "video.upload", "video.publish"},
+				Tokens:      store.Tokens{Access: c.AccessToken, Refresh: c.RefreshToken, Expiry: c.Expiry, RefreshExpiry: c.RefreshExpiry},
+				NextCheckAt: now.Add(-time.Second)})
+		}
+		if _, err := st.Connect(ctx, store.Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok", Accounts: found}); err != nil {
+			return row, err
+		}
+	}
+
+	runtime.GC()
+	stop := sampleHeap(&row.PeakHeapMB)
+	r := refresh.New(refresh.Options{Store: st, Providers: map[providers.Platform]providers.Provider{providers.TikTok: tiktok},
+		Log: slog.New(slog.DiscardHandler), Batch: 500, Workers: workers, Rate: math.Inf(1)})
+	t0 := time.Now()
+	refreshed := 0
+	for row.Passes = 1; row.Passes <= 10; row.Passes++ {
+		s, err := r.RunOnce(ctx)
+		if err != nil {
+			return row, err
+		}
+		refreshed += s.Refreshed
+		row.NeedsReauth += s.NeedsReauth
+		if s.Claimed == 0 || refreshed >= n {
+			break
+		}
+	}
+	row.QueueTime = time.Since(t0)
+	stop()
+	if refreshed < n {
+		return row, fmt.Errorf("only %d of %d accounts refreshed", refreshed, n)
+	}
+	row.QueueRate = float64(n) / row.QueueTime.Seconds()
+
+	// Baseline: the same platform work with nothing around it.
+	jobs := make(chan providers.Credentials)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bareErr error
+	t0 = time.Now()
+	for range workers {
+		wg.Go(func() {
+			for c := range jobs {
+				if _, err := tiktok.Check(ctx, c); err != nil {
+					mu.Lock()
+					bareErr = err
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, c := range grants[n:] {
+		jobs <- c
+	}
+	close(jobs)
+	wg.Wait()
+	row.BareTime = time.Since(t0)
+	row.BareRate = float64(n) / row.BareTime.Seconds()
+	return row, bareErr
+}
+
+// authorizeMany runs n real authorizations at the sandbox (auto-consent).
+func authorizeMany(ctx context.Context, a providers.Provider, client *http.Client, n, workers int) ([]providers.Credentials, error) {
+	out := make([]providers.Credentials, n)
+	noFollow := &http.Client{Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				v := oauth2.GenerateVerifier()
+				res, err := noFollow.Get(a.AuthCodeURL(providers.AuthRequest{State: "bench", Verifier: v}))
+				if err == nil {
+					res.Body.Close()
+					loc, _ := url.Parse(res.Header.Get("Location"))
+					var g *providers.Grant
+					if g, err = a.Exchange(ctx, loc.Query().Get("code"), v); err == nil {
+						out[i] = g.Accounts[0].Credentials
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out, firstErr
+}
+
+// sampleHeap records the peak heap in use until the returned stop is called.
+func sampleHeap(peak *float64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			*peak = max(*peak, float64(m.HeapInuse)/(1<<20))
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
