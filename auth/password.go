@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -49,6 +51,7 @@ func HashPassword(pw string) string {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
 	key := argon2.IDKey([]byte(pw), salt, passes, memoryKiB, lanes, keyLen)
+	releaseMemory()
 	b64 := base64.RawStdEncoding.EncodeToString
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, lanes, b64(salt), b64(key))
 }
@@ -76,6 +79,7 @@ func CheckPassword(hash, pw string) (rehash bool, err error) {
 		return false, errors.New("auth: bad hash encoding")
 	}
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	releaseMemory()
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return false, ErrMismatch
 	}
@@ -88,3 +92,18 @@ var dummyHash = HashPassword("omnisocial timing equaliser")
 
 // BurnTime does the work of one password check and discards it.
 func BurnTime(pw string) { CheckPassword(dummyHash, pw) }
+
+var releasing atomic.Bool
+
+// releaseMemory hands argon2id's 19 MiB working set back to the operating
+// system once a hash is done. Log-ins are rare, and without this an idle
+// server would keep the memory of its last log-in resident for minutes.
+// One release at a time covers any number of hashes that finished meanwhile.
+func releaseMemory() {
+	if releasing.CompareAndSwap(false, true) {
+		go func() {
+			defer releasing.Store(false)
+			debug.FreeOSMemory()
+		}()
+	}
+}

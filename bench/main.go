@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,10 @@ func main() {
 	workers := flag.Int("workers", 16, "refresh workers")
 	out := flag.String("o", "bench/results.md", "where to write the table")
 	flag.Parse()
+	// The same collector settings as the binary (main.tuneGC), since the
+	// page and refresh runs serve from this process.
+	debug.SetGCPercent(300)
+	debug.SetMemoryLimit(512 << 20)
 	if err := run(*d, *accounts, *workers, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -24,6 +24,7 @@ func (s *server) handleAccountList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Set(accountsKey, accts)
 	csrf, _ := c.Get("csrf").(string)
 	p := views.AccountsProps{Used: len(accts), Max: v.member.MaxAccounts, Plan: v.member.Plan, CanManage: canManage(v)}
 	for _, a := range accts {

@@ -6,8 +6,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"omnisocial/providers"
+	"omnisocial/store"
 	"omnisocial/views"
 )
+
+// accountsKey holds the workspace's accounts when a handler has loaded
+// them all, so the banner can reuse them.
+const accountsKey = "accounts"
 
 // banner lists the current workspace's accounts that need re-auth, grouped
 // by the sign-in that would fix them: one Facebook login renews every Page
@@ -18,9 +23,19 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 	if !v.loggedIn {
 		return b, nil
 	}
-	accts, err := s.Store.NeedingReauth(c.Request().Context(), v.member.ID)
-	if err != nil {
-		return b, err
+	var accts []store.Account
+	if all, ok := c.Get(accountsKey).([]store.Account); ok {
+		// The accounts page loaded them all already: no second query.
+		for _, a := range all {
+			if a.Status == store.StatusNeedsReauth {
+				accts = append(accts, a)
+			}
+		}
+	} else {
+		var err error
+		if accts, err = s.Store.NeedingReauth(c.Request().Context(), v.member.ID); err != nil {
+			return b, err
+		}
 	}
 	if canManage(v) {
 		// Problems of the app itself (its credentials rejected, the

@@ -78,7 +78,7 @@ func scanAccount(r scanner) (Account, error) {
 
 // Accounts lists a workspace's accounts, by platform then name.
 func (s *Store) Accounts(ctx context.Context, workspaceID int64) ([]Account, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+accountCols+` WHERE a.workspace_id = ?
+	rows, err := s.query(ctx, "SELECT "+accountCols+` WHERE a.workspace_id = ?
 		ORDER BY a.platform, lower(a.display_name), a.id`, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
@@ -98,13 +98,13 @@ func (s *Store) Accounts(ctx context.Context, workspaceID int64) ([]Account, err
 // Account returns one account of a workspace. An account of another
 // workspace is ErrNotFound, exactly like one that does not exist.
 func (s *Store) Account(ctx context.Context, workspaceID int64, id string) (Account, error) {
-	return scanAccount(s.r.QueryRowContext(ctx, "SELECT "+accountCols+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id))
+	return scanAccount(s.queryRow(ctx, "SELECT "+accountCols+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id))
 }
 
 // CountAccounts is the number of accounts a workspace has connected.
 func (s *Store) CountAccounts(ctx context.Context, workspaceID int64) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM social_accounts WHERE workspace_id = ?", workspaceID).Scan(&n)
+	err := s.queryRow(ctx, "SELECT count(*) FROM social_accounts WHERE workspace_id = ?", workspaceID).Scan(&n)
 	return n, err
 }
 
@@ -112,7 +112,7 @@ func (s *Store) CountAccounts(ctx context.Context, workspaceID int64) (int, erro
 // workspace, connected through one person's Facebook sign-in.
 func (s *Store) CountMetaAccountsBySubject(ctx context.Context, subject string) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM social_accounts
+	err := s.queryRow(ctx, `SELECT count(*) FROM social_accounts
 		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ?`, subject).Scan(&n)
 	return n, err
 }
@@ -120,7 +120,7 @@ func (s *Store) CountMetaAccountsBySubject(ctx context.Context, subject string) 
 // NeedingReauth lists a workspace's accounts that need someone to sign in
 // again, oldest connection first.
 func (s *Store) NeedingReauth(ctx context.Context, workspaceID int64) ([]Account, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+accountCols+` WHERE a.workspace_id = ? AND a.status = 'needs_reauth'
+	rows, err := s.query(ctx, "SELECT "+accountCols+` WHERE a.workspace_id = ? AND a.status = 'needs_reauth'
 		ORDER BY a.connected_at, a.id`, workspaceID)
 	if err != nil {
 		return nil, err

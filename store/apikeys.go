@@ -49,7 +49,7 @@ func (s *Store) APIKeyWorkspace(ctx context.Context, key string) (int64, error) 
 	h := sha256.Sum256([]byte(key))
 	var id, ws int64
 	var used sql.NullInt64
-	err := s.r.QueryRowContext(ctx, "SELECT id, workspace_id, last_used_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL", h[:]).Scan(&id, &ws, &used)
+	err := s.queryRow(ctx, "SELECT id, workspace_id, last_used_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL", h[:]).Scan(&id, &ws, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
@@ -68,7 +68,7 @@ func (s *Store) APIKeyWorkspace(ctx context.Context, key string) (int64, error) 
 
 // APIKeys lists a workspace's live keys.
 func (s *Store) APIKeys(ctx context.Context, workspaceID int64) ([]APIKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT k.id, k.name, k.prefix, coalesce(u.email, ''), k.created_at, k.last_used_at
+	rows, err := s.query(ctx, `SELECT k.id, k.name, k.prefix, coalesce(u.email, ''), k.created_at, k.last_used_at
 		FROM api_keys k LEFT JOIN users u ON u.id = k.created_by WHERE k.workspace_id = ? AND k.revoked_at IS NULL ORDER BY k.id`, workspaceID)
 	if err != nil {
 		return nil, err

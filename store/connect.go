@@ -151,7 +151,7 @@ func (s *Store) PendingGrant(ctx context.Context, id string, sessionHash []byte)
 	g := PendingGrant{ID: id}
 	var sealed []byte
 	var exp int64
-	err := s.r.QueryRowContext(ctx, `SELECT session_hash, user_id, workspace_id, platform, sealed, expires_at FROM pending_grants
+	err := s.queryRow(ctx, `SELECT session_hash, user_id, workspace_id, platform, sealed, expires_at FROM pending_grants
 		WHERE id = ? AND session_hash = ?`, id, sessionHash).Scan(&g.SessionHash, &g.UserID, &g.WorkspaceID, &g.Platform, &sealed, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, ErrNotFound
@@ -378,7 +378,7 @@ func addEvent(ctx context.Context, tx *sql.Tx, ws int64, accountID, name string,
 
 // Events lists an account's history, newest first.
 func (s *Store) Events(ctx context.Context, workspaceID int64, accountID string, limit int) ([]Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT e.account_id, e.account_name, coalesce(u.email, ''), e.kind, e.detail, e.created_at
+	rows, err := s.query(ctx, `SELECT e.account_id, e.account_name, coalesce(u.email, ''), e.kind, e.detail, e.created_at
 		FROM account_events e LEFT JOIN users u ON u.id = e.user_id
 		WHERE e.workspace_id = ? AND e.account_id = ? ORDER BY e.id DESC LIMIT ?`, workspaceID, accountID, limit)
 	if err != nil {

@@ -65,7 +65,7 @@ func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (in
 // DeletionRequest reports a recorded data-deletion request.
 func (s *Store) DeletionRequest(ctx context.Context, code string) (deleted int, at time.Time, err error) {
 	var unix int64
-	err = s.r.QueryRowContext(ctx, "SELECT accounts_deleted, created_at FROM deletion_requests WHERE code = ?", code).Scan(&deleted, &unix)
+	err = s.queryRow(ctx, "SELECT accounts_deleted, created_at FROM deletion_requests WHERE code = ?", code).Scan(&deleted, &unix)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, at, ErrNotFound
 	}

@@ -166,12 +166,12 @@ func userBy(ctx context.Context, q querier, where string, arg any) (User, error)
 
 // UserByEmail finds a user by e-mail, ignoring case.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	return userBy(ctx, s.r, "email = ?", strings.TrimSpace(email))
+	return userBy(ctx, cachedReader{s}, "email = ?", strings.TrimSpace(email))
 }
 
 // User finds a user by id.
 func (s *Store) User(ctx context.Context, id int64) (User, error) {
-	return userBy(ctx, s.r, "id = ?", id)
+	return userBy(ctx, cachedReader{s}, "id = ?", id)
 }
 
 // SetPasswordHash replaces a user's password hash (used to upgrade parameters).
@@ -185,7 +185,7 @@ const membershipCols = `w.id, w.name, w.plan, m.role, p.max_accounts
 
 // Memberships lists the workspaces a user belongs to, oldest first.
 func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? ORDER BY w.id", userID)
+	rows, err := s.query(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? ORDER BY w.id", userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: memberships: %w", err)
 	}
@@ -204,7 +204,7 @@ func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, er
 // Membership returns userID's membership of one workspace, or ErrNotFound.
 func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Membership, error) {
 	var m Membership
-	err := s.r.QueryRowContext(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? AND m.workspace_id = ?", userID, workspaceID).
+	err := s.queryRow(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? AND m.workspace_id = ?", userID, workspaceID).
 		Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound
@@ -215,7 +215,7 @@ func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Memb
 // WorkspaceByName finds a workspace by exact name (for the command line).
 func (s *Store) WorkspaceByName(ctx context.Context, name string) (Workspace, error) {
 	var w Workspace
-	err := s.r.QueryRowContext(ctx, "SELECT id, name, plan FROM workspaces WHERE name = ? ORDER BY id LIMIT 1", name).
+	err := s.queryRow(ctx, "SELECT id, name, plan FROM workspaces WHERE name = ? ORDER BY id LIMIT 1", name).
 		Scan(&w.ID, &w.Name, &w.Plan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return w, ErrNotFound
@@ -248,7 +248,7 @@ func (s *Store) SetPlanLimit(ctx context.Context, plan string, max int) error {
 
 // Plans returns every plan and its limit.
 func (s *Store) Plans(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT name, max_accounts FROM plans")
+	rows, err := s.query(ctx, "SELECT name, max_accounts FROM plans")
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (s *Store) Plans(ctx context.Context) (map[string]int, error) {
 
 // Members lists a workspace's people.
 func (s *Store) Members(ctx context.Context, workspaceID int64) ([]Member, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT u.id, u.email, u.name, m.role FROM memberships m
+	rows, err := s.query(ctx, `SELECT u.id, u.email, u.name, m.role FROM memberships m
 		JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ? ORDER BY m.created_at, u.id`, workspaceID)
 	if err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ type Member struct {
 // CountUsers is the number of users on this install.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+	err := s.queryRow(ctx, "SELECT count(*) FROM users").Scan(&n)
 	return n, err
 }
 
@@ -301,7 +301,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // caller that is not a member, such as an API key.
 func (s *Store) WorkspaceMembership(ctx context.Context, workspaceID int64) (Membership, error) {
 	var m Membership
-	err := s.r.QueryRowContext(ctx, `SELECT w.id, w.name, w.plan, p.max_accounts FROM workspaces w JOIN plans p ON p.name = w.plan
+	err := s.queryRow(ctx, `SELECT w.id, w.name, w.plan, p.max_accounts FROM workspaces w JOIN plans p ON p.name = w.plan
 		WHERE w.id = ?`, workspaceID).Scan(&m.ID, &m.Name, &m.Plan, &m.MaxAccounts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound

@@ -281,7 +281,7 @@ func (s *Store) QueueState(ctx context.Context, id string) (QueueState, error) {
 	var q QueueState
 	var next int64
 	var attempt, synced, lease sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT platform, status, last_error, last_outcome, failures, version, next_check_at,
+	err := s.queryRow(ctx, `SELECT platform, status, last_error, last_outcome, failures, version, next_check_at,
 		last_attempt_at, last_synced_at, lease_until FROM social_accounts WHERE id = ?`, id).
 		Scan(&q.Platform, &q.Status, &q.LastError, &q.LastOutcome, &q.Failures, &q.Version, &next, &attempt, &synced, &lease)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -319,7 +319,7 @@ func (s *Store) ClearAlert(ctx context.Context, key string) error {
 
 // Alerts lists the raised alerts, oldest first.
 func (s *Store) Alerts(ctx context.Context) ([]Alert, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT key, message, created_at FROM system_alerts ORDER BY created_at, key")
+	rows, err := s.query(ctx, "SELECT key, message, created_at FROM system_alerts ORDER BY created_at, key")
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}

@@ -24,7 +24,7 @@ func notPrimary(col string) string {
 func (s *Store) RotationRemaining(ctx context.Context) (int, error) {
 	p := s.box.Primary()
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM social_accounts WHERE "+
+	err := s.queryRow(ctx, "SELECT count(*) FROM social_accounts WHERE "+
 		notPrimary("access_token")+" OR "+notPrimary("refresh_token")+" OR "+notPrimary("user_token"),
 		p[:], p[:], p[:]).Scan(&n)
 	return n, err
@@ -34,7 +34,7 @@ func (s *Store) RotationRemaining(ctx context.Context) (int, error) {
 // rewrote. Zero means nothing is left under an old key.
 func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 	p := s.box.Primary()
-	rows, err := s.r.QueryContext(ctx, "SELECT id, access_token, refresh_token, user_token FROM social_accounts WHERE "+
+	rows, err := s.query(ctx, "SELECT id, access_token, refresh_token, user_token FROM social_accounts WHERE "+
 		notPrimary("access_token")+" OR "+notPrimary("refresh_token")+" OR "+notPrimary("user_token")+" LIMIT ?",
 		p[:], p[:], p[:], limit)
 	if err != nil {

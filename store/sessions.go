@@ -22,7 +22,7 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (Session, error) {
 	var se Session
 	var uid sql.NullInt64
 	var created, seen int64
-	err := s.r.QueryRowContext(ctx, "SELECT id_hash, user_id, data, created_at, last_seen_at FROM sessions WHERE id_hash = ?", idHash).
+	err := s.queryRow(ctx, "SELECT id_hash, user_id, data, created_at, last_seen_at FROM sessions WHERE id_hash = ?", idHash).
 		Scan(&se.IDHash, &uid, &se.Data, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return se, ErrNotFound

@@ -27,9 +27,10 @@ var (
 // writer at a time; queueing in Go instead of in SQLite's busy handler means
 // no SQLITE_BUSY ever reaches a person), reads through a pool beside it.
 type Store struct {
-	w, r *sql.DB
-	box  *vault.Box
-	now  func() time.Time
+	w, r  *sql.DB
+	reads *stmtCache
+	box   *vault.Box
+	now   func() time.Time
 }
 
 // Options configure Open.
@@ -72,7 +73,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, box: o.Box, now: o.Now}
+	s := &Store{w: w, r: r, reads: &stmtCache{db: r}, box: o.Box, now: o.Now}
 	if err := s.migrate(ctx, o.Schema); err != nil {
 		s.Close()
 		return nil, err
@@ -91,12 +92,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 }
 
 // Close closes both pools.
-func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+func (s *Store) Close() error {
+	s.reads.close()
+	return errors.Join(s.r.Close(), s.w.Close())
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return s.queryRow(ctx, "SELECT 1").Scan(&one)
 }
 
 // ErrWrongKey means the configured encryption key is not the one this
@@ -105,7 +109,7 @@ var ErrWrongKey = errors.New("store: the encryption key does not match the one t
 
 func (s *Store) checkKey(ctx context.Context) error {
 	var canary []byte
-	err := s.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'key_canary'").Scan(&canary)
+	err := s.queryRow(ctx, "SELECT value FROM meta WHERE key = 'key_canary'").Scan(&canary)
 	if errors.Is(err, sql.ErrNoRows) {
 		c, err := s.box.Canary()
 		if err != nil {

@@ -71,7 +71,7 @@ func (s *Store) open(id string, st sealedTokens) (Tokens, error) {
 
 // Tokens opens an account's credentials.
 func (s *Store) Tokens(ctx context.Context, id string) (Tokens, error) {
-	return s.tokens(ctx, s.r, id)
+	return s.tokens(ctx, cachedReader{s}, id)
 }
 
 func (s *Store) tokens(ctx context.Context, q querier, id string) (Tokens, error) {

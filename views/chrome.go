@@ -4,6 +4,7 @@ package views
 
 import (
 	"fmt"
+	"github.com/a-h/templ"
 	"time"
 )
 
@@ -115,3 +116,8 @@ func joinNames(names []string) string {
 	}
 	return out
 }
+
+// cls sets a class attribute from a plain string. templ's class={ }
+// parses and sanitises class lists on every render, which showed up as an
+// eighth of an accounts page; these classes are built from constants.
+func cls(class string) templ.Attributes { return templ.Attributes{"class": class} }
