@@ -25,6 +25,7 @@ type config struct {
 	Dev     bool
 	Sandbox bool // mount the platform emulator under /sandbox
 	Signup  string
+	Proxies []*net.IPNet
 
 	EncryptionKey    []byte
 	OldEncryptionKey []byte // only while `rotate-key` runs
@@ -60,6 +61,7 @@ var settings = []setting{
 	{"OMNISOCIAL_DB", "./data/omnisocial.db", "SQLite database file (created if missing)"},
 	{"OMNISOCIAL_BASE_URL", "http://localhost:8080", "public URL of the app; OAuth redirect URIs are built from it"},
 	{"OMNISOCIAL_DEV", "false", "development mode: generates missing secrets into a file beside the database and talks to the built-in sandbox"},
+	{"OMNISOCIAL_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (for the log-in limiter and logs); empty: use the connection's address"},
 	{"OMNISOCIAL_SANDBOX", "false", "mount the platform sandbox under /sandbox outside development mode (demo installs)"},
 	{"OMNISOCIAL_ENCRYPTION_KEY", "", "64 hex characters (32 bytes) that encrypt tokens; `omnisocial keygen` makes one. Required"},
 	{"OMNISOCIAL_ENCRYPTION_KEY_OLD", "", "the previous key, only while `omnisocial rotate-key` re-encrypts"},
@@ -144,6 +146,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.Addr = get("OMNISOCIAL_ADDR")
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("OMNISOCIAL_ADDR", "must be host:port such as :8080, got %q", c.Addr)
+	}
+	for _, cidr := range strings.Split(get("OMNISOCIAL_TRUSTED_PROXIES"), ",") {
+		if cidr = strings.TrimSpace(cidr); cidr == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			bad("OMNISOCIAL_TRUSTED_PROXIES", "must be CIDRs such as 10.0.0.0/8, got %q", cidr)
+			continue
+		}
+		c.Proxies = append(c.Proxies, n)
 	}
 	c.DBPath = get("OMNISOCIAL_DB")
 	u, err := url.Parse(strings.TrimRight(get("OMNISOCIAL_BASE_URL"), "/"))

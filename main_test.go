@@ -78,6 +78,7 @@ func TestLoadConfig(t *testing.T) {
 		{"bad idle", []string{"OMNISOCIAL_SESSION_IDLE", "-1s"}, "OMNISOCIAL_SESSION_IDLE"},
 		{"short session secret", []string{"OMNISOCIAL_SESSION_SECRET", "abc"}, "OMNISOCIAL_SESSION_SECRET"},
 		{"bad log level", []string{"OMNISOCIAL_LOG_LEVEL", "loud"}, "OMNISOCIAL_LOG_LEVEL"},
+		{"bad proxy range", []string{"OMNISOCIAL_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"}, "OMNISOCIAL_TRUSTED_PROXIES"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

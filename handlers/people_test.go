@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -372,5 +373,38 @@ func TestNoOpenRedirect(t *testing.T) {
 			}
 			b.form("/settings/accounts", "/logout", url.Values{})
 		}
+	}
+}
+
+// The limiter's client address comes from X-Forwarded-For only when the
+// request arrives from a configured proxy; otherwise a client could pick a
+// fresh address for every attempt.
+func TestClientAddressBehindProxy(t *testing.T) {
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	tests := []struct {
+		name        string
+		proxies     []*net.IPNet
+		wantOtherIP int // status for a new address after one address is spent
+	}{
+		{"no proxy configured: the header is ignored", nil, http.StatusTooManyRequests},
+		{"trusted proxy: each client has its own budget", []*net.IPNet{loopback}, http.StatusUnprocessableEntity},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newKit(t, func(d *Deps) { d.LoginBurst, d.LoginInterval, d.Proxies = 2, time.Hour, tc.proxies })
+			b := k.browser()
+			try := func(email, ip string) int {
+				tok := b.csrf("/login")
+				return b.post("/login", url.Values{"_csrf": {tok}, "email": {email}, "password": {"wrong password"}}, "X-Forwarded-For", ip).StatusCode
+			}
+			try("a@example.com", "203.0.113.1")
+			try("b@example.com", "203.0.113.1")
+			if got := try("c@example.com", "203.0.113.1"); got != http.StatusTooManyRequests {
+				t.Fatalf("third attempt from one address: %d", got)
+			}
+			if got := try("d@example.com", "203.0.113.2"); got != tc.wantOtherIP {
+				t.Fatalf("attempt from another address: %d, want %d", got, tc.wantOtherIP)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -41,7 +42,8 @@ type Deps struct {
 	SessionIdle   time.Duration
 	SessionMax    time.Duration
 	SignupClosed  bool
-	BodyLimit     string // e.g. "64K"
+	BodyLimit     string       // e.g. "64K"
+	Proxies       []*net.IPNet // reverse proxies whose X-Forwarded-For is believed
 	LoginBurst    int
 	LoginInterval time.Duration
 }
@@ -84,7 +86,16 @@ func New(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.IPExtractor = echo.ExtractIPDirect() // behind a proxy: configure trusted ranges, never trust headers blindly
+	// The client address feeds the log-in limiter: believe X-Forwarded-For
+	// only from configured proxies, or anyone could pick their own.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(d.Proxies) > 0 {
+		var trust []echo.TrustOption
+		for _, n := range d.Proxies {
+			trust = append(trust, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(append(trust, echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false))...)
+	}
 
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
 	e.Use(middleware.RequestID())
