@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"database/sql"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReauthBanner(t *testing.T) {
@@ -65,4 +67,44 @@ func TestReauthBanner(t *testing.T) {
 	if left, _ := k.st.NeedingReauth(t.Context(), 1); len(left) != 0 {
 		t.Fatalf("%d accounts still need re-auth", len(left))
 	}
+}
+
+// A Meta sign-in cannot renew itself: the page flags it ahead of its end.
+func TestExpiringSoonIsFlagged(t *testing.T) {
+	k, sb := newFlowKit(t)
+	b := k.browser()
+	b.signup("dana@example.com", "Harbor")
+	sb.consent("dana")
+	b.choose(b.authorize("facebook", nil).Header.Get("Location"), harbor)
+	accts, _ := k.st.Accounts(t.Context(), 1)
+	tests := []struct {
+		in         time.Duration
+		wantStatus string
+	}{
+		{30 * 24 * time.Hour, "Active"},
+		{3 * 24 * time.Hour, "Expiring soon"},
+	}
+	for _, tc := range tests {
+		end := k.clock.Now().Add(tc.in).UTC().Format(time.RFC3339)
+		if err := setMetadata(k, accts[0].ID, "user_token_expires_at", end); err != nil {
+			t.Fatal(err)
+		}
+		doc := parse(t, b.get("/settings/accounts"))
+		if got := doc.Find("[data-testid=status]").Text(); got != tc.wantStatus {
+			t.Fatalf("sign-in ending in %s: status %q, want %q", tc.in, got, tc.wantStatus)
+		}
+		if tc.wantStatus == "Expiring soon" && !strings.Contains(doc.Find("[data-testid=problem]").Text(), "Reconnect before then") {
+			t.Fatal("no advice to reconnect")
+		}
+	}
+}
+
+func setMetadata(k *kit, id, key, value string) error {
+	db, err := sql.Open("sqlite", k.dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec("UPDATE social_accounts SET metadata = json_set(metadata, '$.'||?, ?) WHERE id = ?", key, value, id)
+	return err
 }

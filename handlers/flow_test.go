@@ -380,6 +380,18 @@ func TestCallbackStateAttacks(t *testing.T) {
 			}
 		})
 	}
+	// Code injection: the attacker completes an authorization of their own
+	// at the platform and lures the victim to its callback URL. The state
+	// belongs to the attacker's session, so the victim's browser is refused
+	// and the attacker's accounts never land in the victim's workspace.
+	sb.consent("lee")
+	evil := attacker.form("/settings/accounts/connect", "/connect/facebook", url.Values{})
+	evilCallback := attacker.getAbs(evil.Header.Get("Location")).Header.Get("Location")
+	if res := victim.getAbs(evilCallback); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("victim visiting the attacker's callback: %d, want 400", res.StatusCode)
+	}
+	sb.consent("dana")
+
 	// The mix-up attempt consumed the victim's flow: replaying the genuine
 	// callback now fails too. Start afresh, use it once, then replay it.
 	start = victim.form("/settings/accounts/connect", "/connect/facebook", url.Values{})

@@ -39,7 +39,10 @@ func ParseSignedRequest(sr string, appSecret vault.Token, now time.Time, maxAge 
 	if !ok || sigPart == "" || payload == "" {
 		return out, ErrBadSignedRequest
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(sigPart, "="))
+	// Strict: a signature has one spelling. Lenient decoding ignores the
+	// spare bits of the last character, so four strings would pass for one
+	// signature (found by FuzzParseSignedRequest).
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(sigPart, "="))
 	if err != nil {
 		return out, ErrBadSignedRequest
 	}
@@ -48,7 +51,7 @@ func ParseSignedRequest(sr string, appSecret vault.Token, now time.Time, maxAge 
 	if !hmac.Equal(sig, mac.Sum(nil)) {
 		return out, ErrBadSignedRequest
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(payload, "="))
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(payload, "="))
 	if err != nil || json.Unmarshal(raw, &out) != nil {
 		return SignedRequest{}, ErrBadSignedRequest
 	}
