@@ -330,3 +330,23 @@ func TestBrowserRevokedAccountShowsBannerUntilReconnected(t *testing.T) {
 	}
 	shot(t, ctx, "banner-gone")
 }
+
+func TestBrowserInstagramNotLinkedGuide(t *testing.T) {
+	ts := startServer(t)
+	ctx := newBrowser(t)
+	signUpInBrowser(t, ctx, ts.URL)
+	do(t, ctx,
+		chromedp.Click(`[data-testid=connect-account]`),
+		chromedp.WaitVisible(`[data-testid=connect-instagram]`),
+		chromedp.Click(`[data-testid=connect-instagram]`),
+		chromedp.WaitVisible(`[data-testid=consent-form]`),
+		chromedp.Click(`input[name=sb_persona][value=lee]`),
+		chromedp.Click(`[data-testid=allow]`),
+		chromedp.WaitVisible(`[data-testid=instagram-guide]`),
+	)
+	shot(t, ctx, "instagram-guide")
+	if got := text(t, ctx, `[data-testid=unlinked]`); got != "Lee Park Photography" {
+		t.Fatalf("Pages named in the guide: %q", got)
+	}
+	do(t, ctx, chromedp.Click(`[data-testid=try-again]`), chromedp.WaitVisible(`[data-testid=consent-form]`))
+}
