@@ -298,8 +298,12 @@ func (s *server) revokeLater(ctx context.Context, a store.Account, t store.Token
 	}
 	if p != providers.TikTok {
 		n, err := s.Store.CountMetaAccountsBySubject(ctx, a.GrantSubject)
-		if err != nil || n > 0 || a.GrantSubject == "" {
+		if err != nil {
+			s.Log.Warn("revocation skipped: could not count the sign-in's other accounts", "err", err)
 			return
+		}
+		if n > 0 || a.GrantSubject == "" {
+			return // other accounts still use this Facebook sign-in
 		}
 	}
 	select {

@@ -14,9 +14,7 @@ import (
 // BenchmarkAccountsPage renders the accounts page of a 50-account
 // workspace through the whole stack, without the network (for pprof).
 func BenchmarkAccountsPage(b *testing.B) {
-	t := &testing.T{}
-	_ = t
-	k := newKit(&testing.T{})
+	k := newKit(b)
 	br := k.browser()
 	br.signup("dana@example.com", "W")
 	k.st.SetPlan(b.Context(), 1, "business")

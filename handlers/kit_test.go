@@ -34,7 +34,7 @@ func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type kit struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	srv    *httptest.Server
 	clock  *clock
@@ -46,7 +46,7 @@ type kit struct {
 
 type kitOption func(*Deps)
 
-func newKit(t *testing.T, opts ...kitOption) *kit {
+func newKit(t testing.TB, opts ...kitOption) *kit {
 	t.Helper()
 	schema, err := os.ReadFile("../schema.sql")
 	if err != nil {
@@ -152,7 +152,7 @@ func (b *browser) form(page, path string, form url.Values) *http.Response {
 	return b.post(path, form)
 }
 
-func parse(t *testing.T, res *http.Response) *goquery.Document {
+func parse(t testing.TB, res *http.Response) *goquery.Document {
 	t.Helper()
 	doc, err := goquery.NewDocumentFromReader(res.Body)
 	if err != nil {
