@@ -21,8 +21,9 @@ check-generate: generate ## fail if generated views differ from what is committe
 	@git diff --exit-code -- '*_templ.go' || (echo "views are out of date: run 'make generate' and commit" && exit 1)
 	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go')" || (echo "untracked generated views: commit them" && exit 1)
 
-vet: ## go vet and gofmt
+vet: ## go vet, staticcheck and gofmt
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt needed" && exit 1)
 
 fmt: ## format Go and templ files

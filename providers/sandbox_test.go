@@ -262,7 +262,7 @@ func TestSandboxTikTokRotation(t *testing.T) {
 				t.Fatalf("account %+v", acc)
 			}
 			// Lifetimes come from the answers: the modes differ, nothing is hard-coded.
-			life := old.Expiry.Sub(time.Now())
+			life := time.Until(old.Expiry)
 			if life <= 0 || !old.RefreshExpiry.After(old.Expiry) {
 				t.Errorf("expiry %v refresh expiry %v", old.Expiry, old.RefreshExpiry)
 			}

@@ -254,7 +254,7 @@ func TestMetaLongLivedAndDebugToken(t *testing.T) {
 	if num(t, ps["expires_at"]) != now.Add(time.Hour).Unix() {
 		t.Errorf("page from short: %v", ps)
 	}
-	if pageTok(long) != pageTok(long) {
+	if first, again := pageTok(long), pageTok(long); first != again {
 		t.Errorf("page token not stable across calls")
 	}
 

@@ -143,8 +143,6 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-func unix(t time.Time) int64 { return t.Unix() }
-
 // nullTime maps the zero time ("never") to NULL.
 func nullTime(t time.Time) sql.NullInt64 {
 	if t.IsZero() {
