@@ -64,12 +64,8 @@ func Ago(t, now time.Time) string {
 	switch {
 	case d < time.Minute:
 		return "just now"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " ago"
-	case d < 48*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " ago"
 	default:
-		return plural(int(d/(24*time.Hour)), "day") + " ago"
+		return span(d) + " ago"
 	}
 }
 
@@ -81,12 +77,22 @@ func In(t, now time.Time) string {
 		return Ago(t, now)
 	case d < time.Minute:
 		return "in under a minute"
-	case d < time.Hour:
-		return "in " + plural(int(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		return "in " + plural(int(d/time.Hour), "hour")
 	default:
-		return "in " + plural(int(d/(24*time.Hour)), "day")
+		return "in " + span(d)
+	}
+}
+
+// span says a duration of at least a minute the way people round it:
+// 1 h 59 min is "2 hours", not "1 hour".
+func span(d time.Duration) string {
+	round := func(unit time.Duration) int { return int((d + unit/2) / unit) }
+	switch {
+	case d < time.Hour-30*time.Second:
+		return plural(max(round(time.Minute), 1), "minute")
+	case d < 47*time.Hour+30*time.Minute:
+		return plural(round(time.Hour), "hour")
+	default:
+		return plural(round(24*time.Hour), "day")
 	}
 }
 
