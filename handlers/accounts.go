@@ -479,7 +479,11 @@ func (s *server) handleCheckNow(c echo.Context) error {
 	if err := v.sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
-	c.Response().Header().Set("HX-Trigger", "accountsChanged")
+	if isHX(c) {
+		// In place: the refreshed details, with the message out of band.
+		c.Response().Header().Set("HX-Trigger", "accountsChanged")
+		return s.handleAccountDetails(c)
+	}
 	return redirect(c, "/settings/accounts/"+a.ID)
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"omnisocial/refresh"
 )
 
 func TestReauthBanner(t *testing.T) {
@@ -107,4 +109,44 @@ func setMetadata(k *kit, id, key, value string) error {
 	defer db.Close()
 	_, err = db.Exec("UPDATE social_accounts SET metadata = json_set(metadata, '$.'||?, ?) WHERE id = ?", key, value, id)
 	return err
+}
+
+// Check now answers htmx with the refreshed details in place, and a plain
+// form with a redirect to them.
+func TestCheckNow(t *testing.T) {
+	withChecker := func(d *Deps) {
+		d.Checker = refresh.New(refresh.Options{Store: d.Store, Providers: d.Providers, Now: d.Now, Rate: 1000})
+	}
+	k, sb := newFlowKit(t, withChecker)
+	b := k.browser()
+	b.signup("dana@example.com", "Harbor")
+	sb.consent("bloom")
+	b.authorize("tiktok", nil)
+	accts, _ := k.st.Accounts(t.Context(), 1)
+	id := accts[0].ID
+	before, _ := k.st.Tokens(t.Context(), id)
+
+	tok := b.csrf("/settings/accounts/" + id)
+	res := b.post("/settings/accounts/"+id+"/check", url.Values{}, "HX-Request", "true", "X-CSRF-Token", tok)
+	if res.StatusCode != http.StatusOK || res.Header.Get("HX-Trigger") != "accountsChanged" {
+		t.Fatalf("htmx check: %d %q", res.StatusCode, res.Header.Get("HX-Trigger"))
+	}
+	doc := parse(t, res)
+	if doc.Find(".sidebar").Length() != 0 || doc.Find("[data-testid=details]").Length() != 1 {
+		t.Fatal("htmx check did not answer with the details fragment")
+	}
+	if got := doc.Find("[data-testid=flash]").Text(); !strings.Contains(got, "tokens refreshed") {
+		t.Fatalf("flash = %q", got)
+	}
+	if got := doc.Find("[data-testid=last-outcome]").Text(); got != "Tokens refreshed" {
+		t.Fatalf("last outcome = %q", got)
+	}
+	after, _ := k.st.Tokens(t.Context(), id)
+	if after.Refresh.Equal(before.Refresh) {
+		t.Fatal("the refresh token did not rotate")
+	}
+	res = b.form("/settings/accounts/"+id, "/settings/accounts/"+id+"/check", url.Values{})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/settings/accounts/"+id {
+		t.Fatalf("plain check: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
 }
