@@ -239,6 +239,18 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	if got := text(t, ctx, `[data-testid=scopes]`); !strings.Contains(got, "Publish posts to your Pages") {
 		t.Fatalf("details scopes = %q", got)
 	}
+	// Disconnecting the last account brings back the empty state in place.
+	do(t, ctx,
+		chromedp.Navigate(ts.URL+"/settings/accounts"),
+		chromedp.WaitVisible(`[data-testid=disconnect]`),
+		chromedp.Click(`[data-testid=disconnect]`),
+		chromedp.WaitVisible(`dialog [data-testid=confirm-disconnect-button]`),
+		chromedp.Click(`dialog [data-testid=confirm-disconnect-button]`),
+		chromedp.WaitVisible(`[data-testid=accounts-empty]`),
+	)
+	if got := text(t, ctx, `[data-testid=usage]`); got != "0 of 3 accounts used" {
+		t.Fatalf("usage after the last disconnect = %q", got)
+	}
 	if strings.Contains(ts.logs.String(), "level=ERROR") {
 		t.Fatalf("server logged errors:\n%s", ts.logs.String())
 	}

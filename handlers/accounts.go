@@ -18,11 +18,11 @@ import (
 	"omnisocial/views"
 )
 
-func (s *server) handleAccountList(c echo.Context) error {
+func (s *server) accountsProps(c echo.Context) (views.AccountsProps, error) {
 	v := viewerOf(c)
 	accts, err := s.Store.Accounts(c.Request().Context(), v.member.ID)
 	if err != nil {
-		return err
+		return views.AccountsProps{}, err
 	}
 	c.Set(accountsKey, accts)
 	csrf, _ := c.Get("csrf").(string)
@@ -30,7 +30,25 @@ func (s *server) handleAccountList(c echo.Context) error {
 	for _, a := range accts {
 		p.Accounts = append(p.Accounts, s.accountView(a, canManage(v), csrf))
 	}
+	return p, nil
+}
+
+func (s *server) handleAccountList(c echo.Context) error {
+	p, err := s.accountsProps(c)
+	if err != nil {
+		return err
+	}
 	return s.page(c, http.StatusOK, "Social Accounts", "accounts", func(ch views.Chrome) templ.Component { return views.AccountsPage(ch, p) })
+}
+
+// handleAccountListFragment is the list alone, for htmx to reload.
+func (s *server) handleAccountListFragment(c echo.Context) error {
+	p, err := s.accountsProps(c)
+	if err != nil {
+		return err
+	}
+	csrf, _ := c.Get("csrf").(string)
+	return render(c, http.StatusOK, views.AccountsList(views.Chrome{CSRF: csrf, Asset: s.Asset}, p))
 }
 
 // accountView shapes an account for pages: status in words, times as

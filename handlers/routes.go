@@ -32,6 +32,7 @@ func (s *server) routes(e *echo.Echo) {
 	app := e.Group("", requireUser)
 	app.GET("/accounts", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/accounts") })
 	app.GET("/settings/accounts", s.handleAccountList)
+	app.GET("/settings/accounts/list", s.handleAccountListFragment)
 	app.GET("/settings/accounts/:id", s.handleAccountDetails)
 	app.GET("/banner", s.handleBanner)
 	app.POST("/workspaces/switch", s.handleWorkspaceSwitch)
