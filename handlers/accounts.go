@@ -47,8 +47,7 @@ func (s *server) handleAccountListFragment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	csrf, _ := c.Get("csrf").(string)
-	return render(c, http.StatusOK, views.AccountsList(views.Chrome{CSRF: csrf, Asset: s.Asset}, p))
+	return render(c, http.StatusOK, views.AccountsList(s.fragmentChrome(c), p))
 }
 
 // accountView shapes an account for pages: status in words, times as
@@ -263,11 +262,7 @@ func (s *server) handleDisconnectConfirm(c echo.Context) error {
 	}
 	av := s.accountView(a, true, "")
 	if isHX(c) {
-		ch, err := s.chrome(c, "", "")
-		if err != nil {
-			return err
-		}
-		return render(c, http.StatusOK, views.DisconnectDialog(ch, av))
+		return render(c, http.StatusOK, views.DisconnectDialog(s.fragmentChrome(c), av))
 	}
 	return s.page(c, http.StatusOK, "Disconnect "+a.DisplayName, "accounts", func(ch views.Chrome) templ.Component { return views.DisconnectPage(ch, av) })
 }

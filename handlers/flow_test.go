@@ -511,8 +511,6 @@ func TestPlanLimitUnderConcurrentConfirmation(t *testing.T) {
 	k, sb := newFlowKit(t)
 	a := k.browser()
 	a.signup("dana@example.com", "Harbor") // free: 3 accounts
-	o, _ := k.st.UserByEmail(t.Context(), "dana@example.com")
-	_ = o
 	k.addUser("sam@example.com", 1, "admin")
 	b := k.browser()
 	b.login("sam@example.com")

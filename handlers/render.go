@@ -44,10 +44,8 @@ func redirect(c echo.Context, to string) error {
 // session when flashes were taken from it, before anything is written.
 func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error) {
 	v := viewerOf(c)
-	ch := views.Chrome{Title: title, Nav: nav, Asset: s.Asset}
-	if tok, ok := c.Get("csrf").(string); ok {
-		ch.CSRF = tok
-	}
+	ch := s.fragmentChrome(c)
+	ch.Title, ch.Nav = title, nav
 	if v.sess != nil {
 		if fs := v.sess.Flashes(keyFlash); len(fs) > 0 {
 			for _, f := range fs {
@@ -77,6 +75,14 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 	}
 	ch.Banner = banner
 	return ch, nil
+}
+
+// fragmentChrome is what a fragment swapped into a page needs of the
+// chrome (the CSRF token for its forms, asset URLs), without the session,
+// flash and banner work of a whole page.
+func (s *server) fragmentChrome(c echo.Context) views.Chrome {
+	csrf, _ := c.Get("csrf").(string)
+	return views.Chrome{CSRF: csrf, Asset: s.Asset}
 }
 
 // page renders body inside the app shell, or alone (with any flashes out of

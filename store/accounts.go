@@ -78,8 +78,12 @@ func scanAccount(r scanner) (Account, error) {
 
 // Accounts lists a workspace's accounts, by platform then name.
 func (s *Store) Accounts(ctx context.Context, workspaceID int64) ([]Account, error) {
-	rows, err := s.query(ctx, "SELECT "+accountCols+` WHERE a.workspace_id = ?
-		ORDER BY a.platform, lower(a.display_name), a.id`, workspaceID)
+	return s.listAccounts(ctx, "a.workspace_id = ?", workspaceID)
+}
+
+// listAccounts runs the account query with a filter, in the list's order.
+func (s *Store) listAccounts(ctx context.Context, where string, args ...any) ([]Account, error) {
+	rows, err := s.query(ctx, "SELECT "+accountCols+" WHERE "+where+" ORDER BY a.platform, lower(a.display_name), a.id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
 	}
@@ -118,21 +122,7 @@ func (s *Store) CountMetaAccountsBySubject(ctx context.Context, subject string) 
 }
 
 // NeedingReauth lists a workspace's accounts that need someone to sign in
-// again, oldest connection first.
+// again, in the list's order (the banner reads the same either way).
 func (s *Store) NeedingReauth(ctx context.Context, workspaceID int64) ([]Account, error) {
-	rows, err := s.query(ctx, "SELECT "+accountCols+` WHERE a.workspace_id = ? AND a.status = 'needs_reauth'
-		ORDER BY a.connected_at, a.id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return s.listAccounts(ctx, "a.workspace_id = ? AND a.status = 'needs_reauth'", workspaceID)
 }

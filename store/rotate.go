@@ -20,6 +20,10 @@ func notPrimary(col string) string {
 	return fmt.Sprintf("(%s IS NOT NULL AND "+keyIDOf+" != ?)", col, col)
 }
 
+// rotateReadHook runs between reading a batch and writing it back: tests
+// put a concurrent write there.
+var rotateReadHook func()
+
 // RotationRemaining counts accounts with any token not under the primary key.
 func (s *Store) RotationRemaining(ctx context.Context) (int, error) {
 	p := s.box.Primary()
@@ -56,6 +60,9 @@ func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, err
+	}
+	if rotateReadHook != nil {
+		rotateReadHook()
 	}
 	done := 0
 	err = s.tx(ctx, func(tx *sql.Tx) error {

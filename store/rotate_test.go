@@ -94,10 +94,13 @@ func TestRotateKey(t *testing.T) {
 	}
 }
 
-func TestRotateLeavesFreshWritesAlone(t *testing.T) {
+// A refresh that writes new tokens after rotation has read a row, but
+// before it writes the row back, must win: the write-back is a
+// compare-and-swap on the ciphertext rotation read.
+func TestRotateLosesToAConcurrentWrite(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "r.db")
-	before := seedAccounts(t, openAt(t, path), 2)
+	seedAccounts(t, openAt(t, path), 3)
 	kOld, _ := vault.ParseKey(testKey)
 	kNew, _ := vault.ParseKey("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100")
 	both, _ := vault.NewBox(kNew, kOld)
@@ -106,33 +109,30 @@ func TestRotateLeavesFreshWritesAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	// A refresh (here: a reconnect) writes one account under the new key
-	// with new tokens before rotation gets to it; rotation must not put the
-	// old tokens back.
-	var id string
-	for k := range before {
-		id = k
-		break
-	}
+	var id, puid string
 	var ws, uid int64
-	var puid string
-	s.r.QueryRow("SELECT workspace_id, user_id, platform_user_id FROM social_accounts WHERE id = ?", id).Scan(&ws, &uid, &puid)
+	s.r.QueryRow("SELECT id, workspace_id, user_id, platform_user_id FROM social_accounts ORDER BY id LIMIT 1").Scan(&id, &ws, &uid, &puid)
 	fresh := Tokens{Access: vault.NewToken("act.fresh"), Refresh: vault.NewToken("rft.fresh")}
-	if _, err := s.Connect(ctx, Connect{WorkspaceID: ws, UserID: uid, Platform: "tiktok", OnlyExisting: true,
-		Accounts: []Discovered{{PlatformUserID: puid, DisplayName: "x", Tokens: fresh}}}); err != nil {
+	rotateReadHook = func() {
+		rotateReadHook = nil
+		if _, err := s.Connect(ctx, Connect{WorkspaceID: ws, UserID: uid, Platform: "tiktok", OnlyExisting: true,
+			Accounts: []Discovered{{PlatformUserID: puid, DisplayName: "x", Tokens: fresh}}}); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { rotateReadHook = nil }()
+	n, err := s.RotateBatch(ctx, 100)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		n, err := s.RotateBatch(ctx, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
+	if n != 2 {
+		t.Fatalf("rotated %d rows, want 2 (the one rewritten meanwhile is skipped)", n)
 	}
 	got, _ := s.Tokens(ctx, id)
 	if !got.Access.Equal(fresh.Access) || !got.Refresh.Equal(fresh.Refresh) {
-		t.Fatal("rotation overwrote tokens written after it read them")
+		t.Fatal("rotation wrote back tokens older than a concurrent write")
+	}
+	if left, _ := s.RotationRemaining(ctx); left != 0 {
+		t.Fatalf("%d rows left under the old key", left)
 	}
 }
