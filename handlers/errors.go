@@ -11,6 +11,8 @@ import (
 	"omnisocial/views"
 )
 
+const notHere = "There is nothing here. It may have been removed, or the link is wrong."
+
 // errorHandler turns every error into a page (or, for htmx, a message in
 // the flash area) that says what happened and what to do. People never see
 // err.Error() of an internal failure; it goes to the log with the request id.
@@ -23,20 +25,26 @@ func (s *server) errorHandler(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &he):
 		status = he.Code
-		if m, ok := he.Message.(string); ok && status < 500 {
+		m, ok := he.Message.(string)
+		switch {
+		case ok && status < 500:
 			msg = m
-		} else if status < 500 {
+		case status < 500:
 			msg = http.StatusText(status)
+		case ok && he.Internal == nil && m != http.StatusText(status):
+			// A 5xx a handler chose to explain ("Checks are not
+			// running on this server."): its words, not the generic ones.
+			msg = m
 		}
 	case errors.Is(err, store.ErrNotFound):
-		status, msg = http.StatusNotFound, "There is nothing here. It may have been removed, or the link is wrong."
+		status, msg = http.StatusNotFound, notHere
 	}
 	if status >= 500 {
 		s.Log.Error("request failed", "err", err, "path", c.Request().URL.Path,
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
 	if status == http.StatusNotFound && msg == http.StatusText(http.StatusNotFound) {
-		msg = "There is nothing here. It may have been removed, or the link is wrong."
+		msg = notHere
 	}
 
 	if hasPrefix(c.Request().URL.Path, "/api/") || hasPrefix(c.Request().URL.Path, "/sandbox/") {
@@ -44,11 +52,21 @@ func (s *server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	if c.Request().Header.Get("HX-Request") == "true" {
-		// htmx swaps errors too (see htmxConfig); send them to the flash area.
+		// htmx: the message goes to the page's message area, whatever the
+		// request's own target (htmxConfig swaps 4xx/5xx for this; app.js
+		// closes a dialog the request came from, since a modal covers the
+		// message area). A 404 means something the page shows is gone:
+		// accountsChanged reloads the accounts list and the banner.
+		if status == http.StatusNotFound && msg == notHere {
+			msg = "That is no longer here: it may have been removed in another tab or by someone else."
+		}
 		h := c.Response().Header()
 		h.Set("HX-Retarget", "#flash")
-		h.Set("HX-Reswap", "outerHTML")
-		render(c, status, views.FlashOOB([]views.Flash{{Kind: "error", Text: msg}}))
+		h.Set("HX-Reswap", "innerHTML")
+		if status == http.StatusNotFound {
+			h.Set("HX-Trigger", "accountsChanged")
+		}
+		render(c, status, views.FlashItems([]views.Flash{{Kind: "error", Text: msg}}))
 		return
 	}
 	p := views.ErrorProps{Status: status, Title: errorTitle(status), Message: msg, Action: "/settings/accounts", ActionLabel: "Back to Social Accounts"}
