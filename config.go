@@ -49,6 +49,7 @@ type config struct {
 	RefreshWorkers      int
 	RefreshRate         float64 // calls per second per platform
 	ExpiryWarning       time.Duration
+	HistoryDays         int
 	LogLevel, LogFormat string
 }
 
@@ -84,6 +85,7 @@ var settings = []setting{
 	{"OMNISOCIAL_REFRESH_WORKERS", "8", "accounts worked at once"},
 	{"OMNISOCIAL_REFRESH_RATE", "20", "platform calls per second, per platform"},
 	{"OMNISOCIAL_EXPIRY_WARNING", "168h", "flag tokens that cannot renew themselves this long before they expire"},
+	{"OMNISOCIAL_HISTORY_DAYS", "30", "days of routine refresh history kept per account; connections, failures, permission changes and disconnections are kept for the account's life"},
 	{"OMNISOCIAL_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"OMNISOCIAL_LOG_FORMAT", "text", "text or json"},
 }
@@ -215,6 +217,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.RefreshWorkers = integer("OMNISOCIAL_REFRESH_WORKERS")
 	c.RefreshRate = float64(integer("OMNISOCIAL_REFRESH_RATE"))
 	c.ExpiryWarning = duration("OMNISOCIAL_EXPIRY_WARNING")
+	c.HistoryDays = integer("OMNISOCIAL_HISTORY_DAYS")
 	c.LogLevel = get("OMNISOCIAL_LOG_LEVEL")
 	if !map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel] {
 		bad("OMNISOCIAL_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)

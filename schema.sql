@@ -132,6 +132,32 @@ CREATE TABLE IF NOT EXISTS account_events (
 CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id, id);
 CREATE TRIGGER IF NOT EXISTS account_events_append_only BEFORE UPDATE ON account_events
 BEGIN SELECT RAISE(ABORT, 'account_events is append-only'); END;
+-- What a person reads lives as long as the history does. The one delete
+-- allowed is housekeeping's pruning of routine successful checks; a
+-- workspace's removal takes its whole history with it.
+CREATE INDEX IF NOT EXISTS account_events_routine ON account_events (created_at) WHERE kind IN ('checked', 'refreshed');
+CREATE TRIGGER IF NOT EXISTS account_events_keep BEFORE DELETE ON account_events
+WHEN OLD.kind NOT IN ('checked', 'refreshed') AND EXISTS (SELECT 1 FROM workspaces WHERE id = OLD.workspace_id)
+BEGIN SELECT RAISE(ABORT, 'account_events keeps everything but routine checks'); END;
+
+-- The revocation outbox (SPEC §13): tokens owed a revocation at the
+-- platform, written in the same transaction that dropped them (a disconnect,
+-- a sign-in nobody kept) and deleted, ciphertext and all, once the platform
+-- has them. subject and sign_in name the platform sign-in, so a reconnect
+-- through it cancels the revocation instead of having it undo the reconnect.
+CREATE TABLE IF NOT EXISTS revocations (
+	id              TEXT PRIMARY KEY,
+	platform        TEXT NOT NULL,
+	sign_in         TEXT NOT NULL,
+	subject         TEXT NOT NULL,
+	sealed          BLOB NOT NULL,
+	reason          TEXT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT NOT NULL DEFAULT '',
+	next_attempt_at INTEGER NOT NULL,
+	created_at      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revocations_due ON revocations (next_attempt_at);
 
 -- Workspace API keys: only a hash is kept; the key is shown once.
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -161,4 +187,4 @@ CREATE TABLE IF NOT EXISTS deletion_requests (
 	created_at       INTEGER NOT NULL
 );
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

@@ -16,6 +16,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"omnisocial/handlers"
+	"omnisocial/providers"
 	"omnisocial/refresh"
 	"omnisocial/sandbox"
 	"omnisocial/store"
@@ -76,6 +77,24 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// housekeeping ends what has run out: sessions, OAuth flows, choices never
+// made (their tokens owed a revocation) and routine history past its days.
+func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Logger) {
+	now := time.Now()
+	if err := st.DeleteExpired(ctx, now.Add(-cfg.SessionIdle), now.Add(-cfg.SessionMax)); err != nil {
+		log.Warn("housekeeping: sessions and flows", "err", err)
+	}
+	if _, err := st.ExpirePendingGrants(ctx, func(p string) []string { return providers.SignInPlatforms(providers.Platform(p)) }); err != nil {
+		log.Warn("housekeeping: expired choices", "err", err)
+	}
+	n, err := st.PruneHistory(ctx, now.AddDate(0, 0, -cfg.HistoryDays))
+	if err != nil {
+		log.Warn("housekeeping: history", "err", err)
+	} else if n > 0 {
+		log.Info("housekeeping: routine history pruned", "events", n, "days_kept", cfg.HistoryDays)
+	}
+}
+
 // serve runs the web server until ctx ends. ready, if not nil, is told the
 // address once it listens (tests listen on port 0).
 func serve(ctx context.Context, getenv func(string) string, logw io.Writer, ready func(addr string)) error {
@@ -114,6 +133,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		Providers:     provs,
 		FormActions:   formActions,
 		ExpiryWarning: cfg.ExpiryWarning,
+		HistoryDays:   cfg.HistoryDays,
 		MetaAppSecret: metaSecret,
 		Store:         st,
 		Log:           log,
@@ -124,6 +144,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		SessionIdle:   cfg.SessionIdle,
 		SessionMax:    cfg.SessionMax,
 		SignupClosed:  cfg.Signup == "closed",
+		Proxies:       cfg.Proxies,
 	}
 	deps.Sandbox = sbHandler
 	refresher := refresh.New(refresh.Options{
@@ -131,7 +152,6 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		Batch: cfg.RefreshBatch, Workers: cfg.RefreshWorkers, Rate: cfg.RefreshRate, ExpiryWarning: cfg.ExpiryWarning,
 	})
 	deps.Checker = refresher
-	e := handlers.New(deps)
 
 	// The stop timeout outlasts a platform call (30 s), so refreshes in
 	// flight at shutdown still store what they got.
@@ -142,14 +162,17 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	if _, err := refresh.Register(sched, refresher, cfg.RefreshEvery); err != nil {
 		return err
 	}
+	revocations, err := refresh.RegisterRevocations(sched, refresher, cfg.RefreshEvery)
+	if err != nil {
+		return err
+	}
+	deps.RevokeSoon = func() { revocations.RunNow() }
 	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {
-		now := time.Now()
-		if err := st.DeleteExpired(ctx, now.Add(-cfg.SessionIdle), now.Add(-cfg.SessionMax)); err != nil {
-			log.Warn("housekeeping", "err", err)
-		}
+		housekeeping(ctx, st, cfg, log)
 	}), gocron.WithName("housekeeping"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
 		return err
 	}
+	e := handlers.New(deps)
 	sched.Start()
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -47,7 +47,9 @@ func (s *server) handleAccountListFragment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.AccountsList(s.fragmentChrome(c), p))
+	// The usage meter sits outside the list; a list reloaded after a change
+	// elsewhere (another tab's disconnect) brings it along.
+	return render(c, http.StatusOK, templ.Join(views.AccountsList(s.fragmentChrome(c), p), views.UsageOOB(p.Used, p.Max)))
 }
 
 // accountView shapes an account for pages: status in words, times as
@@ -158,6 +160,7 @@ func (s *server) handleAccountDetails(c echo.Context) error {
 		ConnectedBy: a.ConnectedBy,
 		ConnectedAt: a.ConnectedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 		Metadata:    metadataRows(a.Metadata),
+		HistoryDays: s.HistoryDays,
 	}
 	if a.Status == store.StatusNeedsReauth {
 		p.NextCheck = "Paused until the account is reconnected"
@@ -267,18 +270,17 @@ func (s *server) handleDisconnectConfirm(c echo.Context) error {
 	return s.page(c, http.StatusOK, "Disconnect "+a.DisplayName, "accounts", func(ch views.Chrome) templ.Component { return views.DisconnectPage(ch, av) })
 }
 
-// handleDisconnect removes the account and its tokens at once, then asks
-// the platform to revoke them in the background (best effort, never
-// blocking the person).
+// handleDisconnect removes the account and its tokens at once; the
+// revocation at the platform is owed in the same commit and done by the
+// outbox worker, never blocking the person.
 func (s *server) handleDisconnect(c echo.Context) error {
 	v := viewerOf(c)
 	ctx := c.Request().Context()
-	a, tokens, err := s.Store.DeleteAccount(ctx, v.member.ID, c.Param("id"), v.user.ID)
+	a, err := s.disconnect(ctx, v, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	s.Log.Info("account disconnected", "account_id", a.ID, "platform", a.Platform, "user_id", v.user.ID)
-	s.revokeLater(ctx, a, tokens)
 	msg := a.DisplayName + " was disconnected and its tokens deleted."
 	if isHX(c) {
 		used, err := s.Store.CountAccounts(ctx, v.member.ID)
@@ -295,46 +297,23 @@ func (s *server) handleDisconnect(c echo.Context) error {
 	return redirect(c, "/settings/accounts")
 }
 
-type revocation struct {
-	platform providers.Platform
-	creds    providers.Credentials
+func (s *server) disconnect(ctx context.Context, v *viewer, id string) (store.Account, error) {
+	a, err := s.Store.DeleteAccount(ctx, v.member.ID, id, v.user.ID, signInPlatforms)
+	if err == nil {
+		s.revokeSoon()
+	}
+	return a, err
 }
 
-// revokeLater queues a revocation. Facebook and Instagram revoke the whole
-// sign-in, so they are revoked only when no account connected through that
-// sign-in remains anywhere.
-func (s *server) revokeLater(ctx context.Context, a store.Account, t store.Tokens) {
-	p := providers.Platform(a.Platform)
-	prov := s.Providers[p]
-	if prov == nil || t.Access.IsZero() {
-		return
-	}
-	if p != providers.TikTok {
-		n, err := s.Store.CountMetaAccountsBySubject(ctx, a.GrantSubject)
-		if err != nil {
-			s.Log.Warn("revocation skipped: could not count the sign-in's other accounts", "err", err)
-			return
-		}
-		if n > 0 || a.GrantSubject == "" {
-			return // other accounts still use this Facebook sign-in
-		}
-	}
-	select {
-	case s.revocations <- revocation{p, providers.Credentials{AccessToken: t.Access, RefreshToken: t.Refresh, UserToken: t.User,
-		PlatformUserID: a.PlatformUserID, Metadata: a.Metadata}}:
-	default:
-		s.Log.Warn("revocation queue full; skipped", "platform", p)
-	}
+func signInPlatforms(platform string) []string {
+	return providers.SignInPlatforms(providers.Platform(platform))
 }
 
-// revoker works the revocation queue, one at a time, each bounded.
-func (s *server) revoker() {
-	for r := range s.revocations {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		if err := s.Providers[r.platform].Revoke(ctx, r.creds); err != nil {
-			s.Log.Warn("revocation at the platform failed (the tokens are already deleted here)", "platform", r.platform, "err", err)
-		}
-		cancel()
+// revokeSoon wakes the revocation outbox, if one runs; otherwise its next
+// round picks the work up.
+func (s *server) revokeSoon() {
+	if s.RevokeSoon != nil {
+		s.RevokeSoon()
 	}
 }
 
@@ -420,7 +399,7 @@ func (s *server) handleChoose(c echo.Context) error {
 		return s.renderChoose(c, http.StatusUnprocessableEntity, "Tick at least one account, or choose Cancel.")
 	}
 	res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: g.Platform,
-		Subject: g.Subject, SubjectName: g.SubjectName, Accounts: chosen})
+		Subject: g.Subject, SubjectName: g.SubjectName, Accounts: chosen, SignIn: signInPlatforms(g.Platform)})
 	if err != nil {
 		return err
 	}
@@ -442,9 +421,10 @@ func (s *server) handleChooseCancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeletePendingGrant(c.Request().Context(), g.ID); err != nil {
+	if err := s.Store.DiscardPendingGrant(c.Request().Context(), g, signInPlatforms(g.Platform)); err != nil {
 		return err
 	}
+	s.revokeSoon()
 	s.addFlash(c, "info", "Nothing was connected.")
 	if err := v.sess.Save(c.Request(), c.Response()); err != nil {
 		return err

@@ -130,11 +130,10 @@ func (s *server) handleAPIDisconnect(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusForbidden, "Only owners and admins of this workspace can disconnect accounts.")
 	}
 	ctx := c.Request().Context()
-	a, tokens, err := s.Store.DeleteAccount(ctx, v.member.ID, c.Param("id"), v.user.ID)
+	a, err := s.disconnect(ctx, v, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	s.Log.Info("account disconnected", "account_id", a.ID, "platform", a.Platform, "via", "api")
-	s.revokeLater(ctx, a, tokens)
 	return c.NoContent(http.StatusNoContent)
 }

@@ -180,10 +180,11 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 	if p == providers.TikTok && len(found) == 1 {
 		// TikTok yields exactly one account: confirm it directly.
 		res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
-			Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found})
+			Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found, SignIn: signInPlatforms(string(p))})
 		if err != nil {
 			return err
 		}
+		s.revokeSoon() // in case the plan had no room
 		kind, msg := connectSummary(res)
 		return done(kind, msg, "/settings/accounts")
 	}
@@ -215,11 +216,20 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 		if who == "" {
 			who = "another account"
 		}
+		// The tokens just received are not kept: owe their revocation, so
+		// the stranger's sign-in does not stay authorized for nothing.
+		if len(found) > 0 {
+			if err := s.Store.RevokeUnused(ctx, string(p), store.SignIn{Subject: grant.Subject, Platforms: signInPlatforms(string(p))},
+				found[0].PlatformUserID, found[0].Tokens, "reconnect signed in as somebody else"); err != nil {
+				return err
+			}
+			s.revokeSoon()
+		}
 		return done("error", fmt.Sprintf("You signed in to %s as %s, who cannot manage %s. Nothing was changed: sign in as the account that manages it and reconnect again.",
 			p.Name(), who, a.DisplayName), "/settings/accounts/"+a.ID)
 	}
 	res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
-		Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found, OnlyExisting: true})
+		Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found, OnlyExisting: true, SignIn: signInPlatforms(string(p))})
 	if err != nil {
 		return err
 	}

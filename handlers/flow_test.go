@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"omnisocial/providers"
+	"omnisocial/refresh"
 	"omnisocial/sandbox"
 	"omnisocial/vault"
 )
@@ -90,7 +92,16 @@ func (s *sandboxCtl) tokens() []string {
 
 func newFlowKit(t *testing.T, opts ...kitOption) (*kit, *sandboxCtl) {
 	opt, sb := withSandbox(t)
-	k := newKit(t, append([]kitOption{opt}, opts...)...)
+	// The revocation outbox, drained at once as serve's job would be.
+	outbox := func(d *Deps) {
+		r := refresh.New(refresh.Options{Store: d.Store, Providers: d.Providers, Now: d.Now, Rate: 1000})
+		d.RevokeSoon = func() {
+			if _, err := r.DrainRevocations(context.Background()); err != nil {
+				t.Errorf("revocations: %v", err)
+			}
+		}
+	}
+	k := newKit(t, append([]kitOption{opt, outbox}, opts...)...)
 	sb.wire(k)
 	return k, sb
 }

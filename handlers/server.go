@@ -34,8 +34,10 @@ type Deps struct {
 	// platforms' authorize pages), for the CSP's form-action.
 	FormActions   []string
 	ExpiryWarning time.Duration
+	HistoryDays   int         // routine history kept, for the details page
 	MetaAppSecret vault.Token // verifies Meta's signed_request callbacks
 	Checker       Checker     // checks an account now; nil hides "Check now"
+	RevokeSoon    func()      // wakes the revocation outbox after work was owed to it; may be nil
 
 	BaseURL       *url.URL
 	SessionKey    []byte // signs session cookies
@@ -55,9 +57,8 @@ type Checker interface {
 
 type server struct {
 	Deps
-	sessions    *sessionStore
-	limiter     *auth.Limiter
-	revocations chan revocation
+	sessions *sessionStore
+	limiter  *auth.Limiter
 }
 
 // New builds the HTTP handler.
@@ -68,6 +69,9 @@ func New(d Deps) *echo.Echo {
 	if d.BodyLimit == "" {
 		d.BodyLimit = "64K"
 	}
+	if d.HistoryDays == 0 {
+		d.HistoryDays = 30
+	}
 	if d.ExpiryWarning == 0 {
 		d.ExpiryWarning = 7 * 24 * time.Hour
 	}
@@ -76,12 +80,10 @@ func New(d Deps) *echo.Echo {
 	}
 	secure := d.BaseURL.Scheme == "https"
 	s := &server{
-		Deps:        d,
-		sessions:    newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
-		limiter:     auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
-		revocations: make(chan revocation, 256),
+		Deps:     d,
+		sessions: newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
+		limiter:  auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
 	}
-	go s.revoker()
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -115,8 +117,39 @@ func New(d Deps) *echo.Echo {
 		},
 	}))
 	e.Use(s.loadViewer)
-	s.routes(e)
+	routesWithHead(e, s.routes)
 	return e
+}
+
+// routesWithHead registers the routes, then lets every GET route answer
+// HEAD too with the same handler and middleware: Echo does not, and
+// monitors, link checkers and curl -I use HEAD. net/http sends no body for
+// HEAD, so the GET handler runs unchanged.
+func routesWithHead(e *echo.Echo, routes func(*echo.Echo)) {
+	type get struct {
+		path string
+		h    echo.HandlerFunc
+		mw   []echo.MiddlewareFunc
+	}
+	var gets []get
+	e.OnAddRouteHandler = func(_ string, r echo.Route, h echo.HandlerFunc, mw []echo.MiddlewareFunc) {
+		if r.Method == http.MethodGet {
+			gets = append(gets, get{r.Path, h, mw})
+		}
+	}
+	routes(e)
+	e.OnAddRouteHandler = nil
+	hasHead := map[string]bool{}
+	for _, r := range e.Routes() {
+		if r.Method == http.MethodHead {
+			hasHead[r.Path] = true
+		}
+	}
+	for _, g := range gets {
+		if !hasHead[g.path] {
+			e.Add(http.MethodHead, g.path, g.h, g.mw...)
+		}
+	}
 }
 
 func csrfCookie(secure bool) string {

@@ -48,6 +48,16 @@ func (p Platform) Name() string {
 	return string(p)
 }
 
+// SignInPlatforms lists, as stored, the platforms whose accounts one sign-in
+// at p authorizes: a Facebook sign-in serves its Pages and their Instagram
+// accounts alike, so revoking it is owed only when the last of them goes.
+func SignInPlatforms(p Platform) []string {
+	if p == TikTok {
+		return []string{string(TikTok)}
+	}
+	return []string{string(Facebook), string(Instagram)}
+}
+
 // Provider is what the handlers and the refresh queue use. *Adapter
 // implements it for every platform.
 type Provider interface {

@@ -20,12 +20,16 @@ func Register(s gocron.Scheduler, r *Refresher, every time.Duration) (gocron.Job
 		// A restart resumes at once: leases left by a crash are reclaimed.
 		gocron.WithStartAt(gocron.WithStartImmediately()),
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),
-		gocron.WithEventListeners(
-			gocron.AfterJobRunsWithError(func(_ uuid.UUID, name string, err error) {
-				r.log.Error("refresh: job failed", "job", name, "err", err)
-			}),
-			gocron.AfterJobRunsWithPanic(func(_ uuid.UUID, name string, v any) {
-				r.log.Error("refresh: job panicked", "job", name, "panic", v)
-			}),
-		))
+		gocron.WithEventListeners(r.jobListeners()...))
+}
+
+func (r *Refresher) jobListeners() []gocron.EventListener {
+	return []gocron.EventListener{
+		gocron.AfterJobRunsWithError(func(_ uuid.UUID, name string, err error) {
+			r.log.Error("refresh: job failed", "job", name, "err", err)
+		}),
+		gocron.AfterJobRunsWithPanic(func(_ uuid.UUID, name string, v any) {
+			r.log.Error("refresh: job panicked", "job", name, "panic", v)
+		}),
+	}
 }

@@ -301,7 +301,8 @@ func (r *Refresher) succeeded(ctx context.Context, c store.Claim, ch *providers.
 		res.Outcome, res.Event, res.EventDetail = "refreshed", "refreshed", "Access token renewed; profile synced"
 	}
 	if err != nil {
-		res.Failed, res.Problem = true, reason(err)
+		// Not routine: history keeps it past the routine horizon.
+		res.Failed, res.Problem, res.Event = true, reason(err), "check_failed"
 		res.EventDetail = "Tokens renewed, then: " + reason(err)
 		switch providers.KindOf(err) {
 		case providers.Permanent, providers.Denied:

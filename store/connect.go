@@ -148,6 +148,10 @@ func (s *Store) SavePendingGrant(ctx context.Context, g PendingGrant) (string, e
 
 // PendingGrant loads a grant for the session that made it.
 func (s *Store) PendingGrant(ctx context.Context, id string, sessionHash []byte) (PendingGrant, error) {
+	return s.pendingGrant(ctx, id, sessionHash, false)
+}
+
+func (s *Store) pendingGrant(ctx context.Context, id string, sessionHash []byte, expired bool) (PendingGrant, error) {
 	g := PendingGrant{ID: id}
 	var sealed []byte
 	var exp int64
@@ -159,7 +163,7 @@ func (s *Store) PendingGrant(ctx context.Context, id string, sessionHash []byte)
 	if err != nil {
 		return g, err
 	}
-	if g.ExpiresAt = time.Unix(exp, 0); !s.now().Before(g.ExpiresAt) {
+	if g.ExpiresAt = time.Unix(exp, 0); !expired && !s.now().Before(g.ExpiresAt) {
 		return g, ErrNotFound
 	}
 	plain, err := s.box.Open(sealed, id, "pending_grant")
@@ -182,10 +186,71 @@ func (s *Store) PendingGrant(ctx context.Context, id string, sessionHash []byte)
 	return g, nil
 }
 
-// DeletePendingGrant forgets a grant (confirmed or cancelled).
+// DeletePendingGrant forgets a confirmed grant: its tokens live on in the
+// accounts chosen (and Connect owed a revocation if none was).
 func (s *Store) DeletePendingGrant(ctx context.Context, id string) error {
 	_, err := s.w.ExecContext(ctx, "DELETE FROM pending_grants WHERE id = ?", id)
 	return err
+}
+
+// DiscardPendingGrant forgets a grant nobody confirmed, and in the same
+// commit owes the platform a revocation of its tokens unless an account
+// uses the sign-in.
+func (s *Store) DiscardPendingGrant(ctx context.Context, g PendingGrant, signIn []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return s.discardGrant(ctx, tx, g, signIn)
+	})
+}
+
+func (s *Store) discardGrant(ctx context.Context, tx *sql.Tx, g PendingGrant, signIn []string) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM pending_grants WHERE id = ?", g.ID); err != nil {
+		return err
+	}
+	if len(g.Accounts) == 0 {
+		return nil
+	}
+	d := g.Accounts[0] // one sign-in: Meta revokes through its user token, TikTok has one account
+	return s.queueRevocation(ctx, tx, g.Platform, SignIn{Subject: g.Subject, Platforms: signIn}, d.PlatformUserID, d.Tokens,
+		"received but the choice was never made")
+}
+
+// ExpirePendingGrants discards the grants past their time, owing the
+// platform a revocation of their tokens as DiscardPendingGrant does.
+func (s *Store) ExpirePendingGrants(ctx context.Context, signIn func(platform string) []string) (int, error) {
+	rows, err := s.query(ctx, "SELECT id, session_hash FROM pending_grants WHERE expires_at <= ?", s.now().Unix())
+	if err != nil {
+		return 0, err
+	}
+	type ref struct {
+		id      string
+		session []byte
+	}
+	var expired []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.id, &r.session); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		expired = append(expired, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range expired {
+		g, err := s.pendingGrant(ctx, r.id, r.session, true)
+		if err != nil {
+			// Unreadable (a key gone): nothing can be revoked; just forget it.
+			g = PendingGrant{ID: r.id}
+		}
+		if err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.discardGrant(ctx, tx, g, signIn(g.Platform)) }); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Connect asks to manage accounts found by one authorization.
@@ -197,6 +262,9 @@ type Connect struct {
 	SubjectName  string
 	Accounts     []Discovered
 	OnlyExisting bool // reconnect: renew accounts already here, add none
+	// SignIn lists the platforms that share this sign-in; with it, a grant
+	// of which nothing was kept is owed a revocation (SPEC §13).
+	SignIn []string
 }
 
 // ConnectResult says what happened to each account asked for.
@@ -273,6 +341,14 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 				return err
 			}
 		}
+		si := SignIn{Subject: c.Subject, Platforms: c.SignIn}
+		if len(res.Added)+len(res.Renewed) > 0 {
+			return cancelRevocations(ctx, tx, si)
+		}
+		if len(c.Accounts) > 0 {
+			d := c.Accounts[0]
+			return s.queueRevocation(ctx, tx, c.Platform, si, d.PlatformUserID, d.Tokens, "received but none of its accounts was kept")
+		}
 		return nil
 	})
 	return res, err
@@ -326,30 +402,37 @@ func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d D
 	return err
 }
 
-// DeleteAccount removes an account and its tokens at once, returning them
-// for a best-effort revocation at the platform. secure_delete overwrites
-// the freed pages; the checkpoint then clears the old copies from the WAL.
-func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string, byUser int64) (Account, Tokens, error) {
+// DeleteAccount removes an account and its tokens at once. In the same
+// commit the tokens move to the revocation outbox when no other account uses
+// their sign-in (signIn maps a platform to the platforms sharing its
+// sign-ins), so a crash after the disconnect cannot leave them alive at the
+// platform. secure_delete overwrites the freed pages; the checkpoint then
+// clears the old copies from the WAL.
+func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string, byUser int64, signIn func(platform string) []string) (Account, error) {
 	var a Account
-	var t Tokens
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if a, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountCols+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id)); err != nil {
 			return err
 		}
-		if t, err = s.tokens(ctx, tx, id); err != nil && !errors.Is(err, vault.ErrOpen) && !errors.Is(err, vault.ErrUnknownKey) {
+		t, err := s.tokens(ctx, tx, id)
+		if err != nil && !errors.Is(err, vault.ErrOpen) && !errors.Is(err, vault.ErrUnknownKey) {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM social_accounts WHERE id = ?", id); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, workspaceID, id, a.DisplayName, byUser, "disconnected", "Account and its stored tokens removed", s.now())
+		if err := addEvent(ctx, tx, workspaceID, id, a.DisplayName, byUser, "disconnected", "Account and its stored tokens removed", s.now()); err != nil {
+			return err
+		}
+		si := SignIn{Subject: a.GrantSubject, Platforms: signIn(a.Platform)}
+		return s.queueRevocation(ctx, tx, a.Platform, si, a.PlatformUserID, t, "disconnected")
 	})
 	if err != nil {
-		return a, t, err
+		return a, err
 	}
 	s.Checkpoint(ctx)
-	return a, t, nil
+	return a, nil
 }
 
 // Checkpoint moves the WAL into the database file and truncates it, so
@@ -398,13 +481,37 @@ func (s *Store) Events(ctx context.Context, workspaceID int64, accountID string,
 	return out, rows.Err()
 }
 
-// DeleteExpired removes flows, grants and sessions past their time.
+// DeleteExpired removes flows, grants and sessions past their time. One
+// statement per Exec: the driver binds the first arguments to every
+// statement of a multi-statement string, which once deleted every session.
 func (s *Store) DeleteExpired(ctx context.Context, sessionsIdleBefore, sessionsCreatedBefore time.Time) error {
 	now := s.now().Unix()
-	_, err := s.w.ExecContext(ctx, `DELETE FROM oauth_flows WHERE expires_at <= ?;
-		DELETE FROM pending_grants WHERE expires_at <= ?;
-		DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?`, now, now, sessionsIdleBefore.Unix(), sessionsCreatedBefore.Unix())
-	return err
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM oauth_flows WHERE expires_at <= ?", now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_grants WHERE expires_at <= ?", now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?",
+			sessionsIdleBefore.Unix(), sessionsCreatedBefore.Unix())
+		return err
+	})
+}
+
+// PruneHistory deletes routine successful checks older than before; every
+// other event lives as long as the history does. It reports how many went.
+func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM account_events WHERE kind IN ('checked', 'refreshed') AND created_at < ?", before.Unix())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // NewID returns a random id: unguessable (128 bits) and URL-safe.

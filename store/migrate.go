@@ -13,6 +13,7 @@ import (
 var steps = []string{
 	"", // 1→2: social accounts, OAuth flows, pending grants, account events, API keys, alerts
 	"", // 2→3: deletion_requests
+	"", // 3→4: revocation outbox; routine history may be pruned, nothing else deleted
 }
 
 // Latest is the schema version this build writes.
