@@ -74,10 +74,12 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 	return b, nil
 }
 
+// handleBanner is the banner alone, for htmx to poll. It builds no page
+// chrome: that would take the session's pending messages and drop them.
 func (s *server) handleBanner(c echo.Context) error {
-	ch, err := s.chrome(c, "", "")
+	b, err := s.banner(c)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.BannerSlot(ch, ch.Banner))
+	return render(c, http.StatusOK, views.BannerSlot(s.fragmentChrome(c), b))
 }

@@ -150,3 +150,24 @@ func TestCheckNow(t *testing.T) {
 		t.Fatalf("plain check: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 }
+
+// The banner polls every minute; a poll between an action's redirect and
+// the page it leads to must not eat the action's message.
+func TestBannerPollKeepsPendingMessage(t *testing.T) {
+	k, sb := newFlowKit(t)
+	b := k.browser()
+	b.signup("dana@example.com", "Harbor")
+	sb.consent("dana")
+	b.choose(b.authorize("facebook", nil).Header.Get("Location"), harbor)
+	id := k.accounts(t)[0].ID
+	if res := b.form("/settings/accounts", "/settings/accounts/"+id+"/disconnect", url.Values{}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disconnect: %d", res.StatusCode)
+	}
+	if res := b.get("/banner", "HX-Request", "true"); res.StatusCode != http.StatusOK {
+		t.Fatalf("banner: %d", res.StatusCode)
+	}
+	msg := parse(t, b.get("/settings/accounts")).Find("[data-testid=flash]").Text()
+	if !strings.Contains(msg, "was disconnected") {
+		t.Fatalf("flash after a banner poll = %q", msg)
+	}
+}
