@@ -101,14 +101,21 @@ func (s *sessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	}
 	sess.ID = id
 	sess.IsNew = false
-	// One write a minute at most keeps the idle clock honest without a
-	// write per request.
-	if now.Sub(row.LastSeenAt) > time.Minute {
+	if now.Sub(row.LastSeenAt) > s.touchEvery() {
 		if err := s.st.TouchSession(ctx, row.IDHash); err != nil {
 			return sess, err
 		}
 	}
 	return sess, nil
+}
+
+// touchEvery is how stale last-seen may get before a request rewrites it:
+// a quarter of the idle limit, at most a minute. Rarer writes would log out
+// people active under a short limit (20 s, clicking every 15 s); a write per
+// request would cost the default hour a write per page. So the idle limit
+// holds to within a quarter of its length, never longer than configured.
+func (s *sessionStore) touchEvery() time.Duration {
+	return min(time.Minute, s.idle/4)
 }
 
 func (s *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {

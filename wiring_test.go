@@ -1,0 +1,1195 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"omnisocial/sandbox"
+)
+
+// Wiring tests: each environment variable is set on the real server
+// (serve(), as `omnisocial serve` runs it) and its effect is observed from
+// outside: an address, a cookie, a header, a page, a log line, a call that
+// reaches a platform. A package test that builds handlers.Deps by hand
+// passes while serve forgets to pass a setting (STYLE.md pitfall 17).
+
+// wiringCase observes the effect of the variables it names.
+type wiringCase struct {
+	name string
+	vars []string
+	run  func(t *testing.T)
+}
+
+var wiringCases = []wiringCase{
+	{"address", []string{"OMNISOCIAL_ADDR"}, wireAddr},
+	{"database file", []string{"OMNISOCIAL_DB"}, wireDB},
+	{"base URL", []string{"OMNISOCIAL_BASE_URL"}, wireBaseURL},
+	{"development mode", []string{"OMNISOCIAL_DEV"}, wireDev},
+	{"sandbox", []string{"OMNISOCIAL_SANDBOX"}, wireSandbox},
+	{"trusted proxies", []string{"OMNISOCIAL_TRUSTED_PROXIES"}, wireProxies},
+	{"encryption keys", []string{"OMNISOCIAL_ENCRYPTION_KEY", "OMNISOCIAL_ENCRYPTION_KEY_OLD"}, wireKeys},
+	{"session secret", []string{"OMNISOCIAL_SESSION_SECRET"}, wireSessionSecret},
+	{"session idle", []string{"OMNISOCIAL_SESSION_IDLE"}, wireSessionIdle},
+	{"session max", []string{"OMNISOCIAL_SESSION_MAX"}, wireSessionMax},
+	{"sign-up", []string{"OMNISOCIAL_SIGNUP"}, wireSignup},
+	{"plan limits", []string{"OMNISOCIAL_PLAN_LIMITS"}, wirePlanLimits},
+	{"facebook app", []string{"OMNISOCIAL_FACEBOOK_APP_ID", "OMNISOCIAL_FACEBOOK_APP_SECRET", "OMNISOCIAL_FACEBOOK_GRAPH_VERSION",
+		"OMNISOCIAL_FACEBOOK_DIALOG_URL", "OMNISOCIAL_FACEBOOK_GRAPH_URL"}, wireFacebook},
+	{"tiktok app", []string{"OMNISOCIAL_TIKTOK_CLIENT_KEY", "OMNISOCIAL_TIKTOK_CLIENT_SECRET",
+		"OMNISOCIAL_TIKTOK_AUTH_URL", "OMNISOCIAL_TIKTOK_API_URL"}, wireTikTok},
+	{"refresh queue", []string{"OMNISOCIAL_REFRESH_INTERVAL", "OMNISOCIAL_REFRESH_BATCH", "OMNISOCIAL_REFRESH_WORKERS",
+		"OMNISOCIAL_REFRESH_RATE", "OMNISOCIAL_LOG_LEVEL", "OMNISOCIAL_TIKTOK_API_URL"}, wireRefresh},
+	{"expiry warning", []string{"OMNISOCIAL_EXPIRY_WARNING"}, wireExpiryWarning},
+	{"history days", []string{"OMNISOCIAL_HISTORY_DAYS"}, wireHistoryDays},
+	{"logs", []string{"OMNISOCIAL_LOG_LEVEL", "OMNISOCIAL_LOG_FORMAT"}, wireLogs},
+	{"garbage collector", []string{"GOGC", "GOMEMLIMIT"}, wireGC},
+}
+
+// TestWiringCoversEverySetting fails when a variable in config.go's
+// settings, or in the README's configuration table, has no wiring case.
+func TestWiringCoversEverySetting(t *testing.T) {
+	covered := map[string]bool{}
+	for _, c := range wiringCases {
+		for _, v := range c.vars {
+			covered[v] = true
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.name] = true
+		if !covered[s.name] {
+			t.Errorf("%s (config.go) has no case in wiringCases: add one that sets it on the real server and observes its effect", s.name)
+		}
+	}
+	for _, name := range readmeVariables(t) {
+		known[name] = true
+		if !covered[name] {
+			t.Errorf("%s (README configuration table) has no case in wiringCases", name)
+		}
+	}
+	for v := range covered {
+		if !known[v] {
+			t.Errorf("wiringCases names %s, which is neither in settings nor in the README", v)
+		}
+	}
+}
+
+// readmeVariables lists the variables of the README's configuration table.
+// A row may name a second variable by its suffix: `OMNISOCIAL_FACEBOOK_APP_ID`, `_APP_SECRET`.
+func readmeVariables(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(b), "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	var names []string
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || !strings.Contains(cells[1], "`") {
+			continue
+		}
+		var first string
+		for i, part := range strings.Split(cells[1], "`") {
+			if i%2 == 0 || strings.TrimSpace(part) == "" {
+				continue
+			}
+			name := part
+			if strings.HasPrefix(part, "_") && first != "" {
+				seg, _, _ := strings.Cut(part[1:], "_")
+				k := strings.LastIndex(first, "_"+seg)
+				if k < 0 {
+					t.Fatalf("README: cannot expand %s after %s", part, first)
+				}
+				name = first[:k] + part
+			}
+			if first == "" {
+				first = name
+			}
+			names = append(names, name)
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("README configuration table: only %v", names)
+	}
+	return names
+}
+
+func TestWiring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real server a few dozen times")
+	}
+	for _, c := range wiringCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t)
+		})
+	}
+}
+
+// OMNISOCIAL_ADDR: the server listens there, and a taken address is
+// refused naming the variable.
+func wireAddr(t *testing.T) {
+	addr := wiringAddr(t)
+	// The base URL names another port: the address alone decides.
+	w := boot(t, "OMNISOCIAL_ADDR", addr, "OMNISOCIAL_BASE_URL", "http://localhost:1")
+	if w.Addr != addr {
+		t.Fatalf("listening on %s, want %s", w.Addr, addr)
+	}
+	if res := httpGet(t, "http://"+addr+"/healthz"); res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz at %s: %d", addr, res.StatusCode)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, err := tryBoot(t, "OMNISOCIAL_ADDR", taken.Addr().String()); err == nil || !strings.Contains(err.Error(), "OMNISOCIAL_ADDR") {
+		t.Fatalf("an address in use: err = %v, want one naming OMNISOCIAL_ADDR", err)
+	}
+}
+
+// OMNISOCIAL_DB: the file (and its folders) appear at that path, the
+// sandbox keeps its state beside it, and the next start finds the user.
+func wireDB(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "nested", "folder", "app.db")
+	w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true")
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("no database at OMNISOCIAL_DB: %v", err)
+	}
+	newVisitor(t, w.URL).signup("dana@example.com", "Harbor")
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(db), "sandbox.json")); err != nil {
+		t.Fatalf("sandbox state not beside the database: %v", err)
+	}
+	w = boot(t, "OMNISOCIAL_DB", db)
+	res, _ := newVisitor(t, w.URL).do("POST", "/login", url.Values{"email": {"dana@example.com"}, "password": {"correct horse battery"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/settings/accounts" {
+		t.Fatalf("log-in after restart on the same file: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// OMNISOCIAL_BASE_URL: https turns on HSTS, Secure __Host- cookies; OAuth
+// redirect URIs are built from it.
+func wireBaseURL(t *testing.T) {
+	tests := []struct {
+		base                  string
+		hsts                  bool
+		session, csrf         string
+		secure                bool
+		wantRedirectURIPrefix string
+	}{
+		{"", false, "omnisocial", "omnisocial-csrf", false, ""},
+		{"https://social.example.com", true, "__Host-omnisocial", "__Host-omnisocial-csrf", true, "https://social.example.com/oauth/tiktok/callback"},
+	}
+	for _, tc := range tests {
+		t.Run(cmp.Or(tc.base, "default"), func(t *testing.T) {
+			t.Parallel()
+			kv := []string{"OMNISOCIAL_SANDBOX", "true"}
+			if tc.base != "" {
+				kv = append(kv, "OMNISOCIAL_BASE_URL", tc.base)
+			}
+			w := boot(t, kv...)
+			// A plain GET (no Sec-Fetch-Site) gets the CSRF cookie.
+			res := httpGet(t, w.URL+"/login")
+			if got := res.Header.Get("Strict-Transport-Security") != ""; got != tc.hsts {
+				t.Errorf("HSTS sent = %v, want %v", got, tc.hsts)
+			}
+			if c := setCookie(res, tc.csrf); c == nil || c.Secure != tc.secure {
+				t.Errorf("CSRF cookie %s: %+v (all: %v), want Secure=%v", tc.csrf, c, res.Header["Set-Cookie"], tc.secure)
+			}
+			v := newVisitor(t, w.URL)
+			res = v.signup("dana@example.com", "Harbor")
+			if c := setCookie(res, tc.session); c == nil || c.Secure != tc.secure || !c.HttpOnly {
+				t.Errorf("session cookie %s: %+v (all: %v), want Secure=%v", tc.session, c, res.Header["Set-Cookie"], tc.secure)
+			}
+			res, _ = v.do("POST", "/connect/tiktok", url.Values{})
+			loc, err := url.Parse(res.Header.Get("Location"))
+			if res.StatusCode != http.StatusSeeOther || err != nil {
+				t.Fatalf("connect: %d %q", res.StatusCode, res.Header.Get("Location"))
+			}
+			want := cmp.Or(tc.wantRedirectURIPrefix, w.URL+"/oauth/tiktok/callback")
+			if got := loc.Query().Get("redirect_uri"); got != want {
+				t.Errorf("redirect_uri = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// OMNISOCIAL_DEV: without keys, secrets are generated into a 0600 file
+// beside the database, and the platforms talk to the mounted sandbox.
+func wireDev(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	w := boot(t, "OMNISOCIAL_DEV", "true", "OMNISOCIAL_DB", filepath.Join(dir, "omnisocial.db"),
+		"OMNISOCIAL_ENCRYPTION_KEY", "", "OMNISOCIAL_SESSION_SECRET", "")
+	info, err := os.Stat(filepath.Join(dir, "dev-secrets.env"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("dev-secrets.env beside the database: %v %v", err, info)
+	}
+	if !strings.Contains(w.logs.String(), "DEVELOPMENT MODE") {
+		t.Errorf("no development-mode warning in the log:\n%s", w.logs)
+	}
+	if res := httpGet(t, w.URL+"/sandbox/control/personas"); res.StatusCode != http.StatusOK {
+		t.Errorf("/sandbox/ in development mode: %d", res.StatusCode)
+	}
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	assertConfigured(t, v.page("/settings/accounts/connect"), map[string]bool{"facebook": true, "instagram": true, "tiktok": true})
+}
+
+// OMNISOCIAL_SANDBOX: /sandbox/ answers, and platforms without credentials
+// are offered through it; without it, 404 and "not configured".
+func wireSandbox(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint(on), func(t *testing.T) {
+			t.Parallel()
+			w := boot(t, "OMNISOCIAL_SANDBOX", fmt.Sprint(on))
+			// Without the sandbox the path is not found (a 303 to log in
+			// while logged out, as for any unknown path).
+			res, _ := newVisitor(t, w.URL).do("GET", "/sandbox/control/personas", nil)
+			if got := res.StatusCode == http.StatusOK && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json"); got != on {
+				t.Errorf("/sandbox/control/personas: %d %s, want the sandbox to answer: %v", res.StatusCode, res.Header.Get("Content-Type"), on)
+			}
+			if got := strings.Contains(w.logs.String(), "the platform sandbox is mounted"); got != on {
+				t.Errorf("start-up log names the sandbox: %v, want %v", got, on)
+			}
+			v := newVisitor(t, w.URL)
+			v.signup("dana@example.com", "Harbor")
+			assertConfigured(t, v.page("/settings/accounts/connect"), map[string]bool{"facebook": on, "instagram": on, "tiktok": on})
+		})
+	}
+}
+
+// OMNISOCIAL_TRUSTED_PROXIES: behind a trusted proxy each client address
+// has its own log-in budget; otherwise the header is ignored and the
+// proxy's address is spent.
+func wireProxies(t *testing.T) {
+	tests := []struct {
+		proxies  string
+		wantNext int
+	}{
+		{"", http.StatusTooManyRequests},
+		{"127.0.0.0/8", http.StatusUnprocessableEntity},
+	}
+	for _, tc := range tests {
+		t.Run(cmp.Or(tc.proxies, "none"), func(t *testing.T) {
+			t.Parallel()
+			w := boot(t, "OMNISOCIAL_TRUSTED_PROXIES", tc.proxies)
+			v := newVisitor(t, w.URL)
+			try := func(i int, ip string) int {
+				res, _ := v.do("POST", "/login", url.Values{"email": {fmt.Sprintf("nobody%d@example.com", i)}, "password": {"wrong password"}},
+					"X-Forwarded-For", ip)
+				return res.StatusCode
+			}
+			for i := range 5 {
+				if got := try(i, "203.0.113.1"); got != http.StatusUnprocessableEntity {
+					t.Fatalf("bad log-in %d: %d", i+1, got)
+				}
+			}
+			if got := try(5, "203.0.113.1"); got != http.StatusTooManyRequests {
+				t.Fatalf("sixth bad log-in from one client: %d, want 429", got)
+			}
+			if got := try(6, "203.0.113.2"); got != tc.wantNext {
+				t.Fatalf("a log-in from another client: %d, want %d", got, tc.wantNext)
+			}
+			if tc.proxies != "" && !strings.Contains(w.logs.String(), "client=203.0.113.2") {
+				t.Errorf("the log does not name the client behind the proxy:\n%s", w.logs)
+			}
+		})
+	}
+}
+
+// OMNISOCIAL_ENCRYPTION_KEY seals tokens: another key is refused at start.
+// OMNISOCIAL_ENCRYPTION_KEY_OLD opens what the old key sealed: the server
+// starts and a check of the account uses its token.
+func wireKeys(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "keys.db")
+	w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true")
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	if res := v.connect("tiktok", w.URL, "bloom"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/settings/accounts" {
+		t.Fatalf("connect: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	newKey := strings.Repeat("5a", 32)
+	if _, err := tryBoot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", newKey); err == nil || !strings.Contains(err.Error(), "OMNISOCIAL_ENCRYPTION_KEY") {
+		t.Fatalf("another key alone: err = %v, want a refusal naming OMNISOCIAL_ENCRYPTION_KEY", err)
+	}
+	w = boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_ENCRYPTION_KEY", newKey, "OMNISOCIAL_ENCRYPTION_KEY_OLD", testKey)
+	v.base = w.URL
+	id := queryString(t, db, "SELECT id FROM social_accounts")
+	res, _ := v.do("POST", "/settings/accounts/"+id+"/check", url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("check now: %d", res.StatusCode)
+	}
+	flash := v.page(res.Header.Get("Location")).Find("[data-testid=flash]")
+	if !flash.HasClass("flash-success") {
+		t.Fatalf("check of a token sealed under the old key: %q (class %q)\n%s", flash.Text(), flash.AttrOr("class", ""), w.logs)
+	}
+}
+
+// OMNISOCIAL_SESSION_SECRET signs the session cookie: a server with another
+// secret does not accept it, one with the same secret does.
+func wireSessionSecret(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "secret.db")
+	w := boot(t, "OMNISOCIAL_DB", db)
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	w.stop()
+	for _, step := range []struct {
+		secret string
+		want   int
+	}{
+		{strings.Repeat("3c", 32), http.StatusSeeOther},
+		{testSecret, http.StatusOK},
+	} {
+		w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SESSION_SECRET", step.secret)
+		v.base = w.URL
+		if res, _ := v.do("GET", "/settings/accounts", nil); res.StatusCode != step.want {
+			t.Errorf("session cookie under secret %s…: %d, want %d", step.secret[:4], res.StatusCode, step.want)
+		}
+		w.stop()
+	}
+}
+
+// OMNISOCIAL_SESSION_IDLE: silence longer than the limit logs out.
+func wireSessionIdle(t *testing.T) {
+	w := boot(t, "OMNISOCIAL_SESSION_IDLE", "2s")
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	if res, _ := v.do("GET", "/settings/accounts", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("right after sign-up: %d", res.StatusCode)
+	}
+	time.Sleep(3 * time.Second)
+	if res, _ := v.do("GET", "/settings/accounts", nil); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Fatalf("after 3 s of silence with a 2 s limit: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// OMNISOCIAL_SESSION_MAX: the session ends that long after log-in, however
+// active (the idle limit stays at its default hour).
+func wireSessionMax(t *testing.T) {
+	w := boot(t, "OMNISOCIAL_SESSION_MAX", "2s")
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	if res, _ := v.do("GET", "/settings/accounts", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("right after sign-up: %d", res.StatusCode)
+	}
+	for range 6 {
+		time.Sleep(500 * time.Millisecond)
+		v.do("GET", "/settings/accounts", nil)
+	}
+	if res, _ := v.do("GET", "/settings/accounts", nil); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Fatalf("3 s of activity after log-in with a 2 s maximum: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// OMNISOCIAL_SIGNUP=closed: the first person signs up, the second cannot.
+func wireSignup(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		want int
+	}{{"open", http.StatusSeeOther}, {"closed", http.StatusForbidden}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			w := boot(t, "OMNISOCIAL_SIGNUP", tc.mode)
+			newVisitor(t, w.URL).signup("first@example.com", "First")
+			res, _ := newVisitor(t, w.URL).do("POST", "/signup", url.Values{"name": {"S"}, "email": {"second@example.com"},
+				"password": {"correct horse battery"}, "workspace": {"Second"}})
+			if res.StatusCode != tc.want {
+				t.Fatalf("second sign-up: %d, want %d", res.StatusCode, tc.want)
+			}
+		})
+	}
+}
+
+// OMNISOCIAL_PLAN_LIMITS: the accounts page counts against the limit.
+func wirePlanLimits(t *testing.T) {
+	for _, tc := range []struct{ limits, want string }{
+		{"", "0 of 3 accounts used"},
+		{"free=1,pro=2,business=4", "0 of 1 accounts used"},
+	} {
+		t.Run(cmp.Or(tc.limits, "default"), func(t *testing.T) {
+			t.Parallel()
+			w := boot(t, "OMNISOCIAL_PLAN_LIMITS", tc.limits)
+			v := newVisitor(t, w.URL)
+			v.signup("dana@example.com", "Harbor")
+			if got := squash(v.page("/settings/accounts").Find("[data-testid=usage]").Text()); got != tc.want {
+				t.Fatalf("usage %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The Meta app: with an id and secret Facebook is offered; the log-in
+// dialog is at DIALOG_URL with GRAPH_VERSION; the code is exchanged (with
+// the secret) at GRAPH_URL with GRAPH_VERSION. TikTok, without
+// credentials or sandbox, shows as not configured.
+func wireFacebook(t *testing.T) {
+	p := startPlatform(t, 0)
+	dialog, graph := p.URL+"/sandbox/www.facebook.com", p.URL+"/sandbox/graph.facebook.com"
+	w := boot(t, "OMNISOCIAL_FACEBOOK_APP_ID", sandbox.DevMetaAppID, "OMNISOCIAL_FACEBOOK_APP_SECRET", sandbox.DevMetaAppSecret,
+		"OMNISOCIAL_FACEBOOK_GRAPH_VERSION", "v23.0", "OMNISOCIAL_FACEBOOK_DIALOG_URL", dialog, "OMNISOCIAL_FACEBOOK_GRAPH_URL", graph)
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	assertConfigured(t, v.page("/settings/accounts/connect"), map[string]bool{"facebook": true, "instagram": true, "tiktok": false})
+
+	p.control("autoconsent", `{"enabled":true,"persona":"dana"}`)
+	res, _ := v.do("POST", "/connect/facebook", url.Values{})
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, dialog+"/v23.0/dialog/oauth?") {
+		t.Fatalf("connect: %d %q, want a redirect to %s/v23.0/dialog/oauth", res.StatusCode, loc, dialog)
+	}
+	if u, _ := url.Parse(loc); u.Query().Get("client_id") != sandbox.DevMetaAppID {
+		t.Errorf("client_id = %q, want OMNISOCIAL_FACEBOOK_APP_ID", u.Query().Get("client_id"))
+	}
+	res = v.follow(loc)
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/settings/accounts/choose/") {
+		t.Fatalf("callback: %d %q (the code exchange with the app secret failed?)\n%s", res.StatusCode, res.Header.Get("Location"), w.logs)
+	}
+	graphCalls := p.requests("/sandbox/graph.facebook.com/")
+	if !slices.ContainsFunc(graphCalls, func(s string) bool {
+		return strings.Contains(s, "/sandbox/graph.facebook.com/v23.0/oauth/access_token")
+	}) {
+		t.Errorf("no code exchange at OMNISOCIAL_FACEBOOK_GRAPH_URL/v23.0: %v", graphCalls)
+	}
+	for _, c := range graphCalls {
+		if !strings.Contains(c, "/v23.0/") {
+			t.Errorf("a Graph call not on OMNISOCIAL_FACEBOOK_GRAPH_VERSION: %s", c)
+		}
+	}
+}
+
+// The TikTok app: with a key and secret TikTok is offered; authorization
+// is at AUTH_URL; the code is exchanged (with the secret) at API_URL.
+// Facebook, without credentials or sandbox, shows as not configured.
+func wireTikTok(t *testing.T) {
+	p := startPlatform(t, 0)
+	auth, api := p.URL+"/sandbox/www.tiktok.com", p.URL+"/sandbox/open.tiktokapis.com"
+	w := boot(t, "OMNISOCIAL_TIKTOK_CLIENT_KEY", sandbox.DevTikTokClientKey, "OMNISOCIAL_TIKTOK_CLIENT_SECRET", sandbox.DevTikTokClientSecret,
+		"OMNISOCIAL_TIKTOK_AUTH_URL", auth, "OMNISOCIAL_TIKTOK_API_URL", api)
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	assertConfigured(t, v.page("/settings/accounts/connect"), map[string]bool{"facebook": false, "instagram": false, "tiktok": true})
+
+	p.control("autoconsent", `{"enabled":true,"persona":"bloom"}`)
+	res, _ := v.do("POST", "/connect/tiktok", url.Values{})
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, auth+"/v2/auth/authorize/?") {
+		t.Fatalf("connect: %d %q, want a redirect to %s", res.StatusCode, loc, auth)
+	}
+	if u, _ := url.Parse(loc); u.Query().Get("client_key") != sandbox.DevTikTokClientKey {
+		t.Errorf("client_key = %q, want OMNISOCIAL_TIKTOK_CLIENT_KEY", u.Query().Get("client_key"))
+	}
+	res = v.follow(loc)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/settings/accounts" {
+		t.Fatalf("callback: %d %q (the code exchange with the client secret failed?)\n%s", res.StatusCode, res.Header.Get("Location"), w.logs)
+	}
+	if calls := p.requests("/sandbox/open.tiktokapis.com/"); !slices.Contains(calls, "POST /sandbox/open.tiktokapis.com/v2/oauth/token/ authorization_code") {
+		t.Errorf("no code exchange at OMNISOCIAL_TIKTOK_API_URL: %v", calls)
+	}
+	if got := squash(v.page("/settings/accounts").Find("[data-testid=account-name]").Text()); got == "" {
+		t.Error("no account listed after connecting")
+	}
+}
+
+// The refresh queue, against a platform of its own that is slow to answer
+// refreshes (so overlapping calls overlap for certain):
+//   - INTERVAL: accounts made due after the run at start-up are refreshed
+//     by a later run, well before the default 30 s would come round;
+//   - BATCH=1: one account claimed (leased) at a time; by default all;
+//   - WORKERS=1: one refresh call in flight at the platform; by default several;
+//   - RATE=1: refresh calls start at least about a second apart;
+//   - LOG_LEVEL=debug: the per-account debug line appears;
+//   - TIKTOK_API_URL: the refreshes reach it.
+func wireRefresh(t *testing.T) {
+	const accounts = 3
+	tests := []struct {
+		name      string
+		env       []string
+		dueLater  bool // made due after start-up (else before: the start-up run takes them)
+		check     func(t *testing.T, s refreshSeen)
+		wantDebug bool
+	}{
+		{"interval 1s, defaults otherwise", []string{"OMNISOCIAL_REFRESH_INTERVAL", "1s", "OMNISOCIAL_LOG_LEVEL", "debug"}, true,
+			func(t *testing.T, s refreshSeen) {
+				if s.maxLeased != accounts || s.maxInFlight < 2 {
+					t.Errorf("defaults: %d claimed at once, %d calls in flight; want %d and several", s.maxLeased, s.maxInFlight, accounts)
+				}
+			}, true},
+		{"batch 1", []string{"OMNISOCIAL_REFRESH_BATCH", "1"}, false,
+			func(t *testing.T, s refreshSeen) {
+				if s.maxLeased != 1 {
+					t.Errorf("batch 1: %d accounts claimed at once", s.maxLeased)
+				}
+			}, false},
+		{"workers 1", []string{"OMNISOCIAL_REFRESH_WORKERS", "1"}, false,
+			func(t *testing.T, s refreshSeen) {
+				if s.maxInFlight != 1 || s.maxLeased != accounts {
+					t.Errorf("workers 1: %d calls in flight, %d claimed; want 1 and %d", s.maxInFlight, s.maxLeased, accounts)
+				}
+			}, false},
+		{"rate 1", []string{"OMNISOCIAL_REFRESH_RATE", "1"}, false,
+			func(t *testing.T, s refreshSeen) {
+				slices.SortFunc(s.starts, func(a, b time.Time) int { return a.Compare(b) })
+				for i := 1; i < len(s.starts); i++ {
+					if gap := s.starts[i].Sub(s.starts[i-1]); gap < 800*time.Millisecond {
+						t.Errorf("rate 1/s: refresh calls %s apart", gap)
+					}
+				}
+			}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := startPlatform(t, 300*time.Millisecond)
+			db := filepath.Join(t.TempDir(), "refresh.db")
+			seedTikTok(t, db, p.URL, accounts)
+			dbh := openRaw(t, db)
+			due := func(at time.Time) {
+				if _, err := dbh.Exec("UPDATE social_accounts SET next_check_at = ?, last_synced_at = 0", at.Unix()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tc.dueLater {
+				due(time.Now().Add(-time.Second))
+			}
+			w := boot(t, append([]string{"OMNISOCIAL_DB", db,
+				"OMNISOCIAL_TIKTOK_CLIENT_KEY", sandbox.DevTikTokClientKey, "OMNISOCIAL_TIKTOK_CLIENT_SECRET", sandbox.DevTikTokClientSecret,
+				"OMNISOCIAL_TIKTOK_AUTH_URL", p.URL + "/sandbox/www.tiktok.com", "OMNISOCIAL_TIKTOK_API_URL", p.URL + "/sandbox/open.tiktokapis.com",
+			}, tc.env...)...)
+			if tc.dueLater {
+				// Later than the run at start-up: only a run an interval later finds them.
+				due(time.Now().Add(1500 * time.Millisecond))
+			}
+			var s refreshSeen
+			deadline := time.Now().Add(20 * time.Second) // under the default 30 s interval
+			for {
+				var leased, synced int
+				if err := dbh.QueryRow(`SELECT coalesce(sum(lease_until IS NOT NULL), 0), coalesce(sum(last_synced_at > 0), 0)
+					FROM social_accounts`).Scan(&leased, &synced); err != nil {
+					t.Fatal(err)
+				}
+				s.maxLeased = max(s.maxLeased, leased)
+				if synced == accounts && leased == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d accounts refreshed in 20 s\n%s", synced, accounts, w.logs)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			s.maxInFlight, s.starts = p.refreshes()
+			if len(s.starts) != accounts {
+				t.Errorf("%d refresh calls reached OMNISOCIAL_TIKTOK_API_URL, want %d", len(s.starts), accounts)
+			}
+			tc.check(t, s)
+			if got := strings.Contains(w.logs.String(), `level=DEBUG msg="refresh: account ok"`); got != tc.wantDebug {
+				t.Errorf("debug line in the log: %v, want %v", got, tc.wantDebug)
+			}
+		})
+	}
+}
+
+type refreshSeen struct {
+	maxLeased, maxInFlight int
+	starts                 []time.Time
+}
+
+// OMNISOCIAL_EXPIRY_WARNING: a Meta sign-in ending in 3 days is flagged
+// only when the warning window is longer than that.
+func wireExpiryWarning(t *testing.T) {
+	for _, tc := range []struct{ warning, want string }{{"96h", "Expiring soon"}, {"48h", "Active"}} {
+		t.Run(tc.warning, func(t *testing.T) {
+			t.Parallel()
+			db := filepath.Join(t.TempDir(), "expiry.db")
+			w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_EXPIRY_WARNING", tc.warning)
+			v := newVisitor(t, w.URL)
+			v.signup("dana@example.com", "Harbor")
+			res := v.connect("facebook", w.URL, "dana")
+			if res, _ = v.do("POST", res.Header.Get("Location"), url.Values{"account": {"104000000000101"}}); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("choose: %d", res.StatusCode)
+			}
+			end := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+			if _, err := openRaw(t, db).Exec("UPDATE social_accounts SET metadata = json_set(metadata, '$.user_token_expires_at', ?)", end); err != nil {
+				t.Fatal(err)
+			}
+			if got := squash(v.page("/settings/accounts").Find("[data-testid=status]").Text()); got != tc.want {
+				t.Fatalf("sign-in ending in 3 days, warning %s: status %q, want %q", tc.warning, got, tc.want)
+			}
+		})
+	}
+}
+
+// OMNISOCIAL_HISTORY_DAYS: the details page says how long routine checks
+// are kept.
+func wireHistoryDays(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "history.db")
+	w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_HISTORY_DAYS", "9")
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	v.connect("tiktok", w.URL, "bloom")
+	id := queryString(t, db, "SELECT id FROM social_accounts")
+	got := squash(v.page("/settings/accounts/" + id).Find("[data-testid=history-horizon]").Text())
+	if !strings.Contains(got, "Routine checks are kept for 9 days") {
+		t.Fatalf("history horizon %q, want it to say 9 days", got)
+	}
+}
+
+// OMNISOCIAL_LOG_FORMAT and OMNISOCIAL_LOG_LEVEL: the shape and the levels
+// of the log lines (debug is observed in the refresh case).
+func wireLogs(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   []string
+		check func(t *testing.T, logs string)
+	}{
+		{"text, info", nil, func(t *testing.T, logs string) {
+			for _, want := range []string{"level=INFO msg=listening", "level=INFO msg=request method=GET path=/login"} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("no %q in\n%s", want, logs)
+				}
+			}
+		}},
+		{"json", []string{"OMNISOCIAL_LOG_FORMAT", "json"}, func(t *testing.T, logs string) {
+			msgs := map[string]bool{}
+			for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+				var rec struct{ Level, Msg string }
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("not a JSON line: %q", line)
+				}
+				msgs[rec.Level+" "+rec.Msg] = true
+			}
+			if !msgs["INFO listening"] || !msgs["INFO request"] {
+				t.Errorf("JSON log lacks listening/request: %v", msgs)
+			}
+		}},
+		{"warn", []string{"OMNISOCIAL_LOG_LEVEL", "warn", "OMNISOCIAL_SANDBOX", "true"}, func(t *testing.T, logs string) {
+			if !strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=INFO") {
+				t.Errorf("at warn: want WARN lines and no INFO line\n%s", logs)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := boot(t, tc.env...)
+			httpGet(t, w.URL+"/login")
+			w.stop()
+			tc.check(t, w.logs.String())
+		})
+	}
+}
+
+// GOGC and GOMEMLIMIT are read by the Go runtime itself; tuneGC (called by
+// main) sets 300 and 512 MiB only when they are unset, and leaves the
+// runtime's reading of them alone when set.
+func wireGC(t *testing.T) {
+	pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(pct); debug.SetMemoryLimit(limit) })
+
+	tuneGC(env())
+	if got := debug.SetGCPercent(77); got != 300 {
+		t.Errorf("GOGC unset: GC percent %d, want 300", got)
+	}
+	if got := debug.SetMemoryLimit(123 << 20); got != 512<<20 {
+		t.Errorf("GOMEMLIMIT unset: memory limit %d, want 512 MiB", got)
+	}
+	// As if the runtime had read GOGC=77 and GOMEMLIMIT=123MiB at start.
+	tuneGC(env("GOGC", "77", "GOMEMLIMIT", "123MiB"))
+	if got := debug.SetGCPercent(100); got != 77 {
+		t.Errorf("GOGC=77: tuneGC changed the GC percent to %d", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != 123<<20 {
+		t.Errorf("GOMEMLIMIT=123MiB: tuneGC changed the memory limit to %d", got)
+	}
+}
+
+// Subcommands. TestCommands and TestRotateKeyCommand (main_test.go) cover
+// the ones listed here; commandCases covers the rest, through run().
+var commandsTestedElsewhere = map[string]string{
+	"keygen": "TestCommands", "user add": "TestCommands", "plan set": "TestCommands", "rotate-key": "TestRotateKeyCommand",
+}
+
+var commandCases = map[string]func(t *testing.T){
+	"serve":   cmdServe,
+	"sandbox": cmdSandbox,
+	"version": cmdVersion,
+	"help":    cmdHelp,
+}
+
+// TestCommandsInUsage fails when the usage text lists a command without a case.
+func TestCommandsInUsage(t *testing.T) {
+	_, list, ok := strings.Cut(usage, "\ncommands:\n")
+	if !ok {
+		t.Fatal("usage has no commands: section")
+	}
+	list, _, _ = strings.Cut(list, "\n\n")
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), "  ")
+		if name == "" {
+			continue
+		}
+		n++
+		if commandCases[name] == nil && commandsTestedElsewhere[name] == "" {
+			t.Errorf("command %q has no case: add one to commandCases in wiring_test.go", name)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("read only %d commands from the usage text", n)
+	}
+}
+
+func TestCommandWiring(t *testing.T) {
+	for name, fn := range commandCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t)
+		})
+	}
+}
+
+// serve, named or as the default: the server answers at OMNISOCIAL_ADDR
+// and stops cleanly when the context ends.
+func cmdServe(t *testing.T) {
+	for _, args := range [][]string{{"omnisocial", "serve"}, {"omnisocial"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			addr := wiringAddr(t)
+			logs := &syncBuffer{}
+			getenv := env("OMNISOCIAL_DB", filepath.Join(t.TempDir(), "serve.db"), "OMNISOCIAL_ENCRYPTION_KEY", testKey,
+				"OMNISOCIAL_SESSION_SECRET", testSecret, "OMNISOCIAL_ADDR", addr, "OMNISOCIAL_BASE_URL", "http://"+addr)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, args, getenv, nil, io.Discard, logs) }()
+			waitUp(t, "http://"+addr+"/healthz", done)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(logs.String(), "msg=listening") || !strings.Contains(logs.String(), "msg=stopped") {
+				t.Fatalf("log:\n%s", logs)
+			}
+		})
+	}
+}
+
+// sandbox: the emulator answers at --addr and keeps its state in --state.
+func cmdSandbox(t *testing.T) {
+	addr := wiringAddr(t)
+	state := filepath.Join(t.TempDir(), "sandbox.json")
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"omnisocial", "sandbox", "--addr", addr, "--state", state}, env(), nil, io.Discard, stderr)
+	}()
+	waitUp(t, "http://"+addr+"/sandbox/control/personas", done)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "sandbox listening on http://"+addr+"/sandbox/") {
+		t.Errorf("stderr: %q", stderr)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Errorf("no state file at --state: %v", err)
+	}
+}
+
+func cmdVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"omnisocial", "version"}, env(), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != version+"\n" {
+		t.Fatalf("version printed %q, want %q", out.String(), version+"\n")
+	}
+}
+
+func cmdHelp(t *testing.T) {
+	for _, arg := range []string{"help", "-h", "--help"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"omnisocial", arg}, env(), nil, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(out.String()) != strings.TrimSpace(usage) {
+			t.Fatalf("%s printed %q", arg, out.String())
+		}
+	}
+}
+
+// wired is the real server started through serve().
+type wired struct {
+	URL, Addr, DB string
+	logs          *syncBuffer
+	stop          func() error // idempotent; returns what serve returned
+}
+
+// boot starts serve() on a free loopback address with a fresh database and
+// test keys; kv overrides those (an empty value unsets).
+func boot(t *testing.T, kv ...string) *wired {
+	t.Helper()
+	w, err := tryBoot(t, kv...)
+	if err != nil {
+		t.Fatalf("server did not start: %v", err)
+	}
+	return w
+}
+
+func tryBoot(t *testing.T, kv ...string) (*wired, error) {
+	t.Helper()
+	addr := wiringAddr(t)
+	m := map[string]string{
+		"OMNISOCIAL_DB":             filepath.Join(t.TempDir(), "wiring.db"),
+		"OMNISOCIAL_ENCRYPTION_KEY": testKey, "OMNISOCIAL_SESSION_SECRET": testSecret,
+		"OMNISOCIAL_ADDR": addr, "OMNISOCIAL_BASE_URL": "http://" + addr,
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	w := &wired{DB: m["OMNISOCIAL_DB"], logs: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, func(k string) string { return m[k] }, w.logs, func(a string) { ready <- a })
+	}()
+	select {
+	case a := <-ready:
+		w.Addr, w.URL = a, "http://"+a
+	case err := <-done:
+		cancel()
+		return nil, err
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("server did not start in 20 s")
+	}
+	var once sync.Once
+	var stopErr error
+	w.stop = func() error {
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := w.stop(); err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	return w, nil
+}
+
+func wiringAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitUp polls u until it answers 200, failing if run returns first.
+func waitUp(t *testing.T, u string, done <-chan error) {
+	t.Helper()
+	for range 400 {
+		select {
+		case err := <-done:
+			t.Fatalf("returned before answering: %v", err)
+		default:
+		}
+		if res, err := http.Get(u); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered", u)
+}
+
+// visitor is a person without a browser: cookies kept by name whatever
+// their Secure flag (the server is on plain http even when its base URL is
+// https), redirects not followed, and Sec-Fetch-Site: same-origin on every
+// request to the server, which passes the CSRF check as a browser does.
+type visitor struct {
+	t       *testing.T
+	base    string
+	hc      *http.Client
+	cookies map[string]string
+}
+
+func newVisitor(t *testing.T, base string) *visitor {
+	return &visitor{t: t, base: base, cookies: map[string]string{}, hc: &http.Client{Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (v *visitor) do(method, target string, form url.Values, headers ...string) (*http.Response, []byte) {
+	v.t.Helper()
+	if !strings.HasPrefix(target, "http") {
+		target = v.base + target
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	own := strings.HasPrefix(target, v.base+"/")
+	if own {
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		for name, value := range v.cookies {
+			req.AddCookie(&http.Cookie{Name: name, Value: value})
+		}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := v.hc.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	if own {
+		for _, c := range res.Cookies() {
+			if c.MaxAge < 0 || c.Value == "" {
+				delete(v.cookies, c.Name)
+			} else {
+				v.cookies[c.Name] = c.Value
+			}
+		}
+	}
+	return res, b
+}
+
+// page GETs a page that must answer 200.
+func (v *visitor) page(path string) *goquery.Document {
+	v.t.Helper()
+	res, body := v.do("GET", path, nil)
+	if res.StatusCode != http.StatusOK {
+		v.t.Fatalf("GET %s: %d %s", path, res.StatusCode, res.Header.Get("Location"))
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return doc
+}
+
+func (v *visitor) signup(email, workspace string) *http.Response {
+	v.t.Helper()
+	res, body := v.do("POST", "/signup", url.Values{"name": {"Dana"}, "email": {email}, "password": {"correct horse battery"}, "workspace": {workspace}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/settings/accounts" {
+		v.t.Fatalf("sign-up: %d %s\n%.500s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	return res
+}
+
+// connect starts a connection on platform, consenting as persona at the
+// sandbox served from sandboxBase, and returns the callback's answer.
+func (v *visitor) connect(platform, sandboxBase, persona string) *http.Response {
+	v.t.Helper()
+	res, err := http.Post(sandboxBase+"/sandbox/control/autoconsent", "application/json",
+		strings.NewReader(`{"enabled":true,"persona":"`+persona+`"}`))
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	res.Body.Close()
+	res, body := v.do("POST", "/connect/"+platform, url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		v.t.Fatalf("connect %s: %d %.300s", platform, res.StatusCode, body)
+	}
+	return v.follow(res.Header.Get("Location"))
+}
+
+// follow visits a platform's authorize URL (consent is automatic) and then
+// the callback it redirects to, returning the callback's answer.
+func (v *visitor) follow(authURL string) *http.Response {
+	v.t.Helper()
+	res, body := v.do("GET", authURL, nil)
+	if res.StatusCode != http.StatusFound {
+		v.t.Fatalf("platform answered %d: %.300s", res.StatusCode, body)
+	}
+	cb := res.Header.Get("Location")
+	if !strings.HasPrefix(cb, v.base+"/oauth/") {
+		v.t.Fatalf("platform redirected to %s", cb)
+	}
+	res, _ = v.do("GET", cb, nil)
+	return res
+}
+
+// platform is a sandbox on a server of its own, standing in for the real
+// hosts, with a log of the requests it got. Refresh-token grants can be
+// made slow, and are counted while in flight.
+type platform struct {
+	URL string
+	t   *testing.T
+
+	mu            sync.Mutex
+	seen          []string // "METHOD /path [grant_type]"
+	inFlight, max int
+	starts        []time.Time
+}
+
+func startPlatform(t *testing.T, refreshDelay time.Duration) *platform {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	p := &platform{t: t}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entry := r.Method + " " + r.URL.Path
+		refresh := false
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/oauth/token/") {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			q, _ := url.ParseQuery(string(b))
+			entry += " " + q.Get("grant_type")
+			refresh = q.Get("grant_type") == "refresh_token"
+		}
+		p.mu.Lock()
+		p.seen = append(p.seen, entry)
+		if refresh {
+			p.inFlight++
+			p.max = max(p.max, p.inFlight)
+			p.starts = append(p.starts, time.Now())
+		}
+		p.mu.Unlock()
+		if refresh {
+			time.Sleep(refreshDelay)
+			defer func() { p.mu.Lock(); p.inFlight--; p.mu.Unlock() }()
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+func (p *platform) control(path, body string) {
+	p.t.Helper()
+	res, err := http.Post(p.URL+"/sandbox/control/"+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		p.t.Fatalf("sandbox control %s: %d", path, res.StatusCode)
+	}
+}
+
+// requests lists the requests whose path starts with prefix.
+func (p *platform) requests(prefix string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, s := range p.seen {
+		if _, path, _ := strings.Cut(s, " "); strings.HasPrefix(path, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *platform) refreshes() (maxInFlight int, starts []time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max, slices.Clone(p.starts)
+}
+
+// assertConfigured checks the connect chooser's verdict on each platform.
+func assertConfigured(t *testing.T, doc *goquery.Document, want map[string]bool) {
+	t.Helper()
+	for platform, configured := range want {
+		card := doc.Find("[data-testid=platform-" + platform + "]")
+		if card.Length() != 1 {
+			t.Errorf("no card for %s in the chooser", platform)
+			continue
+		}
+		if got := card.Find("[data-testid=not-configured]").Length() == 0; got != configured {
+			t.Errorf("%s configured = %v, want %v", platform, got, configured)
+		}
+	}
+}
+
+func openRaw(t *testing.T, db string) *sql.DB {
+	t.Helper()
+	d, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func queryString(t *testing.T, db, query string) string {
+	t.Helper()
+	var s string
+	if err := openRaw(t, db).QueryRow(query).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return s
+}
+
+func httpGet(t *testing.T, u string) *http.Response {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
+}
+
+func setCookie(res *http.Response, name string) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
