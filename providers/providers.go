@@ -156,7 +156,17 @@ type Config struct {
 	TikTokClientSecret vault.Token
 	TikTokAuthBase     string // default "https://www.tiktok.com"
 	TikTokAPIBase      string // default "https://open.tiktokapis.com"
+	// TikTokPKCE is how the PKCE code_challenge is encoded: PKCEHex (the
+	// default: hex of SHA-256, as TikTok's Login Kit documents) or PKCES256
+	// (RFC 7636 base64url, for an app TikTok treats the standard way).
+	TikTokPKCE string
 }
+
+// The TikTok code_challenge encodings (PLATFORMS.md §8).
+const (
+	PKCEHex  = "hex"
+	PKCES256 = "s256"
+)
 
 // Adapter implements Provider for one platform.
 type Adapter struct {
@@ -179,6 +189,7 @@ func New(p Platform, c Config) *Adapter {
 	def(&c.MetaGraphBase, "https://graph.facebook.com")
 	def(&c.TikTokAuthBase, "https://www.tiktok.com")
 	def(&c.TikTokAPIBase, "https://open.tiktokapis.com")
+	def(&c.TikTokPKCE, PKCEHex)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 20 * time.Second}
 	}
@@ -206,7 +217,8 @@ func (a *Adapter) Configured() bool {
 	return false
 }
 
-// UsesPKCE: TikTok accepts an S256 challenge; Facebook documents PKCE only
+// UsesPKCE: TikTok takes an S256 challenge (hex-encoded, see
+// tiktokChallenge); Facebook documents PKCE only
 // for its OIDC flow, still in testing, so the manual flow goes without.
 func (a *Adapter) UsesPKCE() bool { return a.p == TikTok }
 

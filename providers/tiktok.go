@@ -8,6 +8,8 @@ package providers
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -33,10 +35,22 @@ func (a *Adapter) tiktokAuthURL(r AuthRequest) string {
 		"state":         {r.State},
 	}
 	if r.Verifier != "" {
-		v.Set("code_challenge", oauth2.S256ChallengeFromVerifier(r.Verifier))
+		v.Set("code_challenge", a.tiktokChallenge(r.Verifier))
 		v.Set("code_challenge_method", "S256")
 	}
 	return a.c.TikTokAuthBase + "/v2/auth/authorize/?" + v.Encode()
+}
+
+// tiktokChallenge is SHA-256 of the verifier, hex-encoded as TikTok's
+// Login Kit documents ("You must use hex encoding of SHA256 to generate the
+// code challenge"; web integrations that sent RFC 7636 base64url were
+// refused), unless the operator chose the RFC 7636 form (PLATFORMS.md §8).
+func (a *Adapter) tiktokChallenge(verifier string) string {
+	if a.c.TikTokPKCE == PKCES256 {
+		return oauth2.S256ChallengeFromVerifier(verifier)
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return hex.EncodeToString(sum[:])
 }
 
 type ttToken struct {

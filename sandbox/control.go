@@ -147,12 +147,17 @@ func (s *Sandbox) ctlTikTok(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Rotation *bool   `json:"rotation"`
 		Mode     *string `json:"mode"`
+		PKCE     *string `json:"pkce"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
 	}
 	if body.Mode != nil && *body.Mode != "current" && *body.Mode != "classic" {
 		ctlError(w, http.StatusBadRequest, `mode must be "current" or "classic"`)
+		return
+	}
+	if body.PKCE != nil && *body.PKCE != "hex" && *body.PKCE != "s256" {
+		ctlError(w, http.StatusBadRequest, `pkce must be "hex" or "s256"`)
 		return
 	}
 	s.mu.Lock()
@@ -163,6 +168,9 @@ func (s *Sandbox) ctlTikTok(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.Rotation != nil {
 		st.Rotation = *body.Rotation
+	}
+	if body.PKCE != nil {
+		st.TikTokPKCE = *body.PKCE
 	}
 	out := *st
 	s.dirty = true

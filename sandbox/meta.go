@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -747,15 +748,28 @@ func (s *Sandbox) permissions(r *http.Request, id, perm string) (any, *graphErr)
 	return map[string]any{"data": data}, nil
 }
 
-// pkceOK checks an S256 verifier. The RFC 7636 encoding (base64url) is the
-// documented one; hex is accepted too because TikTok's desktop docs use it.
+// pkceOK checks an RFC 7636 S256 verifier: the challenge is
+// BASE64URL(SHA256(verifier)) without padding, and only that form.
 func pkceOK(challenge, verifier string) bool {
 	if verifier == "" {
 		return false
 	}
 	sum := sha256.Sum256([]byte(verifier))
-	b64 := base64.RawURLEncoding.EncodeToString(sum[:])
-	hexed := fmt.Sprintf("%x", sum)
-	return subtle.ConstantTimeCompare([]byte(challenge), []byte(b64)) == 1 ||
-		subtle.ConstantTimeCompare([]byte(strings.ToLower(challenge)), []byte(hexed)) == 1
+	return subtle.ConstantTimeCompare([]byte(challenge), []byte(base64.RawURLEncoding.EncodeToString(sum[:]))) == 1
+}
+
+// tiktokPKCEOK checks a TikTok S256 verifier. TikTok's Login Kit documents
+// the challenge as the hex encoding of SHA-256 ("You must use hex encoding
+// of SHA256 to generate the code challenge"), so only hex is accepted,
+// unless the control API switched the sandbox to RFC 7636 base64url
+// (mode "s256"). Never both: a lenient check would hide an adapter bug.
+func tiktokPKCEOK(mode, challenge, verifier string) bool {
+	if mode == "s256" {
+		return pkceOK(challenge, verifier)
+	}
+	if verifier == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare([]byte(challenge), []byte(hex.EncodeToString(sum[:]))) == 1
 }

@@ -94,6 +94,9 @@ type settings struct {
 	Mode        string      `json:"mode"` // "current" | "classic"
 	Scale       float64     `json:"scale"`
 	AutoConsent autoConsent `json:"autoconsent"`
+	// TikTokPKCE is the code_challenge encoding the token endpoint checks:
+	// "hex" (TikTok's documented form, the default) or "s256" (RFC 7636).
+	TikTokPKCE string `json:"tiktok_pkce"`
 }
 
 // state is everything that survives a restart. Faults and call counts are
@@ -115,7 +118,7 @@ func newState() *state {
 		Codes:    map[string]*codeRec{},
 		Grants:   map[string]*grantRec{},
 		Active:   map[string]string{},
-		Settings: settings{Rotation: true, Mode: "current", Scale: 1},
+		Settings: settings{Rotation: true, Mode: "current", Scale: 1, TikTokPKCE: "hex"},
 	}
 }
 
@@ -267,6 +270,9 @@ func loadState(path string) (*state, error) {
 	}
 	if st.Settings.Scale <= 0 {
 		st.Settings.Scale = 1
+	}
+	if st.Settings.TikTokPKCE == "" {
+		st.Settings.TikTokPKCE = "hex" // a state file from before the setting
 	}
 	if st.Tokens == nil {
 		st.Tokens = map[string]*tokenRec{}
