@@ -72,7 +72,12 @@ func (a *Adapter) graphResult(res *response, out any) error {
 	var env struct {
 		Error *graphError `json:"error"`
 	}
-	bad := json.Unmarshal(res.body, &env) != nil
+	// Some Graph answers are not objects (DELETE /me/permissions answers a
+	// bare true): valid JSON that is no object simply carries no error.
+	bad := !json.Valid(res.body)
+	if !bad {
+		_ = json.Unmarshal(res.body, &env)
+	}
 	switch {
 	case !bad && env.Error != nil:
 		kind, reason := graphClass(*env.Error)

@@ -343,12 +343,44 @@ func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error
 }
 
 // metaRevoke removes the app from the person's Facebook account. Without a
-// user token there is nothing to call: a Page token cannot do it.
+// user token there is nothing to call: a Page token cannot do it. Success
+// is documented as the bare JSON true; some answers carry
+// {"success":true} instead (PLATFORMS.md §8): both are success.
 func (a *Adapter) metaRevoke(ctx context.Context, c Credentials) error {
 	if c.UserToken.IsZero() {
 		return nil
 	}
-	return a.graph(ctx, http.MethodDelete, a.graphURL("me/permissions"), nil, c.UserToken, nil)
+	var ok graphSuccess
+	if err := a.graph(ctx, http.MethodDelete, a.graphURL("me/permissions"), nil, c.UserToken, &ok); err != nil {
+		return err
+	}
+	if !ok {
+		return &Error{Platform: a.p, Kind: Transient, Code: "not_revoked", Reason: "Facebook did not confirm the removal of the app"}
+	}
+	return nil
+}
+
+// graphSuccess reads a Graph write's answer: a bare boolean, or an object
+// with a "success" boolean.
+type graphSuccess bool
+
+func (g *graphSuccess) UnmarshalJSON(b []byte) error {
+	var bare bool
+	if err := json.Unmarshal(b, &bare); err == nil {
+		*g = graphSuccess(bare)
+		return nil
+	}
+	var obj struct {
+		Success *bool `json:"success"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	if obj.Success == nil {
+		return errors.New("no success field")
+	}
+	*g = graphSuccess(*obj.Success)
+	return nil
 }
 
 // scopesFor filters granted scopes to those that apply to one of ids: a

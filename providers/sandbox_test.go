@@ -494,3 +494,42 @@ func TestSandboxWrongAppSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxRevokeSuccessForms: every documented success answer of a
+// revocation is success (PLATFORMS.md §8): TikTok's empty body (the
+// sandbox's default) and {}; Graph's bare true (the default) and
+// {"success":true}. The revocation outbox counts any other answer as a
+// failure to retry, or as "already revoked" when Permanent.
+func TestSandboxRevokeSuccessForms(t *testing.T) {
+	tests := []struct {
+		p       Platform
+		persona string
+		control string // "" = the sandbox's strict default form
+		form    string
+	}{
+		{TikTok, "bloom", "", "empty"},
+		{TikTok, "bloom", "tiktok", "object"},
+		{Facebook, "dana", "", "true"},
+		{Instagram, "dana", "meta", "object"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%s", tc.p, tc.form), func(t *testing.T) {
+			e := newSandbox(t)
+			if tc.control != "" {
+				e.control(tc.control, map[string]any{"revoke_body": tc.form})
+			}
+			a, g := e.connect(tc.p, tc.persona)
+			creds := g.Accounts[0].Credentials
+			if err := a.Revoke(t.Context(), creds); err != nil {
+				t.Fatalf("Revoke: %v", err)
+			}
+			// It really was revoked, and revoking again finds it dead.
+			if _, err := a.Check(t.Context(), creds); !IsPermanent(err) {
+				t.Errorf("Check after revoke: %v", err)
+			}
+			if err := a.Revoke(t.Context(), creds); err != nil && !IsPermanent(err) {
+				t.Errorf("second Revoke: %v (want nil or Permanent)", err)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ package providers
 // can neither send client_key nor tell us about a rotated refresh token).
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -132,6 +133,12 @@ func (a *Adapter) tiktokRevoke(ctx context.Context, c Credentials) error {
 	res, err := a.send(ctx, http.MethodPost, a.c.TikTokAPIBase+"/v2/oauth/revoke/", form, nil)
 	if err != nil {
 		return err
+	}
+	// TikTok "returns an empty response body" on success, and its example
+	// shows {} (PLATFORMS.md §8): an empty 2xx is success, and so is any
+	// 2xx JSON without an error.
+	if res.status/100 == 2 && len(bytes.TrimSpace(res.body)) == 0 {
+		return nil
 	}
 	return a.tiktokResult(res, false, false, nil)
 }

@@ -148,6 +148,7 @@ func (s *Sandbox) ctlTikTok(w http.ResponseWriter, r *http.Request) {
 		Rotation *bool   `json:"rotation"`
 		Mode     *string `json:"mode"`
 		PKCE     *string `json:"pkce"`
+		Revoke   *string `json:"revoke_body"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
@@ -158,6 +159,10 @@ func (s *Sandbox) ctlTikTok(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.PKCE != nil && *body.PKCE != "hex" && *body.PKCE != "s256" {
 		ctlError(w, http.StatusBadRequest, `pkce must be "hex" or "s256"`)
+		return
+	}
+	if body.Revoke != nil && *body.Revoke != "empty" && *body.Revoke != "object" {
+		ctlError(w, http.StatusBadRequest, `revoke_body must be "empty" or "object"`)
 		return
 	}
 	s.mu.Lock()
@@ -171,6 +176,40 @@ func (s *Sandbox) ctlTikTok(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.PKCE != nil {
 		st.TikTokPKCE = *body.PKCE
+	}
+	if body.Revoke != nil {
+		st.TikTokRevokeBody = *body.Revoke
+	}
+	out := *st
+	s.dirty = true
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ctlMeta switches Meta answers between their documented forms.
+func (s *Sandbox) ctlMeta(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Revoke   *string `json:"revoke_body"`
+		DebugIDs *string `json:"debug_token_ids"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if body.Revoke != nil && *body.Revoke != "true" && *body.Revoke != "object" {
+		ctlError(w, http.StatusBadRequest, `revoke_body must be "true" or "object"`)
+		return
+	}
+	if body.DebugIDs != nil && *body.DebugIDs != "string" && *body.DebugIDs != "number" {
+		ctlError(w, http.StatusBadRequest, `debug_token_ids must be "string" or "number"`)
+		return
+	}
+	s.mu.Lock()
+	st := &s.st.Settings
+	if body.Revoke != nil {
+		st.MetaRevokeBody = *body.Revoke
+	}
+	if body.DebugIDs != nil {
+		st.DebugTokenIDs = *body.DebugIDs
 	}
 	out := *st
 	s.dirty = true

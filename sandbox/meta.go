@@ -729,14 +729,14 @@ func (s *Sandbox) permissions(r *http.Request, id, perm string) (any, *graphErr)
 		g.Revoked = true
 		s.dirty = true
 		s.log.Info("sandbox: facebook app removed", "persona", p.Key)
-		return map[string]any{"success": true}, nil
+		return s.deleteAnswer(), nil
 	case r.Method == http.MethodDelete:
 		if slices.Contains(g.Granted, perm) {
 			g.Granted = slices.DeleteFunc(g.Granted, func(x string) bool { return x == perm })
 			g.Declined = addOnce(g.Declined, perm)
 			s.dirty = true
 		}
-		return map[string]any{"success": true}, nil
+		return s.deleteAnswer(), nil
 	}
 	data := []map[string]string{{"permission": "public_profile", "status": "granted"}}
 	for _, sc := range g.Granted {
@@ -746,6 +746,16 @@ func (s *Sandbox) permissions(r *http.Request, id, perm string) (any, *graphErr)
 		data = append(data, map[string]string{"permission": sc, "status": "declined"})
 	}
 	return map[string]any{"data": data}, nil
+}
+
+// deleteAnswer is a successful DELETE on permissions: the bare JSON true of
+// the User permissions reference, or {"success":true} when the control API
+// asked for the form some answers carry. s.mu held.
+func (s *Sandbox) deleteAnswer() any {
+	if s.st.Settings.MetaRevokeBody == "object" {
+		return map[string]any{"success": true}
+	}
+	return true
 }
 
 // pkceOK checks an RFC 7636 S256 verifier: the challenge is

@@ -97,6 +97,17 @@ type settings struct {
 	// TikTokPKCE is the code_challenge encoding the token endpoint checks:
 	// "hex" (TikTok's documented form, the default) or "s256" (RFC 7636).
 	TikTokPKCE string `json:"tiktok_pkce"`
+	// TikTokRevokeBody is what a successful revoke answers: "empty" (the
+	// doc: "returns an empty response body", the default) or "object" ({},
+	// the doc's example).
+	TikTokRevokeBody string `json:"tiktok_revoke_body"`
+	// MetaRevokeBody is what DELETE /me/permissions answers on success:
+	// "true" (the bare JSON true of the reference, the default) or
+	// "object" ({"success":true}, seen in some answers).
+	MetaRevokeBody string `json:"meta_revoke_body"`
+	// DebugTokenIDs is how debug_token writes app_id and user_id:
+	// "string" (current examples, the default) or "number" (older ones).
+	DebugTokenIDs string `json:"debug_token_ids"`
 }
 
 // state is everything that survives a restart. Faults and call counts are
@@ -111,6 +122,13 @@ type state struct {
 	Settings settings             `json:"settings"`
 }
 
+// defaultSettings are the documented behaviours (PLATFORMS.md §8); the
+// control API switches each to its documented alternative.
+func defaultSettings() settings {
+	return settings{Rotation: true, Mode: "current", Scale: 1, TikTokPKCE: "hex",
+		TikTokRevokeBody: "empty", MetaRevokeBody: "true", DebugTokenIDs: "string"}
+}
+
 func newState() *state {
 	return &state{
 		Version:  stateVersion,
@@ -118,7 +136,7 @@ func newState() *state {
 		Codes:    map[string]*codeRec{},
 		Grants:   map[string]*grantRec{},
 		Active:   map[string]string{},
-		Settings: settings{Rotation: true, Mode: "current", Scale: 1, TikTokPKCE: "hex"},
+		Settings: defaultSettings(),
 	}
 }
 
@@ -271,8 +289,17 @@ func loadState(path string) (*state, error) {
 	if st.Settings.Scale <= 0 {
 		st.Settings.Scale = 1
 	}
-	if st.Settings.TikTokPKCE == "" {
-		st.Settings.TikTokPKCE = "hex" // a state file from before the setting
+	// A state file from before a setting gets its default.
+	def := defaultSettings()
+	for _, f := range []struct {
+		v *string
+		d string
+	}{{&st.Settings.TikTokPKCE, def.TikTokPKCE},
+		{&st.Settings.TikTokRevokeBody, def.TikTokRevokeBody}, {&st.Settings.MetaRevokeBody, def.MetaRevokeBody},
+		{&st.Settings.DebugTokenIDs, def.DebugTokenIDs}} {
+		if *f.v == "" {
+			*f.v = f.d
+		}
 	}
 	if st.Tokens == nil {
 		st.Tokens = map[string]*tokenRec{}

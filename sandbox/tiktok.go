@@ -335,8 +335,15 @@ func (s *Sandbox) tiktokRevoke(w http.ResponseWriter, r *http.Request) {
 			s.dirty = true
 		}
 	}
+	body := s.st.Settings.TikTokRevokeBody
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{})
+	if body == "object" {
+		writeJSON(w, http.StatusOK, map[string]any{}) // the doc's example
+		return
+	}
+	// "returns an empty response body": a 200 with nothing in it.
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
 }
 
 // ---- v2 API: user/info ------------------------------------------------------------
