@@ -533,3 +533,47 @@ func TestSandboxRevokeSuccessForms(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxGraphErrorTable runs every row of the Graph error table
+// (PLATFORMS.md §1.7, §5, §8) through the sandbox, as the answer to the
+// profile call of a check, and checks the adapter's class.
+func TestSandboxGraphErrorTable(t *testing.T) {
+	tests := []struct {
+		code, sub int
+		want      Kind
+	}{
+		{1, 0, Transient}, {2, 0, Transient},
+		{3, 0, Permanent}, // capability or permissions issue: not transient (§8)
+		{4, 0, Transient}, {17, 0, Transient}, {32, 0, Transient}, {341, 0, Transient},
+		{368, 1390008, Transient}, {613, 0, Transient}, {80001, 0, Transient}, {80002, 0, Transient},
+		{10, 0, Permanent}, {200, 0, Permanent}, {230, 0, Permanent}, {299, 0, Permanent},
+		{102, 0, Permanent},
+		{190, 0, Permanent}, {190, 458, Permanent}, {190, 459, Permanent}, {190, 460, Permanent},
+		{190, 463, Permanent}, {190, 464, Permanent}, {190, 467, Permanent}, {190, 492, Permanent},
+		{100, 0, Permanent}, {100, 33, Permanent}, {100, 36007, Permanent}, {100, 36009, Permanent},
+		{12345, 0, Transient}, // unknown: never condemn an account on it
+	}
+	e := newSandbox(t)
+	a, g := e.connect(Facebook, "lee")
+	creds := g.Accounts[0].Credentials
+	for _, tc := range tests {
+		name := fmt.Sprint(tc.code)
+		if tc.sub != 0 {
+			name += fmt.Sprintf("/%d", tc.sub)
+		}
+		t.Run(name, func(t *testing.T) {
+			e.control("faults", map[string]any{"endpoint": "meta.node", "kind": "graph_error", "code": tc.code, "subcode": tc.sub})
+			_, err := a.Check(t.Context(), creds)
+			er, ok := errors.AsType[*Error](err)
+			if !ok || er.Kind != tc.want || er.Code != name {
+				t.Fatalf("err = %v, want %s with code %s", err, tc.want, name)
+			}
+			if er.Reason == "" {
+				t.Error("no reason in words")
+			}
+		})
+	}
+	if _, err := a.Check(t.Context(), creds); err != nil {
+		t.Errorf("the faults changed nothing, yet the account fails: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -246,7 +247,10 @@ func (s *Sandbox) ctlFaultAdd(w http.ResponseWriter, r *http.Request) {
 		ctlError(w, http.StatusBadRequest, "unknown endpoint "+f.Endpoint)
 		return
 	case !faultKinds[f.Kind]:
-		ctlError(w, http.StatusBadRequest, "unknown kind "+f.Kind+" (5xx, 429, timeout, slow, invalid_grant, rate_limit)")
+		ctlError(w, http.StatusBadRequest, "unknown kind "+f.Kind+" (5xx, 429, timeout, slow, invalid_grant, rate_limit, graph_error)")
+		return
+	case f.Kind == "graph_error" && (f.Code <= 0 || !strings.HasPrefix(f.Endpoint, "meta.") || f.Endpoint == "meta.dialog"):
+		ctlError(w, http.StatusBadRequest, "graph_error needs a Graph endpoint (meta.*, not meta.dialog) and a positive code")
 		return
 	case f.Count < 0 || f.Fraction < 0 || f.Fraction > 1 || f.RetryAfter < 0 || f.DelayMS < 0:
 		ctlError(w, http.StatusBadRequest, "count, retry_after and delay_ms must be >= 0 and fraction in [0, 1]")

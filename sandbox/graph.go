@@ -173,6 +173,12 @@ func (s *Sandbox) graphFault(r *http.Request, f *fault, endpoint string) *graphE
 			return &graphErr{Code: 4, Transient: true, Message: "(#4) Application request limit reached", Header: hdr}
 		}
 		return &graphErr{Code: 17, Transient: true, Message: "(#17) User request limit reached", Header: hdr}
+	case "graph_error":
+		// Any code of Facebook's error table, as Facebook sends it: HTTP 400
+		// and the code's message; is_transient only on the throttling codes,
+		// where Facebook was seen to set it.
+		return &graphErr{Code: f.Code, Subcode: f.Subcode, Message: graphMessage(f.Code),
+			Transient: f.Code == 4 || f.Code == 17 || f.Code == 32 || f.Code == 613}
 	case "invalid_grant":
 		if endpoint == "meta.token" {
 			if r.Form.Get("grant_type") == "fb_exchange_token" {
