@@ -55,14 +55,37 @@ func (a *Adapter) metaAuthURL(r AuthRequest) string {
 }
 
 type debugInfo struct {
-	AppID               string      `json:"app_id"`
+	AppID               graphID     `json:"app_id"`
 	IsValid             bool        `json:"is_valid"`
 	ExpiresAt           int64       `json:"expires_at"`
 	DataAccessExpiresAt int64       `json:"data_access_expires_at"`
 	Scopes              []string    `json:"scopes"`
 	Granular            []granular  `json:"granular_scopes"`
-	UserID              string      `json:"user_id"`
+	UserID              graphID     `json:"user_id"`
 	Error               *graphError `json:"error"`
+}
+
+// graphID is an id Graph writes as a string in current documents and as a
+// number in older ones (debug_token's app_id and user_id, PLATFORMS.md
+// §8): both read as the decimal string. A number is read without floating
+// point, so a 15-digit app id keeps every digit.
+type graphID string
+
+func (g *graphID) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*g = graphID(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	if _, err := n.Int64(); err != nil {
+		return errors.New("graph id is not a whole number")
+	}
+	*g = graphID(n.String())
+	return nil
 }
 
 type granular struct {
@@ -138,7 +161,7 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 	switch {
 	case !d.IsValid:
 		return nil, a.invalidToken(d)
-	case d.AppID != "" && d.AppID != a.c.MetaAppID, d.UserID != "" && d.UserID != me.ID:
+	case d.AppID != "" && string(d.AppID) != a.c.MetaAppID, d.UserID != "" && string(d.UserID) != me.ID:
 		// A token minted for another app or person was injected (SECURITY.md §1.1, 4.5.4).
 		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "token_mismatch",
 			Reason: "Facebook issued the sign-in for another app or person"}

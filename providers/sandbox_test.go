@@ -577,3 +577,37 @@ func TestSandboxGraphErrorTable(t *testing.T) {
 		t.Errorf("the faults changed nothing, yet the account fails: %v", err)
 	}
 }
+
+// TestSandboxDebugTokenIDs: debug_token's app_id and user_id are strings in
+// current documents and numbers in older ones (PLATFORMS.md §8). Both must
+// connect and check, and both still prove the token is the app's and the
+// signed-in person's.
+func TestSandboxDebugTokenIDs(t *testing.T) {
+	for _, form := range []string{"string", "number"} {
+		for _, p := range []Platform{Facebook, Instagram} {
+			t.Run(form+"/"+string(p), func(t *testing.T) {
+				e := newSandbox(t)
+				e.control("meta", map[string]any{"debug_token_ids": form})
+				a, g := e.connect(p, "dana")
+				if g.Subject != "10229000000001" || len(g.Accounts) == 0 {
+					t.Fatalf("grant %+v", g)
+				}
+				if _, err := a.Check(t.Context(), g.Accounts[0].Credentials); err != nil {
+					t.Fatalf("Check: %v", err)
+				}
+			})
+		}
+	}
+	t.Run("both forms read as the same decimal id", func(t *testing.T) {
+		for _, form := range []string{"string", "number"} {
+			var d debugInfo
+			body := `{"app_id":"999","user_id":"10229000000001"}`
+			if form == "number" {
+				body = `{"app_id":999,"user_id":10229000000001}`
+			}
+			if err := json.Unmarshal([]byte(body), &d); err != nil || d.AppID != "999" || d.UserID != "10229000000001" {
+				t.Errorf("%s: %+v %v", form, d, err)
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -354,6 +355,10 @@ func (s *Sandbox) debugToken(r *http.Request) (map[string]any, *graphErr) {
 	if t.Kind == "page" {
 		d["type"] = "PAGE"
 		d["profile_id"] = t.PageID
+	}
+	if s.st.Settings.DebugTokenIDs == "number" {
+		// Older documents show the ids as JSON numbers.
+		d["app_id"], d["user_id"] = json.Number(s.opts.MetaAppID), json.Number(p.ID)
 	}
 	if why := s.st.dead(t, now); why != "" {
 		e := s.errDeadToken(why, t, now)

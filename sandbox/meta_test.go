@@ -236,6 +236,13 @@ func TestMetaLongLivedAndDebugToken(t *testing.T) {
 	if !sawIG {
 		t.Errorf("granular_scopes %v", d["granular_scopes"])
 	}
+	// Older documents write the ids as numbers; the control API switches.
+	e.control("meta", map[string]any{"debug_token_ids": "number"})
+	raw := string(e.graphGet("debug_token", appToken, "input_token", long).Body)
+	if !strings.Contains(raw, `"app_id":`+DevMetaAppID+`,`) || !strings.Contains(raw, `"user_id":10229000000001`) {
+		t.Errorf("ids as numbers: %s", raw)
+	}
+	e.control("meta", map[string]any{"debug_token_ids": "string"})
 
 	// Page tokens: never expire from a long-lived user token, 1 h from a short-lived one.
 	pageTok := func(user string) string {
