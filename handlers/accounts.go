@@ -72,6 +72,15 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 	}
 	deadline := renewalDeadline(a)
 	v.Expiry = s.expiryText(a, deadline)
+	// The status shown was established by the last successful check (or
+	// the connection), or, for needs re-auth, by the check or the
+	// platform's notice that found the account (or its sign-in) dead:
+	// nothing else updates an account waiting to be reconnected.
+	checked := a.LastSyncedAt
+	if a.Status == store.StatusNeedsReauth {
+		checked = a.UpdatedAt
+	}
+	v.Checked = views.Ago(checked, now)
 	switch {
 	case a.Status == store.StatusNeedsReauth:
 		v.Status, v.StatusLabel = "needs_reauth", "Needs re-auth"

@@ -311,6 +311,38 @@ func (a *Adapter) invalidToken(d *debugInfo) *Error {
 	return &Error{Platform: a.p, Kind: Permanent, Code: graphCode(g), Reason: reason, detail: "debug_token: is_valid false"}
 }
 
+// signInDead is the error for a user token debug_token calls dead with one
+// of the subcodes that kill it for every Page and Instagram account
+// obtained through it (PLATFORMS.md §8: 190 with 458, 460, 463, 464, 467,
+// 492); nil for any other death, which is left to the Page token's own
+// check. Removing the app (458), changing the password (460) and an
+// unconfirmed account (464) are the person's, so they reach every sign-in
+// of that person; an expired token (463), a log-out (467) and a lost
+// session (492) are this sign-in's, so they reach the accounts holding
+// this very user token. A person's later sign-in holds a new token.
+func (a *Adapter) signInDead(u *debugInfo) *Error {
+	if u.Error == nil {
+		return nil
+	}
+	g := *u.Error
+	g.Subcode = cmp.Or(g.Subcode, g.DebugSub)
+	if cmp.Or(g.Code, 190) != 190 {
+		return nil
+	}
+	g.Code = 190
+	var reach Reach
+	switch g.Subcode {
+	case 458, 460, 464:
+		reach = ReachPerson
+	case 463, 467, 492:
+		reach = ReachSignIn
+	default:
+		return nil
+	}
+	return &Error{Platform: a.p, Kind: Permanent, Code: graphCode(g), Reason: reasons190[g.Subcode], Reach: reach,
+		detail: "debug_token of the user token: is_valid false"}
+}
+
 func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error) {
 	if c.AccessToken.IsZero() || c.PlatformUserID == "" {
 		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "no_token", Reason: "No Facebook token is stored for this account"}
@@ -319,19 +351,29 @@ func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error
 	if err != nil {
 		return nil, err
 	}
+	var u *debugInfo
+	if !c.UserToken.IsZero() {
+		// The user token feeds the expiry warnings, and tells whether the
+		// sign-in itself died. A failed call about it is not the account's
+		// failure: the Page token is what works.
+		if u, err = a.debugToken(ctx, c.UserToken); err != nil {
+			u = nil
+		}
+	}
+	if u != nil && !u.IsValid {
+		if e := a.signInDead(u); e != nil {
+			return nil, e
+		}
+	}
 	if !d.IsValid {
 		return nil, a.invalidToken(d)
 	}
 	meta := cloneMeta(c.Metadata)
 	setTime(meta, MetaDataAccessUntil, unixTime(d.DataAccessExpiresAt))
-	if !c.UserToken.IsZero() {
-		// The user token only feeds the expiry warnings; the Page token is
-		// what works, so a failure here is not the account's failure.
-		if u, err := a.debugToken(ctx, c.UserToken); err == nil {
-			meta["user_token_valid"] = u.IsValid
-			setTime(meta, MetaUserTokenExpiry, unixTime(u.ExpiresAt))
-			setTime(meta, MetaDataAccessUntil, unixTime(u.DataAccessExpiresAt))
-		}
+	if u != nil {
+		meta["user_token_valid"] = u.IsValid
+		setTime(meta, MetaUserTokenExpiry, unixTime(u.ExpiresAt))
+		setTime(meta, MetaDataAccessUntil, unixTime(u.DataAccessExpiresAt))
 	}
 	out := &Checked{Credentials: c, Metadata: meta}
 	out.Credentials.Expiry = unixTime(d.ExpiresAt) // 0 for a Page token: never

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -109,6 +110,13 @@ func (a *Adapter) tiktokCheck(ctx context.Context, c Credentials) (*Checked, err
 		return nil, &Error{Platform: TikTok, Kind: Permanent, Code: "no_token", Reason: "No TikTok refresh token is stored for this account"}
 	}
 	t, err := a.tiktokToken(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.RefreshToken.Reveal()}}, true)
+	if e, ok := errors.AsType[*Error](err); ok && e.Code == "invalid_grant" && (c.RefreshExpiry.IsZero() || c.RefreshExpiry.After(a.now())) {
+		// A refresh token that has not run out is refused: TikTok revoked
+		// the authorization, and revoking "disconnects the app" from the
+		// person's TikTok account, every sign-in alike. (A token rotated by
+		// somebody else is the caller's to rule out: it holds the storage.)
+		e.Reach = ReachPerson
+	}
 	if err != nil {
 		return nil, err
 	}

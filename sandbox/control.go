@@ -116,11 +116,13 @@ func (s *Sandbox) ctlRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ctlExpire ends every live access and Page token now (refresh tokens stay
-// usable, so a TikTok refresh can follow).
+// ctlExpire ends every live access and Page token now, of one persona or
+// just one token if given (refresh tokens stay usable, so a TikTok refresh
+// can follow).
 func (s *Sandbox) ctlExpire(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Persona string `json:"persona"`
+		Token   string `json:"token"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
@@ -132,8 +134,14 @@ func (s *Sandbox) ctlExpire(w http.ResponseWriter, r *http.Request) {
 	n := 0
 	s.mu.Lock()
 	now := s.now()
+	if body.Token != "" && s.st.Tokens[body.Token] == nil {
+		s.mu.Unlock()
+		ctlError(w, http.StatusNotFound, "no such token")
+		return
+	}
 	for _, t := range s.st.Tokens {
-		if t.Kind == "refresh" || (body.Persona != "" && t.Persona != body.Persona) || s.st.dead(t, now) != "" {
+		if t.Kind == "refresh" || (body.Persona != "" && t.Persona != body.Persona) || (body.Token != "" && t.Value != body.Token) ||
+			s.st.dead(t, now) != "" {
 			continue
 		}
 		t.ExpiresAt = now

@@ -319,6 +319,19 @@ func TestControlExpire(t *testing.T) {
 	lee := e.metaUserToken("lee", fbScopes)
 	tt := e.ttConnect("bloom")
 
+	// One token alone: the others of the same persona live on.
+	fb2 := e.metaLongToken(e.metaUserToken("dana", fbScopes))
+	e.control("expire", map[string]any{"token": fb2})
+	if c, s := graphError(t, e.graphGet("me", fb2)); c != 190 || s != 463 {
+		t.Errorf("expired token: %d/%d", c, s)
+	}
+	if r := e.graphGet("me", fb); r.Status != 200 {
+		t.Errorf("expiring one token expired another of the persona")
+	}
+	if r := e.controlRaw("POST", "expire", map[string]any{"token": "EAAnope"}); r.Status != 404 {
+		t.Errorf("unknown token: %d", r.Status)
+	}
+
 	e.control("expire", map[string]any{"persona": "dana"})
 	for name, tok := range map[string]string{"user": fb, "page": page} {
 		if c, s := graphError(t, e.graphGet("me", tok)); c != 190 || s != 463 {
