@@ -352,10 +352,13 @@ func (s *server) renderChoose(c echo.Context, status int, formError string) erro
 	}
 	p := providers.Platform(g.Platform)
 	props := views.ChooseProps{GrantID: g.ID, Platform: g.Platform, PlatformName: p.Name(), SignedInAs: g.SubjectName,
-		Unlinked: g.Unlinked, Room: max(v.member.MaxAccounts-len(existing), 0), Plan: v.member.Plan, Error: formError}
+		Unlinked: g.Unlinked, Notes: g.Notes, Room: max(v.member.MaxAccounts-len(existing), 0), Plan: v.member.Plan, Error: formError}
 	for _, d := range g.Accounts {
 		ch := views.ChoiceView{PlatformUserID: d.PlatformUserID, Name: d.DisplayName, AvatarURL: safeAvatar(d.AvatarURL),
 			Detail: choiceDetail(p, d), Limited: d.Problem}
+		if via, ok := d.Metadata[providers.MetaBusinessName].(string); ok && via != "" {
+			ch.Via = "via Business portfolio " + via
+		}
 		if d.Username != "" && p != providers.Facebook {
 			ch.Handle = "@" + d.Username
 		}

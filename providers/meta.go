@@ -44,7 +44,7 @@ func (a *Adapter) oauthConfig(withSecret bool) *oauth2.Config {
 // metaAuthURL builds the dialog URL. Facebook wants comma-separated scopes,
 // x/oauth2 joins with spaces, so scope is set as a parameter.
 func (a *Adapter) metaAuthURL(r AuthRequest) string {
-	scopes := required(a.p)
+	scopes := append(required(a.p), optionalScopes[a.p]...)
 	var opts []oauth2.AuthCodeOption
 	if len(r.Rerequest) > 0 {
 		scopes = r.Rerequest
@@ -102,6 +102,13 @@ type page struct {
 	Picture     json.RawMessage `json:"picture"`
 	FanCount    *int64          `json:"fan_count"`
 	IG          *igUser         `json:"instagram_business_account"`
+
+	viaID, viaName string // the Business portfolio it was reached through; "" = a direct role
+}
+
+type business struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 type igUser struct {
@@ -154,6 +161,11 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 	if err != nil {
 		return nil, err
 	}
+	var notes []string
+	if slices.Contains(granted, "business_management") {
+		held, n := a.portfolioPages(ctx, user)
+		pages, notes = append(pages, held...), n // after the direct ones: a direct role wins on the same id
+	}
 	d, err := a.debugToken(ctx, user)
 	if err != nil {
 		return nil, err
@@ -171,15 +183,19 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 	}
 
 	g := &Grant{Subject: me.ID, SubjectName: me.Name, Scopes: granted, Declined: missing(a.p, granted),
-		UserTokenExpiry: userExpiry, DataAccessExpiry: unixTime(d.DataAccessExpiresAt)}
+		UserTokenExpiry: userExpiry, DataAccessExpiry: unixTime(d.DataAccessExpiresAt), Notes: notes}
 	base := map[string]any{MetaFacebookUserID: me.ID, MetaFacebookUser: me.Name}
 	setTime(base, MetaUserTokenExpiry, g.UserTokenExpiry)
 	setTime(base, MetaDataAccessUntil, g.DataAccessExpiry)
-	seen := map[string]bool{}
+	seen, seenPage := map[string]bool{}, map[string]bool{}
 	for _, p := range pages {
 		acc, ok := a.metaAccount(p, base, granted, d.Granular)
+		first := !seenPage[p.ID]
+		seenPage[p.ID] = true
 		switch {
-		case p.AccessToken == "", seen[acc.PlatformUserID]: // not manageable, or listed twice
+		// Not manageable (no Page token), or listed twice: the direct role
+		// comes first, so it wins over a Business portfolio's listing.
+		case p.AccessToken == "", !first, seen[acc.PlatformUserID]:
 		case !ok:
 			g.Unlinked = append(g.Unlinked, p.Name)
 		default:
@@ -197,6 +213,9 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 // its linked Instagram account; ok is false for a Page with none linked.
 func (a *Adapter) metaAccount(p page, base map[string]any, granted []string, gran []granular) (acc Account, ok bool) {
 	meta := cloneMeta(base)
+	if p.viaID != "" {
+		meta[MetaBusinessID], meta[MetaBusinessName] = p.viaID, p.viaName
+	}
 	if a.p == Facebook {
 		meta["category"], meta["tasks"] = p.Category, p.Tasks
 		if p.FanCount != nil {
@@ -216,19 +235,71 @@ func (a *Adapter) metaAccount(p page, base map[string]any, granted []string, gra
 		AvatarURL: p.IG.ProfilePictureURL, Scopes: scopesFor(granted, gran, p.ID, p.IG.ID), Metadata: meta}, true
 }
 
-// pages lists the Pages the person selected, following paging.next.
-func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
+// pageFields are the Page fields asked for on every list of Pages.
+func (a *Adapter) pageFields() string {
 	fields := "id,name,access_token,category,tasks,picture.type(large)"
 	if a.p == Facebook {
-		fields += ",fan_count"
-	} else {
-		fields += ",instagram_business_account{" + igFields + "}"
+		return fields + ",fan_count"
 	}
-	next, q := a.graphURL("me/accounts"), url.Values{"fields": {fields}, "limit": {"100"}}
-	var all []page
+	return fields + ",instagram_business_account{" + igFields + "}"
+}
+
+// pages lists the Pages the person selected and holds a direct role on.
+func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
+	return list[page](ctx, a, "me/accounts", url.Values{"fields": {a.pageFields()}, "limit": {"100"}}, user)
+}
+
+// portfolioPages lists the Pages held through the person's Business
+// portfolios (PLATFORMS.md §8): /me/businesses, then each one's
+// owned_pages and client_pages, paged, each Page with its token. Pages are
+// a bonus to /me/accounts, so a failure costs only that portfolio's Pages
+// and is told in words (notes); it never fails the connection.
+func (a *Adapter) portfolioPages(ctx context.Context, user vault.Token) (pages []page, notes []string) {
+	bizs, err := list[business](ctx, a, "me/businesses", url.Values{"fields": {"id,name"}, "limit": {"100"}}, user)
+	if err != nil {
+		return nil, []string{"Pages held through a Business portfolio could not be listed (" + reasonOf(err) +
+			"); the Pages you manage directly are shown."}
+	}
+	for _, b := range bizs {
+		if b.ID == "" {
+			continue
+		}
+		var held []page
+		for _, edge := range []string{"owned_pages", "client_pages"} {
+			var more []page
+			if more, err = list[page](ctx, a, url.PathEscape(b.ID)+"/"+edge, url.Values{"fields": {a.pageFields()}, "limit": {"100"}}, user); err != nil {
+				break
+			}
+			held = append(held, more...)
+		}
+		if err != nil {
+			notes = append(notes, "Pages held through the Business portfolio "+cmp.Or(b.Name, b.ID)+" could not be listed ("+
+				reasonOf(err)+"); the other Pages are shown.")
+			continue
+		}
+		for _, p := range held {
+			p.viaID, p.viaName = b.ID, cmp.Or(b.Name, b.ID)
+			pages = append(pages, p)
+		}
+	}
+	return pages, notes
+}
+
+func reasonOf(err error) string {
+	if e, ok := errors.AsType[*Error](err); ok && e.Reason != "" {
+		return strings.ToLower(e.Reason[:1]) + e.Reason[1:]
+	}
+	return "an unexpected error"
+}
+
+// list returns every item of a paged Graph edge, following paging.next
+// back to the Graph host only: the next URL carries the token.
+func list[T any](ctx context.Context, a *Adapter, path string, q url.Values, user vault.Token) ([]T, error) {
+	next := a.graphURL(path)
+	var all []T
 	for range 100 {
 		var res struct {
-			Data   []page `json:"data"`
+			Data   []T `json:"data"`
 			Paging struct {
 				Next string `json:"next"`
 			} `json:"paging"`
@@ -240,14 +311,13 @@ func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
 		if res.Paging.Next == "" || len(res.Data) == 0 {
 			return all, nil
 		}
-		// next carries the token: follow it only back to the Graph host.
 		if !a.isGraphURL(res.Paging.Next) {
 			return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging",
-				Reason: "Facebook's list of Pages pointed somewhere unexpected"}
+				Reason: "Facebook's list pointed somewhere unexpected"}
 		}
 		next, q = res.Paging.Next, nil
 	}
-	return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging", Reason: "Facebook's list of Pages did not end"}
+	return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging", Reason: "Facebook's list did not end"}
 }
 
 func (a *Adapter) isGraphURL(raw string) bool {

@@ -101,6 +101,9 @@ type Grant struct {
 	DataAccessExpiry time.Time
 	Accounts         []Account
 	Unlinked         []string // Instagram: names of Pages with no linked Instagram account
+	// Notes are things the person should know about what was found, in
+	// words: a Business portfolio whose Pages could not be listed, say.
+	Notes []string
 }
 
 // Account is one manageable account found by Exchange.
@@ -138,6 +141,10 @@ const (
 	MetaFacebookUser    = "facebook_user_name"
 	MetaUserTokenExpiry = "user_token_expires_at"  // RFC 3339
 	MetaDataAccessUntil = "data_access_expires_at" // RFC 3339
+	// A Page reached through a Business portfolio rather than a direct
+	// role: the portfolio's id and name (absent for direct Pages).
+	MetaBusinessID   = "business_id"
+	MetaBusinessName = "business_name"
 )
 
 // Config holds the app credentials and endpoints. Empty bases take the real

@@ -65,12 +65,12 @@ func TestAuthCodeURL(t *testing.T) {
 	}{
 		{name: "facebook", p: Facebook, path: "/v26.0/dialog/oauth", want: map[string]string{
 			"client_id": "1234", "response_type": "code", "state": "st", "redirect_uri": "https://app.example/oauth/x/callback",
-			"scope":          "pages_show_list,pages_manage_posts,pages_read_engagement,pages_messaging",
+			"scope":          "pages_show_list,pages_manage_posts,pages_read_engagement,pages_messaging,business_management",
 			"code_challenge": "", "auth_type": "", "client_key": ""}},
 		{name: "facebook rerequest", p: Facebook, rerequest: []string{"pages_messaging"}, path: "/v26.0/dialog/oauth",
 			want: map[string]string{"scope": "pages_messaging", "auth_type": "rerequest"}},
 		{name: "instagram", p: Instagram, path: "/v26.0/dialog/oauth", want: map[string]string{
-			"client_id": "1234", "scope": "instagram_basic,instagram_content_publish,instagram_manage_comments,pages_show_list,pages_read_engagement"}},
+			"client_id": "1234", "scope": "instagram_basic,instagram_content_publish,instagram_manage_comments,pages_show_list,pages_read_engagement,business_management"}},
 		{name: "tiktok", p: TikTok, path: "/v2/auth/authorize/", want: map[string]string{
 			"client_key": "ttkey", "client_id": "", "response_type": "code", "state": "st",
 			"redirect_uri":   "https://app.example/oauth/x/callback",

@@ -611,3 +611,88 @@ func TestSandboxDebugTokenIDs(t *testing.T) {
 		}
 	})
 }
+
+// TestSandboxBusinessPortfolioPages: Pages held through a Business
+// portfolio are found with business_management through /me/businesses and
+// each portfolio's owned_pages and client_pages (PLATFORMS.md §8), merged
+// with /me/accounts (a direct role wins), each with its own Page token. A
+// portfolio whose lists fail costs only its own Pages, and says so. The
+// sandbox pages every list one item at a time, so paging is followed.
+func TestSandboxBusinessPortfolioPages(t *testing.T) {
+	type want struct {
+		name, via string // via: the portfolio's name; "" for a direct role
+	}
+	tests := []struct {
+		p        Platform
+		persona  string
+		decline  []string
+		accounts []want
+		unlinked []string
+		notes    []string // substrings, one per note
+	}{
+		{Facebook, "avery", nil,
+			[]want{{"Brightline Studio", "Brightline Agency"}, {"Cedar Dental Clinic", "Brightline Agency"}}, nil, nil},
+		{Instagram, "avery", nil,
+			[]want{{"Brightline Studio", "Brightline Agency"}}, []string{"Cedar Dental Clinic"}, nil},
+		{Facebook, "avery", []string{"business_management"}, nil, nil, nil},
+		{Facebook, "kai", nil,
+			[]want{{"Kai's Bakery", ""}, {"Moreau Wines", ""}}, nil, []string{"Atlas Media Group could not be listed"}},
+		{Instagram, "kai", nil,
+			[]want{{"Moreau Wines", ""}}, []string{"Kai's Bakery"}, []string{"Atlas Media Group could not be listed"}},
+	}
+	for _, tc := range tests {
+		name := fmt.Sprintf("%s/%s", tc.p, tc.persona)
+		if len(tc.decline) > 0 {
+			name += "/without business_management"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newSandbox(t)
+			e.control("meta", map[string]any{"page_size": 1})
+			a, g := e.connect(tc.p, tc.persona, tc.decline...)
+			var got []want
+			for _, acc := range g.Accounts {
+				via, _ := acc.Metadata[MetaBusinessName].(string)
+				got = append(got, want{acc.DisplayName, via})
+				if acc.Credentials.AccessToken.IsZero() || acc.Credentials.AccessToken.Equal(acc.Credentials.UserToken) {
+					t.Errorf("%s: no Page token of its own", acc.DisplayName)
+				}
+				if via != "" && acc.Metadata[MetaBusinessID] == nil {
+					t.Errorf("%s: portfolio name without its id", acc.DisplayName)
+				}
+				if !slices.Contains(acc.Scopes, map[Platform]string{Facebook: "pages_manage_posts", Instagram: "instagram_content_publish"}[tc.p]) {
+					t.Errorf("%s: scopes %v", acc.DisplayName, acc.Scopes)
+				}
+				// The Page token works on its own: the account checks.
+				if _, err := a.Check(t.Context(), acc.Credentials); err != nil {
+					t.Errorf("%s: Check: %v", acc.DisplayName, err)
+				}
+			}
+			if !slices.Equal(got, tc.accounts) {
+				t.Errorf("accounts %v, want %v", got, tc.accounts)
+			}
+			if !slices.Equal(g.Unlinked, tc.unlinked) {
+				t.Errorf("unlinked %v, want %v", g.Unlinked, tc.unlinked)
+			}
+			if len(g.Notes) != len(tc.notes) {
+				t.Fatalf("notes %q, want %d", g.Notes, len(tc.notes))
+			}
+			for i, n := range tc.notes {
+				if !strings.Contains(g.Notes[i], n) {
+					t.Errorf("note %q lacks %q", g.Notes[i], n)
+				}
+			}
+			if tc.decline == nil && !slices.Contains(g.Scopes, "business_management") {
+				t.Errorf("business_management not requested or granted: %v", g.Scopes)
+			}
+			e.assertNoSandboxToken("notes", strings.Join(g.Notes, " "))
+		})
+	}
+	t.Run("the portfolio listing fails for a while", func(t *testing.T) {
+		e := newSandbox(t)
+		e.control("faults", map[string]any{"endpoint": "meta.businesses", "kind": "5xx", "count": 1})
+		_, g := e.connect(Facebook, "avery")
+		if len(g.Accounts) != 0 || len(g.Notes) != 1 || !strings.Contains(g.Notes[0], "temporary problem") {
+			t.Errorf("accounts %d notes %q", len(g.Accounts), g.Notes)
+		}
+	})
+}

@@ -200,6 +200,7 @@ func (s *Sandbox) ctlMeta(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Revoke   *string `json:"revoke_body"`
 		DebugIDs *string `json:"debug_token_ids"`
+		PageSize *int    `json:"page_size"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
@@ -212,8 +213,15 @@ func (s *Sandbox) ctlMeta(w http.ResponseWriter, r *http.Request) {
 		ctlError(w, http.StatusBadRequest, `debug_token_ids must be "string" or "number"`)
 		return
 	}
+	if body.PageSize != nil && (*body.PageSize < 0 || *body.PageSize > 100) {
+		ctlError(w, http.StatusBadRequest, "page_size must be in [0, 100] (0: no cap)")
+		return
+	}
 	s.mu.Lock()
 	st := &s.st.Settings
+	if body.PageSize != nil {
+		st.PageSize = *body.PageSize
+	}
 	if body.Revoke != nil {
 		st.MetaRevokeBody = *body.Revoke
 	}
@@ -353,8 +361,8 @@ func (s *Sandbox) ctlPersonas(w http.ResponseWriter, r *http.Request) {
 	var out []map[string]any
 	for _, p := range metaPersonas {
 		pages := []map[string]any{}
-		for _, pg := range p.Pages {
-			m := map[string]any{"id": pg.ID, "name": pg.Name, "category": pg.Category,
+		for i, pg := range append(slices.Clone(p.Pages), p.Held...) {
+			m := map[string]any{"id": pg.ID, "name": pg.Name, "category": pg.Category, "direct_role": i < len(p.Pages),
 				"followers_count": pg.Followers, "fan_count": pg.Fans, "tasks": pg.Tasks, "picture": avatar(pg.Name, pg.Color)}
 			if ig := pg.IG; ig != nil {
 				m["instagram_business_account"] = map[string]any{"id": ig.ID, "username": ig.Username, "name": ig.Name,
@@ -363,8 +371,13 @@ func (s *Sandbox) ctlPersonas(w http.ResponseWriter, r *http.Request) {
 			}
 			pages = append(pages, m)
 		}
+		bizs := []map[string]any{}
+		for _, b := range p.Businesses {
+			bizs = append(bizs, map[string]any{"id": b.ID, "name": b.Name, "owned_pages": b.Owned, "client_pages": b.Client,
+				"readable": b.Broken == ""})
+		}
 		out = append(out, map[string]any{"key": p.Key, "platform": "meta", "id": p.ID, "name": p.Name,
-			"email": p.Email, "picture": avatar(p.Name, p.Color), "pages": pages})
+			"email": p.Email, "picture": avatar(p.Name, p.Color), "pages": pages, "businesses": bizs})
 	}
 	for _, p := range tiktokPersonas {
 		out = append(out, map[string]any{"key": p.Key, "platform": "tiktok", "open_id": p.OpenID, "union_id": p.UnionID,

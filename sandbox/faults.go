@@ -22,7 +22,7 @@ type fault struct {
 
 var faultEndpoints = map[string]bool{
 	"*": true, "meta.dialog": true, "meta.token": true, "meta.me": true, "meta.accounts": true,
-	"meta.node": true, "meta.debug_token": true, "meta.permissions": true,
+	"meta.node": true, "meta.debug_token": true, "meta.permissions": true, "meta.businesses": true,
 	"tiktok.authorize": true, "tiktok.token": true, "tiktok.revoke": true, "tiktok.userinfo": true,
 }
 

@@ -116,6 +116,8 @@ func (s *Sandbox) graph(w http.ResponseWriter, r *http.Request) {
 		s.graphNode(w, r, segs[0])
 	case len(segs) == 2 && segs[1] == "accounts" && get:
 		s.graphAccounts(w, r, segs[0])
+	case len(segs) == 2 && (segs[1] == "businesses" || segs[1] == "owned_pages" || segs[1] == "client_pages") && get:
+		s.graphBusinesses(w, r, segs[0], segs[1])
 	case len(segs) == 2 && segs[1] == "permissions" && (get || del):
 		s.graphPermissions(w, r, segs[0], "")
 	case len(segs) == 3 && segs[1] == "permissions" && del:
@@ -144,6 +146,8 @@ func graphEndpoint(segs []string, r *http.Request) (string, []string) {
 		return "meta.me", nil
 	case len(segs) >= 2 && segs[1] == "accounts":
 		return "meta.accounts", nil
+	case len(segs) >= 2 && (segs[1] == "businesses" || segs[1] == "owned_pages" || segs[1] == "client_pages"):
+		return "meta.businesses", []string{"meta.businesses." + segs[1]}
 	case len(segs) >= 2 && segs[1] == "permissions":
 		return "meta.permissions", nil
 	}

@@ -108,6 +108,9 @@ type settings struct {
 	// DebugTokenIDs is how debug_token writes app_id and user_id:
 	// "string" (current examples, the default) or "number" (older ones).
 	DebugTokenIDs string `json:"debug_token_ids"`
+	// PageSize caps every Graph list's page (0: Facebook's own limits), so
+	// tests see paging with a handful of items.
+	PageSize int `json:"page_size,omitempty"`
 }
 
 // state is everything that survives a restart. Faults and call counts are
