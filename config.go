@@ -43,6 +43,7 @@ type config struct {
 	TikTokSecret     vault.Token
 	TikTokAuthURL    string
 	TikTokAPIURL     string
+	TikTokPKCE       string // code_challenge encoding: hex or s256
 
 	RefreshEvery        time.Duration
 	RefreshBatch        int
@@ -80,6 +81,7 @@ var settings = []setting{
 	{"OMNISOCIAL_TIKTOK_CLIENT_SECRET", "", "TikTok Login Kit client secret"},
 	{"OMNISOCIAL_TIKTOK_AUTH_URL", "https://www.tiktok.com", "base URL of the TikTok authorize page"},
 	{"OMNISOCIAL_TIKTOK_API_URL", "https://open.tiktokapis.com", "base URL of the TikTok open API"},
+	{"OMNISOCIAL_TIKTOK_PKCE", "hex", "how the TikTok PKCE code_challenge is encoded: `hex` (SHA-256 in hex, as TikTok's Login Kit documents) or `s256` (RFC 7636 base64url)"},
 	{"OMNISOCIAL_REFRESH_INTERVAL", "30s", "how often the token-refresh job looks for due accounts"},
 	{"OMNISOCIAL_REFRESH_BATCH", "200", "accounts claimed per run"},
 	{"OMNISOCIAL_REFRESH_WORKERS", "8", "accounts worked at once"},
@@ -211,6 +213,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.TikTokAuthURL = get("OMNISOCIAL_TIKTOK_AUTH_URL")
 	c.TikTokAPIURL = get("OMNISOCIAL_TIKTOK_API_URL")
+	switch c.TikTokPKCE = get("OMNISOCIAL_TIKTOK_PKCE"); c.TikTokPKCE {
+	case "hex", "s256":
+	default:
+		bad("OMNISOCIAL_TIKTOK_PKCE", "must be hex or s256, got %q", c.TikTokPKCE)
+	}
 
 	c.RefreshEvery = duration("OMNISOCIAL_REFRESH_INTERVAL")
 	c.RefreshBatch = integer("OMNISOCIAL_REFRESH_BATCH")

@@ -79,6 +79,7 @@ func TestLoadConfig(t *testing.T) {
 		{"short session secret", []string{"OMNISOCIAL_SESSION_SECRET", "abc"}, "OMNISOCIAL_SESSION_SECRET"},
 		{"bad log level", []string{"OMNISOCIAL_LOG_LEVEL", "loud"}, "OMNISOCIAL_LOG_LEVEL"},
 		{"bad proxy range", []string{"OMNISOCIAL_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"}, "OMNISOCIAL_TRUSTED_PROXIES"},
+		{"bad tiktok pkce", []string{"OMNISOCIAL_TIKTOK_PKCE", "base64"}, "OMNISOCIAL_TIKTOK_PKCE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,7 +93,7 @@ func TestLoadConfig(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cfg.Addr != ":8080" || cfg.DBPath != "./data/omnisocial.db" || cfg.PlanLimits["pro"] != 10 || cfg.Dev {
+				if cfg.Addr != ":8080" || cfg.DBPath != "./data/omnisocial.db" || cfg.PlanLimits["pro"] != 10 || cfg.Dev || cfg.TikTokPKCE != "hex" {
 					t.Fatalf("defaults: %+v", cfg)
 				}
 				return

@@ -22,7 +22,7 @@ func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]pr
 	}
 	tiktok := providers.Config{
 		TikTokClientKey: cfg.TikTokClientKey, TikTokClientSecret: cfg.TikTokSecret,
-		TikTokAuthBase: cfg.TikTokAuthURL, TikTokAPIBase: cfg.TikTokAPIURL, HTTPClient: client,
+		TikTokAuthBase: cfg.TikTokAuthURL, TikTokAPIBase: cfg.TikTokAPIURL, TikTokPKCE: cfg.TikTokPKCE, HTTPClient: client,
 	}
 	if sb != nil {
 		// Server-side calls reach the sandbox in process: no loopback

@@ -72,6 +72,15 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 	}
 	deadline := renewalDeadline(a)
 	v.Expiry = s.expiryText(a, deadline)
+	// The status shown was established by the last successful check (or
+	// the connection), or, for needs re-auth, by the check or the
+	// platform's notice that found the account (or its sign-in) dead:
+	// nothing else updates an account waiting to be reconnected.
+	checked := a.LastSyncedAt
+	if a.Status == store.StatusNeedsReauth {
+		checked = a.UpdatedAt
+	}
+	v.Checked = views.Ago(checked, now)
 	switch {
 	case a.Status == store.StatusNeedsReauth:
 		v.Status, v.StatusLabel = "needs_reauth", "Needs re-auth"
@@ -343,10 +352,13 @@ func (s *server) renderChoose(c echo.Context, status int, formError string) erro
 	}
 	p := providers.Platform(g.Platform)
 	props := views.ChooseProps{GrantID: g.ID, Platform: g.Platform, PlatformName: p.Name(), SignedInAs: g.SubjectName,
-		Unlinked: g.Unlinked, Room: max(v.member.MaxAccounts-len(existing), 0), Plan: v.member.Plan, Error: formError}
+		Unlinked: g.Unlinked, Notes: g.Notes, Room: max(v.member.MaxAccounts-len(existing), 0), Plan: v.member.Plan, Error: formError}
 	for _, d := range g.Accounts {
 		ch := views.ChoiceView{PlatformUserID: d.PlatformUserID, Name: d.DisplayName, AvatarURL: safeAvatar(d.AvatarURL),
 			Detail: choiceDetail(p, d), Limited: d.Problem}
+		if via, ok := d.Metadata[providers.MetaBusinessName].(string); ok && via != "" {
+			ch.Via = "via Business portfolio " + via
+		}
 		if d.Username != "" && p != providers.Facebook {
 			ch.Handle = "@" + d.Username
 		}

@@ -190,7 +190,7 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 	}
 	id, err := s.Store.SavePendingGrant(ctx, store.PendingGrant{SessionHash: hashID(v.sess.ID), UserID: v.user.ID,
 		WorkspaceID: v.member.ID, Platform: string(p), Subject: grant.Subject, SubjectName: grant.SubjectName,
-		Scopes: grant.Scopes, Declined: grant.Declined, Accounts: found, Unlinked: grant.Unlinked,
+		Scopes: grant.Scopes, Declined: grant.Declined, Accounts: found, Unlinked: grant.Unlinked, Notes: grant.Notes,
 		ExpiresAt: s.Now().Add(grantLifetime)})
 	if err != nil {
 		return err

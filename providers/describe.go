@@ -19,6 +19,15 @@ var requiredScopes = map[Platform][]string{
 	TikTok:    {"user.info.basic", "user.info.profile", "user.info.stats", "video.list", "video.upload", "video.publish"},
 }
 
+// optionalScopes are asked for too, but an account without them is not
+// limited: business_management reaches the Pages a person holds through a
+// Business portfolio (and their Instagram accounts), which /me/accounts
+// leaves out (PLATFORMS.md §8).
+var optionalScopes = map[Platform][]string{
+	Facebook:  {"business_management"},
+	Instagram: {"business_management"},
+}
+
 var scopeWords = map[string]string{
 	// Facebook
 	"pages_show_list":           "See the list of Pages you manage",

@@ -39,6 +39,33 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
+// Reach says how far a Permanent failure reaches beyond the account that
+// was checked (PLATFORMS.md §8 "Grant-wide token death").
+type Reach int
+
+const (
+	// ReachAccount: only the account checked.
+	ReachAccount Reach = iota
+	// ReachSignIn: the sign-in itself is dead (a Meta user token that
+	// expired, was logged out or lost its session): every account obtained
+	// through that very sign-in, Pages and Instagram accounts alike.
+	ReachSignIn
+	// ReachPerson: everything the person authorized this app to do is gone
+	// (the app was removed, the password changed, the account must be
+	// confirmed; a TikTok authorization revoked): every account connected
+	// by that person through any of their sign-ins.
+	ReachPerson
+)
+
+// ReachOf is how far err reaches; ReachAccount for anything but a
+// Permanent *Error that says otherwise.
+func ReachOf(err error) Reach {
+	if e, ok := errors.AsType[*Error](err); ok && e.Kind == Permanent {
+		return e.Reach
+	}
+	return ReachAccount
+}
+
 // Error is every failure against a platform. Its text is safe to log: it
 // never holds a token, a query string or raw provider text.
 type Error struct {
@@ -47,6 +74,7 @@ type Error struct {
 	Code       string        // platform code: "190/460", "invalid_grant", "timeout"
 	Reason     string        // plain words for a person
 	RetryAfter time.Duration // platform's hint, 0 if none
+	Reach      Reach         // Permanent only: which other accounts die with this one
 
 	detail string // method, scheme+host+path and status, for logs
 	cause  error  // only context.Canceled / DeadlineExceeded, for errors.Is

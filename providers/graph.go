@@ -72,7 +72,12 @@ func (a *Adapter) graphResult(res *response, out any) error {
 	var env struct {
 		Error *graphError `json:"error"`
 	}
-	bad := json.Unmarshal(res.body, &env) != nil
+	// Some Graph answers are not objects (DELETE /me/permissions answers a
+	// bare true): valid JSON that is no object simply carries no error.
+	bad := !json.Valid(res.body)
+	if !bad {
+		_ = json.Unmarshal(res.body, &env)
+	}
 	switch {
 	case !bad && env.Error != nil:
 		kind, reason := graphClass(*env.Error)
@@ -133,6 +138,10 @@ func graphClass(g graphError) (Kind, string) {
 		return Permanent, "Facebook no longer accepts the sign-in (expired or revoked)"
 	case c == 102:
 		return Permanent, "The Facebook session expired"
+	case c == 3:
+		// "API Method": a capability or permissions issue, not transient
+		// (Meta "Handling Errors"; PLATFORMS.md §8).
+		return Permanent, "The Facebook app lacks the capability or permission for this call"
 	case c == 10 || c >= 200 && c <= 299:
 		return Permanent, "A Facebook permission the app needs was removed or not granted"
 	case c == 100:

@@ -44,7 +44,7 @@ func (a *Adapter) oauthConfig(withSecret bool) *oauth2.Config {
 // metaAuthURL builds the dialog URL. Facebook wants comma-separated scopes,
 // x/oauth2 joins with spaces, so scope is set as a parameter.
 func (a *Adapter) metaAuthURL(r AuthRequest) string {
-	scopes := required(a.p)
+	scopes := append(required(a.p), optionalScopes[a.p]...)
 	var opts []oauth2.AuthCodeOption
 	if len(r.Rerequest) > 0 {
 		scopes = r.Rerequest
@@ -55,14 +55,37 @@ func (a *Adapter) metaAuthURL(r AuthRequest) string {
 }
 
 type debugInfo struct {
-	AppID               string      `json:"app_id"`
+	AppID               graphID     `json:"app_id"`
 	IsValid             bool        `json:"is_valid"`
 	ExpiresAt           int64       `json:"expires_at"`
 	DataAccessExpiresAt int64       `json:"data_access_expires_at"`
 	Scopes              []string    `json:"scopes"`
 	Granular            []granular  `json:"granular_scopes"`
-	UserID              string      `json:"user_id"`
+	UserID              graphID     `json:"user_id"`
 	Error               *graphError `json:"error"`
+}
+
+// graphID is an id Graph writes as a string in current documents and as a
+// number in older ones (debug_token's app_id and user_id, PLATFORMS.md
+// §8): both read as the decimal string. A number is read without floating
+// point, so a 15-digit app id keeps every digit.
+type graphID string
+
+func (g *graphID) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*g = graphID(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	if _, err := n.Int64(); err != nil {
+		return errors.New("graph id is not a whole number")
+	}
+	*g = graphID(n.String())
+	return nil
 }
 
 type granular struct {
@@ -79,6 +102,13 @@ type page struct {
 	Picture     json.RawMessage `json:"picture"`
 	FanCount    *int64          `json:"fan_count"`
 	IG          *igUser         `json:"instagram_business_account"`
+
+	viaID, viaName string // the Business portfolio it was reached through; "" = a direct role
+}
+
+type business struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 type igUser struct {
@@ -131,6 +161,11 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 	if err != nil {
 		return nil, err
 	}
+	var notes []string
+	if slices.Contains(granted, "business_management") {
+		held, n := a.portfolioPages(ctx, user)
+		pages, notes = append(pages, held...), n // after the direct ones: a direct role wins on the same id
+	}
 	d, err := a.debugToken(ctx, user)
 	if err != nil {
 		return nil, err
@@ -138,7 +173,7 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 	switch {
 	case !d.IsValid:
 		return nil, a.invalidToken(d)
-	case d.AppID != "" && d.AppID != a.c.MetaAppID, d.UserID != "" && d.UserID != me.ID:
+	case d.AppID != "" && string(d.AppID) != a.c.MetaAppID, d.UserID != "" && string(d.UserID) != me.ID:
 		// A token minted for another app or person was injected (SECURITY.md §1.1, 4.5.4).
 		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "token_mismatch",
 			Reason: "Facebook issued the sign-in for another app or person"}
@@ -148,15 +183,19 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 	}
 
 	g := &Grant{Subject: me.ID, SubjectName: me.Name, Scopes: granted, Declined: missing(a.p, granted),
-		UserTokenExpiry: userExpiry, DataAccessExpiry: unixTime(d.DataAccessExpiresAt)}
+		UserTokenExpiry: userExpiry, DataAccessExpiry: unixTime(d.DataAccessExpiresAt), Notes: notes}
 	base := map[string]any{MetaFacebookUserID: me.ID, MetaFacebookUser: me.Name}
 	setTime(base, MetaUserTokenExpiry, g.UserTokenExpiry)
 	setTime(base, MetaDataAccessUntil, g.DataAccessExpiry)
-	seen := map[string]bool{}
+	seen, seenPage := map[string]bool{}, map[string]bool{}
 	for _, p := range pages {
 		acc, ok := a.metaAccount(p, base, granted, d.Granular)
+		first := !seenPage[p.ID]
+		seenPage[p.ID] = true
 		switch {
-		case p.AccessToken == "", seen[acc.PlatformUserID]: // not manageable, or listed twice
+		// Not manageable (no Page token), or listed twice: the direct role
+		// comes first, so it wins over a Business portfolio's listing.
+		case p.AccessToken == "", !first, seen[acc.PlatformUserID]:
 		case !ok:
 			g.Unlinked = append(g.Unlinked, p.Name)
 		default:
@@ -174,6 +213,9 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 // its linked Instagram account; ok is false for a Page with none linked.
 func (a *Adapter) metaAccount(p page, base map[string]any, granted []string, gran []granular) (acc Account, ok bool) {
 	meta := cloneMeta(base)
+	if p.viaID != "" {
+		meta[MetaBusinessID], meta[MetaBusinessName] = p.viaID, p.viaName
+	}
 	if a.p == Facebook {
 		meta["category"], meta["tasks"] = p.Category, p.Tasks
 		if p.FanCount != nil {
@@ -193,19 +235,71 @@ func (a *Adapter) metaAccount(p page, base map[string]any, granted []string, gra
 		AvatarURL: p.IG.ProfilePictureURL, Scopes: scopesFor(granted, gran, p.ID, p.IG.ID), Metadata: meta}, true
 }
 
-// pages lists the Pages the person selected, following paging.next.
-func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
+// pageFields are the Page fields asked for on every list of Pages.
+func (a *Adapter) pageFields() string {
 	fields := "id,name,access_token,category,tasks,picture.type(large)"
 	if a.p == Facebook {
-		fields += ",fan_count"
-	} else {
-		fields += ",instagram_business_account{" + igFields + "}"
+		return fields + ",fan_count"
 	}
-	next, q := a.graphURL("me/accounts"), url.Values{"fields": {fields}, "limit": {"100"}}
-	var all []page
+	return fields + ",instagram_business_account{" + igFields + "}"
+}
+
+// pages lists the Pages the person selected and holds a direct role on.
+func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
+	return list[page](ctx, a, "me/accounts", url.Values{"fields": {a.pageFields()}, "limit": {"100"}}, user)
+}
+
+// portfolioPages lists the Pages held through the person's Business
+// portfolios (PLATFORMS.md §8): /me/businesses, then each one's
+// owned_pages and client_pages, paged, each Page with its token. Pages are
+// a bonus to /me/accounts, so a failure costs only that portfolio's Pages
+// and is told in words (notes); it never fails the connection.
+func (a *Adapter) portfolioPages(ctx context.Context, user vault.Token) (pages []page, notes []string) {
+	bizs, err := list[business](ctx, a, "me/businesses", url.Values{"fields": {"id,name"}, "limit": {"100"}}, user)
+	if err != nil {
+		return nil, []string{"Pages held through a Business portfolio could not be listed (" + reasonOf(err) +
+			"); the Pages you manage directly are shown."}
+	}
+	for _, b := range bizs {
+		if b.ID == "" {
+			continue
+		}
+		var held []page
+		for _, edge := range []string{"owned_pages", "client_pages"} {
+			var more []page
+			if more, err = list[page](ctx, a, url.PathEscape(b.ID)+"/"+edge, url.Values{"fields": {a.pageFields()}, "limit": {"100"}}, user); err != nil {
+				break
+			}
+			held = append(held, more...)
+		}
+		if err != nil {
+			notes = append(notes, "Pages held through the Business portfolio "+cmp.Or(b.Name, b.ID)+" could not be listed ("+
+				reasonOf(err)+"); the other Pages are shown.")
+			continue
+		}
+		for _, p := range held {
+			p.viaID, p.viaName = b.ID, cmp.Or(b.Name, b.ID)
+			pages = append(pages, p)
+		}
+	}
+	return pages, notes
+}
+
+func reasonOf(err error) string {
+	if e, ok := errors.AsType[*Error](err); ok && e.Reason != "" {
+		return strings.ToLower(e.Reason[:1]) + e.Reason[1:]
+	}
+	return "an unexpected error"
+}
+
+// list returns every item of a paged Graph edge, following paging.next
+// back to the Graph host only: the next URL carries the token.
+func list[T any](ctx context.Context, a *Adapter, path string, q url.Values, user vault.Token) ([]T, error) {
+	next := a.graphURL(path)
+	var all []T
 	for range 100 {
 		var res struct {
-			Data   []page `json:"data"`
+			Data   []T `json:"data"`
 			Paging struct {
 				Next string `json:"next"`
 			} `json:"paging"`
@@ -217,14 +311,13 @@ func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
 		if res.Paging.Next == "" || len(res.Data) == 0 {
 			return all, nil
 		}
-		// next carries the token: follow it only back to the Graph host.
 		if !a.isGraphURL(res.Paging.Next) {
 			return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging",
-				Reason: "Facebook's list of Pages pointed somewhere unexpected"}
+				Reason: "Facebook's list pointed somewhere unexpected"}
 		}
 		next, q = res.Paging.Next, nil
 	}
-	return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging", Reason: "Facebook's list of Pages did not end"}
+	return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging", Reason: "Facebook's list did not end"}
 }
 
 func (a *Adapter) isGraphURL(raw string) bool {
@@ -288,6 +381,38 @@ func (a *Adapter) invalidToken(d *debugInfo) *Error {
 	return &Error{Platform: a.p, Kind: Permanent, Code: graphCode(g), Reason: reason, detail: "debug_token: is_valid false"}
 }
 
+// signInDead is the error for a user token debug_token calls dead with one
+// of the subcodes that kill it for every Page and Instagram account
+// obtained through it (PLATFORMS.md §8: 190 with 458, 460, 463, 464, 467,
+// 492); nil for any other death, which is left to the Page token's own
+// check. Removing the app (458), changing the password (460) and an
+// unconfirmed account (464) are the person's, so they reach every sign-in
+// of that person; an expired token (463), a log-out (467) and a lost
+// session (492) are this sign-in's, so they reach the accounts holding
+// this very user token. A person's later sign-in holds a new token.
+func (a *Adapter) signInDead(u *debugInfo) *Error {
+	if u.Error == nil {
+		return nil
+	}
+	g := *u.Error
+	g.Subcode = cmp.Or(g.Subcode, g.DebugSub)
+	if cmp.Or(g.Code, 190) != 190 {
+		return nil
+	}
+	g.Code = 190
+	var reach Reach
+	switch g.Subcode {
+	case 458, 460, 464:
+		reach = ReachPerson
+	case 463, 467, 492:
+		reach = ReachSignIn
+	default:
+		return nil
+	}
+	return &Error{Platform: a.p, Kind: Permanent, Code: graphCode(g), Reason: reasons190[g.Subcode], Reach: reach,
+		detail: "debug_token of the user token: is_valid false"}
+}
+
 func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error) {
 	if c.AccessToken.IsZero() || c.PlatformUserID == "" {
 		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "no_token", Reason: "No Facebook token is stored for this account"}
@@ -296,19 +421,29 @@ func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error
 	if err != nil {
 		return nil, err
 	}
+	var u *debugInfo
+	if !c.UserToken.IsZero() {
+		// The user token feeds the expiry warnings, and tells whether the
+		// sign-in itself died. A failed call about it is not the account's
+		// failure: the Page token is what works.
+		if u, err = a.debugToken(ctx, c.UserToken); err != nil {
+			u = nil
+		}
+	}
+	if u != nil && !u.IsValid {
+		if e := a.signInDead(u); e != nil {
+			return nil, e
+		}
+	}
 	if !d.IsValid {
 		return nil, a.invalidToken(d)
 	}
 	meta := cloneMeta(c.Metadata)
 	setTime(meta, MetaDataAccessUntil, unixTime(d.DataAccessExpiresAt))
-	if !c.UserToken.IsZero() {
-		// The user token only feeds the expiry warnings; the Page token is
-		// what works, so a failure here is not the account's failure.
-		if u, err := a.debugToken(ctx, c.UserToken); err == nil {
-			meta["user_token_valid"] = u.IsValid
-			setTime(meta, MetaUserTokenExpiry, unixTime(u.ExpiresAt))
-			setTime(meta, MetaDataAccessUntil, unixTime(u.DataAccessExpiresAt))
-		}
+	if u != nil {
+		meta["user_token_valid"] = u.IsValid
+		setTime(meta, MetaUserTokenExpiry, unixTime(u.ExpiresAt))
+		setTime(meta, MetaDataAccessUntil, unixTime(u.DataAccessExpiresAt))
 	}
 	out := &Checked{Credentials: c, Metadata: meta}
 	out.Credentials.Expiry = unixTime(d.ExpiresAt) // 0 for a Page token: never
@@ -343,12 +478,44 @@ func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error
 }
 
 // metaRevoke removes the app from the person's Facebook account. Without a
-// user token there is nothing to call: a Page token cannot do it.
+// user token there is nothing to call: a Page token cannot do it. Success
+// is documented as the bare JSON true; some answers carry
+// {"success":true} instead (PLATFORMS.md §8): both are success.
 func (a *Adapter) metaRevoke(ctx context.Context, c Credentials) error {
 	if c.UserToken.IsZero() {
 		return nil
 	}
-	return a.graph(ctx, http.MethodDelete, a.graphURL("me/permissions"), nil, c.UserToken, nil)
+	var ok graphSuccess
+	if err := a.graph(ctx, http.MethodDelete, a.graphURL("me/permissions"), nil, c.UserToken, &ok); err != nil {
+		return err
+	}
+	if !ok {
+		return &Error{Platform: a.p, Kind: Transient, Code: "not_revoked", Reason: "Facebook did not confirm the removal of the app"}
+	}
+	return nil
+}
+
+// graphSuccess reads a Graph write's answer: a bare boolean, or an object
+// with a "success" boolean.
+type graphSuccess bool
+
+func (g *graphSuccess) UnmarshalJSON(b []byte) error {
+	var bare bool
+	if err := json.Unmarshal(b, &bare); err == nil {
+		*g = graphSuccess(bare)
+		return nil
+	}
+	var obj struct {
+		Success *bool `json:"success"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	if obj.Success == nil {
+		return errors.New("no success field")
+	}
+	*g = graphSuccess(*obj.Success)
+	return nil
 }
 
 // scopesFor filters granted scopes to those that apply to one of ids: a

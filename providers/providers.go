@@ -101,6 +101,9 @@ type Grant struct {
 	DataAccessExpiry time.Time
 	Accounts         []Account
 	Unlinked         []string // Instagram: names of Pages with no linked Instagram account
+	// Notes are things the person should know about what was found, in
+	// words: a Business portfolio whose Pages could not be listed, say.
+	Notes []string
 }
 
 // Account is one manageable account found by Exchange.
@@ -138,6 +141,10 @@ const (
 	MetaFacebookUser    = "facebook_user_name"
 	MetaUserTokenExpiry = "user_token_expires_at"  // RFC 3339
 	MetaDataAccessUntil = "data_access_expires_at" // RFC 3339
+	// A Page reached through a Business portfolio rather than a direct
+	// role: the portfolio's id and name (absent for direct Pages).
+	MetaBusinessID   = "business_id"
+	MetaBusinessName = "business_name"
 )
 
 // Config holds the app credentials and endpoints. Empty bases take the real
@@ -156,7 +163,17 @@ type Config struct {
 	TikTokClientSecret vault.Token
 	TikTokAuthBase     string // default "https://www.tiktok.com"
 	TikTokAPIBase      string // default "https://open.tiktokapis.com"
+	// TikTokPKCE is how the PKCE code_challenge is encoded: PKCEHex (the
+	// default: hex of SHA-256, as TikTok's Login Kit documents) or PKCES256
+	// (RFC 7636 base64url, for an app TikTok treats the standard way).
+	TikTokPKCE string
 }
+
+// The TikTok code_challenge encodings (PLATFORMS.md §8).
+const (
+	PKCEHex  = "hex"
+	PKCES256 = "s256"
+)
 
 // Adapter implements Provider for one platform.
 type Adapter struct {
@@ -179,6 +196,7 @@ func New(p Platform, c Config) *Adapter {
 	def(&c.MetaGraphBase, "https://graph.facebook.com")
 	def(&c.TikTokAuthBase, "https://www.tiktok.com")
 	def(&c.TikTokAPIBase, "https://open.tiktokapis.com")
+	def(&c.TikTokPKCE, PKCEHex)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 20 * time.Second}
 	}
@@ -206,7 +224,8 @@ func (a *Adapter) Configured() bool {
 	return false
 }
 
-// UsesPKCE: TikTok accepts an S256 challenge; Facebook documents PKCE only
+// UsesPKCE: TikTok takes an S256 challenge (hex-encoded, see
+// tiktokChallenge); Facebook documents PKCE only
 // for its OIDC flow, still in testing, so the manual flow goes without.
 func (a *Adapter) UsesPKCE() bool { return a.p == TikTok }
 

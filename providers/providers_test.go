@@ -2,6 +2,8 @@ package providers
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,28 +59,33 @@ func TestAuthCodeURL(t *testing.T) {
 		name      string
 		p         Platform
 		rerequest []string
+		pkce      string // Config.TikTokPKCE; "" = the default
 		path      string
 		want      map[string]string // "" means must be absent
 	}{
 		{name: "facebook", p: Facebook, path: "/v26.0/dialog/oauth", want: map[string]string{
 			"client_id": "1234", "response_type": "code", "state": "st", "redirect_uri": "https://app.example/oauth/x/callback",
-			"scope":          "pages_show_list,pages_manage_posts,pages_read_engagement,pages_messaging",
+			"scope":          "pages_show_list,pages_manage_posts,pages_read_engagement,pages_messaging,business_management",
 			"code_challenge": "", "auth_type": "", "client_key": ""}},
 		{name: "facebook rerequest", p: Facebook, rerequest: []string{"pages_messaging"}, path: "/v26.0/dialog/oauth",
 			want: map[string]string{"scope": "pages_messaging", "auth_type": "rerequest"}},
 		{name: "instagram", p: Instagram, path: "/v26.0/dialog/oauth", want: map[string]string{
-			"client_id": "1234", "scope": "instagram_basic,instagram_content_publish,instagram_manage_comments,pages_show_list,pages_read_engagement"}},
+			"client_id": "1234", "scope": "instagram_basic,instagram_content_publish,instagram_manage_comments,pages_show_list,pages_read_engagement,business_management"}},
 		{name: "tiktok", p: TikTok, path: "/v2/auth/authorize/", want: map[string]string{
 			"client_key": "ttkey", "client_id": "", "response_type": "code", "state": "st",
 			"redirect_uri":   "https://app.example/oauth/x/callback",
 			"scope":          "user.info.basic,user.info.profile,user.info.stats,video.list,video.upload,video.publish",
+			"code_challenge": hexChallenge(verifier), "code_challenge_method": "S256"}},
+		{name: "tiktok s256 setting", p: TikTok, pkce: PKCES256, path: "/v2/auth/authorize/", want: map[string]string{
 			"code_challenge": oauth2.S256ChallengeFromVerifier(verifier), "code_challenge_method": "S256"}},
 		{name: "tiktok rerequest", p: TikTok, rerequest: []string{"video.publish"}, path: "/v2/auth/authorize/",
 			want: map[string]string{"scope": "video.publish"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := New(tc.p, testConfig("https://base.example"))
+			cfg := testConfig("https://base.example")
+			cfg.TikTokPKCE = tc.pkce
+			a := New(tc.p, cfg)
 			raw := a.AuthCodeURL(AuthRequest{State: "st", Verifier: verifier, Rerequest: tc.rerequest})
 			u, err := url.Parse(raw)
 			if err != nil || u.Host != "base.example" || u.Path != tc.path {
@@ -133,4 +140,10 @@ func TestNoTokenInOutput(t *testing.T) {
 	if !strings.Contains(out.String(), "REDACTED") {
 		t.Error("tokens were not printed as redacted")
 	}
+}
+
+// hexChallenge is TikTok's documented code_challenge: hex of SHA-256.
+func hexChallenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return hex.EncodeToString(sum[:])
 }

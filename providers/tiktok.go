@@ -6,9 +6,13 @@ package providers
 // can neither send client_key nor tell us about a rotated refresh token).
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -33,10 +37,22 @@ func (a *Adapter) tiktokAuthURL(r AuthRequest) string {
 		"state":         {r.State},
 	}
 	if r.Verifier != "" {
-		v.Set("code_challenge", oauth2.S256ChallengeFromVerifier(r.Verifier))
+		v.Set("code_challenge", a.tiktokChallenge(r.Verifier))
 		v.Set("code_challenge_method", "S256")
 	}
 	return a.c.TikTokAuthBase + "/v2/auth/authorize/?" + v.Encode()
+}
+
+// tiktokChallenge is SHA-256 of the verifier, hex-encoded as TikTok's
+// Login Kit documents ("You must use hex encoding of SHA256 to generate the
+// code challenge"; web integrations that sent RFC 7636 base64url were
+// refused), unless the operator chose the RFC 7636 form (PLATFORMS.md §8).
+func (a *Adapter) tiktokChallenge(verifier string) string {
+	if a.c.TikTokPKCE == PKCES256 {
+		return oauth2.S256ChallengeFromVerifier(verifier)
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return hex.EncodeToString(sum[:])
 }
 
 type ttToken struct {
@@ -94,6 +110,13 @@ func (a *Adapter) tiktokCheck(ctx context.Context, c Credentials) (*Checked, err
 		return nil, &Error{Platform: TikTok, Kind: Permanent, Code: "no_token", Reason: "No TikTok refresh token is stored for this account"}
 	}
 	t, err := a.tiktokToken(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.RefreshToken.Reveal()}}, true)
+	if e, ok := errors.AsType[*Error](err); ok && e.Code == "invalid_grant" && (c.RefreshExpiry.IsZero() || c.RefreshExpiry.After(a.now())) {
+		// A refresh token that has not run out is refused: TikTok revoked
+		// the authorization, and revoking "disconnects the app" from the
+		// person's TikTok account, every sign-in alike. (A token rotated by
+		// somebody else is the caller's to rule out: it holds the storage.)
+		e.Reach = ReachPerson
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +141,12 @@ func (a *Adapter) tiktokRevoke(ctx context.Context, c Credentials) error {
 	res, err := a.send(ctx, http.MethodPost, a.c.TikTokAPIBase+"/v2/oauth/revoke/", form, nil)
 	if err != nil {
 		return err
+	}
+	// TikTok "returns an empty response body" on success, and its example
+	// shows {} (PLATFORMS.md §8): an empty 2xx is success, and so is any
+	// 2xx JSON without an error.
+	if res.status/100 == 2 && len(bytes.TrimSpace(res.body)) == 0 {
+		return nil
 	}
 	return a.tiktokResult(res, false, false, nil)
 }

@@ -357,12 +357,38 @@ func (r *Refresher) failed(ctx context.Context, c store.Claim, used providers.Cr
 			r.release(ctx, c, c.NextCheckAt, "")
 			return superseded
 		}
-		log.Warn("refresh: account needs re-auth", "reason", reason(err), "recovered", c.Recovered)
-		return r.record(ctx, c, store.Failure{At: now, Permanent: true, Reason: reason(err), Outcome: "permanent:" + code(err)}, needsReauth)
+		f := store.Failure{At: now, Permanent: true, Reason: reason(err), Outcome: "permanent:" + code(err), Spread: spread(c, used, err)}
+		log.Warn("refresh: account needs re-auth", "reason", reason(err), "recovered", c.Recovered, "sign_in_wide", f.Spread != nil)
+		return r.record(ctx, c, f, needsReauth)
 	}
 	wait := r.retryWait(p, c, err, now)
 	log.Info("refresh: transient failure, backing off", "err", err, "wait", wait)
 	return r.record(ctx, c, store.Failure{At: now, Reason: reason(err), NextCheckAt: now.Add(wait), Outcome: "transient:" + code(err)}, retried)
+}
+
+// spread names the other accounts a dead sign-in takes down with this one
+// (SPEC §6, PLATFORMS.md §8), or nil. One exception: an attempt that was
+// cut off (Recovered) may have rotated a TikTok refresh token whose answer
+// was lost, so its invalid_grant proves nothing about the authorization.
+func spread(c store.Claim, used providers.Credentials, err error) *store.Spread {
+	sp := &store.Spread{Platforms: providers.SignInPlatforms(providers.Platform(c.Platform)), Subject: c.GrantSubject}
+	switch providers.ReachOf(err) {
+	case providers.ReachPerson:
+		if c.Recovered && c.Platform == string(providers.TikTok) {
+			return nil
+		}
+	case providers.ReachSignIn:
+		if used.UserToken.IsZero() {
+			return nil
+		}
+		sp.UserToken = used.UserToken
+	default:
+		return nil
+	}
+	if sp.Subject == "" {
+		return nil
+	}
+	return sp
 }
 
 // retryWait is the account's backoff, never shorter than the platform's

@@ -83,7 +83,7 @@ func (s *Sandbox) renderConsent(w http.ResponseWriter, r *http.Request, req *aut
 	}
 	if v.Meta {
 		for i, p := range metaPersonas {
-			pv := personaView{Key: p.Key, Name: p.Name, Detail: pagesDetail(len(p.Pages)), Avatar: template.URL(avatar(p.Name, p.Color)), Checked: i == 0}
+			pv := personaView{Key: p.Key, Name: p.Name, Detail: pagesDetail(len(p.Pages)) + portfoliosDetail(len(p.Businesses)), Avatar: template.URL(avatar(p.Name, p.Color)), Checked: i == 0}
 			for _, pg := range p.Pages {
 				view := pageView{ID: pg.ID, Name: pg.Name, Category: pg.Category, Detail: followers(pg.Followers), Avatar: template.URL(avatar(pg.Name, pg.Color))}
 				if pg.IG != nil {
@@ -120,6 +120,16 @@ func pagesDetail(n int) string {
 		return "1 Page"
 	}
 	return strconv.Itoa(n) + " Pages"
+}
+
+func portfoliosDetail(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return " · 1 Business portfolio"
+	}
+	return " · " + strconv.Itoa(n) + " Business portfolios"
 }
 
 func followers(n int) string {

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -115,11 +116,13 @@ func (s *Sandbox) ctlRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ctlExpire ends every live access and Page token now (refresh tokens stay
-// usable, so a TikTok refresh can follow).
+// ctlExpire ends every live access and Page token now, of one persona or
+// just one token if given (refresh tokens stay usable, so a TikTok refresh
+// can follow).
 func (s *Sandbox) ctlExpire(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Persona string `json:"persona"`
+		Token   string `json:"token"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
@@ -131,8 +134,14 @@ func (s *Sandbox) ctlExpire(w http.ResponseWriter, r *http.Request) {
 	n := 0
 	s.mu.Lock()
 	now := s.now()
+	if body.Token != "" && s.st.Tokens[body.Token] == nil {
+		s.mu.Unlock()
+		ctlError(w, http.StatusNotFound, "no such token")
+		return
+	}
 	for _, t := range s.st.Tokens {
-		if t.Kind == "refresh" || (body.Persona != "" && t.Persona != body.Persona) || s.st.dead(t, now) != "" {
+		if t.Kind == "refresh" || (body.Persona != "" && t.Persona != body.Persona) || (body.Token != "" && t.Value != body.Token) ||
+			s.st.dead(t, now) != "" {
 			continue
 		}
 		t.ExpiresAt = now
@@ -147,12 +156,22 @@ func (s *Sandbox) ctlTikTok(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Rotation *bool   `json:"rotation"`
 		Mode     *string `json:"mode"`
+		PKCE     *string `json:"pkce"`
+		Revoke   *string `json:"revoke_body"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
 	}
 	if body.Mode != nil && *body.Mode != "current" && *body.Mode != "classic" {
 		ctlError(w, http.StatusBadRequest, `mode must be "current" or "classic"`)
+		return
+	}
+	if body.PKCE != nil && *body.PKCE != "hex" && *body.PKCE != "s256" {
+		ctlError(w, http.StatusBadRequest, `pkce must be "hex" or "s256"`)
+		return
+	}
+	if body.Revoke != nil && *body.Revoke != "empty" && *body.Revoke != "object" {
+		ctlError(w, http.StatusBadRequest, `revoke_body must be "empty" or "object"`)
 		return
 	}
 	s.mu.Lock()
@@ -163,6 +182,51 @@ func (s *Sandbox) ctlTikTok(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.Rotation != nil {
 		st.Rotation = *body.Rotation
+	}
+	if body.PKCE != nil {
+		st.TikTokPKCE = *body.PKCE
+	}
+	if body.Revoke != nil {
+		st.TikTokRevokeBody = *body.Revoke
+	}
+	out := *st
+	s.dirty = true
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ctlMeta switches Meta answers between their documented forms.
+func (s *Sandbox) ctlMeta(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Revoke   *string `json:"revoke_body"`
+		DebugIDs *string `json:"debug_token_ids"`
+		PageSize *int    `json:"page_size"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if body.Revoke != nil && *body.Revoke != "true" && *body.Revoke != "object" {
+		ctlError(w, http.StatusBadRequest, `revoke_body must be "true" or "object"`)
+		return
+	}
+	if body.DebugIDs != nil && *body.DebugIDs != "string" && *body.DebugIDs != "number" {
+		ctlError(w, http.StatusBadRequest, `debug_token_ids must be "string" or "number"`)
+		return
+	}
+	if body.PageSize != nil && (*body.PageSize < 0 || *body.PageSize > 100) {
+		ctlError(w, http.StatusBadRequest, "page_size must be in [0, 100] (0: no cap)")
+		return
+	}
+	s.mu.Lock()
+	st := &s.st.Settings
+	if body.PageSize != nil {
+		st.PageSize = *body.PageSize
+	}
+	if body.Revoke != nil {
+		st.MetaRevokeBody = *body.Revoke
+	}
+	if body.DebugIDs != nil {
+		st.DebugTokenIDs = *body.DebugIDs
 	}
 	out := *st
 	s.dirty = true
@@ -199,7 +263,10 @@ func (s *Sandbox) ctlFaultAdd(w http.ResponseWriter, r *http.Request) {
 		ctlError(w, http.StatusBadRequest, "unknown endpoint "+f.Endpoint)
 		return
 	case !faultKinds[f.Kind]:
-		ctlError(w, http.StatusBadRequest, "unknown kind "+f.Kind+" (5xx, 429, timeout, slow, invalid_grant, rate_limit)")
+		ctlError(w, http.StatusBadRequest, "unknown kind "+f.Kind+" (5xx, 429, timeout, slow, invalid_grant, rate_limit, graph_error)")
+		return
+	case f.Kind == "graph_error" && (f.Code <= 0 || !strings.HasPrefix(f.Endpoint, "meta.") || f.Endpoint == "meta.dialog"):
+		ctlError(w, http.StatusBadRequest, "graph_error needs a Graph endpoint (meta.*, not meta.dialog) and a positive code")
 		return
 	case f.Count < 0 || f.Fraction < 0 || f.Fraction > 1 || f.RetryAfter < 0 || f.DelayMS < 0:
 		ctlError(w, http.StatusBadRequest, "count, retry_after and delay_ms must be >= 0 and fraction in [0, 1]")
@@ -294,8 +361,8 @@ func (s *Sandbox) ctlPersonas(w http.ResponseWriter, r *http.Request) {
 	var out []map[string]any
 	for _, p := range metaPersonas {
 		pages := []map[string]any{}
-		for _, pg := range p.Pages {
-			m := map[string]any{"id": pg.ID, "name": pg.Name, "category": pg.Category,
+		for i, pg := range append(slices.Clone(p.Pages), p.Held...) {
+			m := map[string]any{"id": pg.ID, "name": pg.Name, "category": pg.Category, "direct_role": i < len(p.Pages),
 				"followers_count": pg.Followers, "fan_count": pg.Fans, "tasks": pg.Tasks, "picture": avatar(pg.Name, pg.Color)}
 			if ig := pg.IG; ig != nil {
 				m["instagram_business_account"] = map[string]any{"id": ig.ID, "username": ig.Username, "name": ig.Name,
@@ -304,8 +371,13 @@ func (s *Sandbox) ctlPersonas(w http.ResponseWriter, r *http.Request) {
 			}
 			pages = append(pages, m)
 		}
+		bizs := []map[string]any{}
+		for _, b := range p.Businesses {
+			bizs = append(bizs, map[string]any{"id": b.ID, "name": b.Name, "owned_pages": b.Owned, "client_pages": b.Client,
+				"readable": b.Broken == ""})
+		}
 		out = append(out, map[string]any{"key": p.Key, "platform": "meta", "id": p.ID, "name": p.Name,
-			"email": p.Email, "picture": avatar(p.Name, p.Color), "pages": pages})
+			"email": p.Email, "picture": avatar(p.Name, p.Color), "pages": pages, "businesses": bizs})
 	}
 	for _, p := range tiktokPersonas {
 		out = append(out, map[string]any{"key": p.Key, "platform": "tiktok", "open_id": p.OpenID, "union_id": p.UnionID,

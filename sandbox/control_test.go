@@ -87,6 +87,29 @@ func TestFaultsMeta(t *testing.T) {
 	}
 }
 
+// TestFaultGraphError: a graph_error fault answers any code of Facebook's
+// error table the way Facebook does, and needs a Graph endpoint and a code.
+func TestFaultGraphError(t *testing.T) {
+	e := newEnv(t)
+	user := e.metaUserToken("dana", fbScopes)
+	for _, tc := range []struct{ code, sub int64 }{{3, 0}, {190, 492}, {368, 1390008}, {230, 0}} {
+		e.control("faults", map[string]any{"endpoint": "meta.me", "kind": "graph_error", "code": tc.code, "subcode": tc.sub})
+		r := e.graphGet("me", user)
+		if c, s := graphError(t, r); r.Status != 400 || c != tc.code || s != tc.sub {
+			t.Errorf("%d/%d: got %d %d/%d", tc.code, tc.sub, r.Status, c, s)
+		}
+	}
+	for _, bad := range []map[string]any{
+		{"endpoint": "meta.me", "kind": "graph_error"},
+		{"endpoint": "tiktok.token", "kind": "graph_error", "code": 3},
+		{"endpoint": "meta.dialog", "kind": "graph_error", "code": 3},
+	} {
+		if r := e.controlRaw("POST", "faults", bad); r.Status != 400 {
+			t.Errorf("%v accepted: %d", bad, r.Status)
+		}
+	}
+}
+
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestFaultsTikTok(t *testing.T) {
@@ -295,6 +318,19 @@ func TestControlExpire(t *testing.T) {
 	page := e.graphGet("104000000000101", fb, "fields", "access_token").JSON(t)["access_token"].(string)
 	lee := e.metaUserToken("lee", fbScopes)
 	tt := e.ttConnect("bloom")
+
+	// One token alone: the others of the same persona live on.
+	fb2 := e.metaLongToken(e.metaUserToken("dana", fbScopes))
+	e.control("expire", map[string]any{"token": fb2})
+	if c, s := graphError(t, e.graphGet("me", fb2)); c != 190 || s != 463 {
+		t.Errorf("expired token: %d/%d", c, s)
+	}
+	if r := e.graphGet("me", fb); r.Status != 200 {
+		t.Errorf("expiring one token expired another of the persona")
+	}
+	if r := e.controlRaw("POST", "expire", map[string]any{"token": "EAAnope"}); r.Status != 404 {
+		t.Errorf("unknown token: %d", r.Status)
+	}
 
 	e.control("expire", map[string]any{"persona": "dana"})
 	for name, tok := range map[string]string{"user": fb, "page": page} {

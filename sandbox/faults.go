@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -14,16 +15,48 @@ type fault struct {
 	Fraction   float64 `json:"fraction,omitempty"`
 	RetryAfter int     `json:"retry_after,omitempty"` // seconds
 	DelayMS    int     `json:"delay_ms,omitempty"`
+	// Code and Subcode are the Graph error a "graph_error" fault answers.
+	Code    int `json:"code,omitempty"`
+	Subcode int `json:"subcode,omitempty"`
 }
 
 var faultEndpoints = map[string]bool{
 	"*": true, "meta.dialog": true, "meta.token": true, "meta.me": true, "meta.accounts": true,
-	"meta.node": true, "meta.debug_token": true, "meta.permissions": true,
+	"meta.node": true, "meta.debug_token": true, "meta.permissions": true, "meta.businesses": true,
 	"tiktok.authorize": true, "tiktok.token": true, "tiktok.revoke": true, "tiktok.userinfo": true,
 }
 
 var faultKinds = map[string]bool{
-	"5xx": true, "429": true, "timeout": true, "slow": true, "invalid_grant": true, "rate_limit": true,
+	"5xx": true, "429": true, "timeout": true, "slow": true, "invalid_grant": true, "rate_limit": true, "graph_error": true,
+}
+
+// graphMessages are the messages Facebook sends with the codes of its
+// "Handling Errors" page, for "graph_error" faults (PLATFORMS.md §1.7, §8).
+var graphMessages = map[int]string{
+	1:   "An unknown error occurred",
+	2:   "An unexpected error has occurred. Please retry your request later.",
+	3:   "(#3) Application does not have the capability to make this API call.",
+	4:   "(#4) Application request limit reached",
+	10:  "(#10) Application does not have permission for this action",
+	17:  "(#17) User request limit reached",
+	32:  "(#32) Page request limit reached",
+	100: "(#100) Invalid parameter",
+	102: "Session key invalid or no longer valid",
+	190: "Error validating access token",
+	200: "(#200) Permissions error",
+	341: "(#341) Application limit reached",
+	368: "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
+	613: "(#613) Calls to this api have exceeded the rate limit.",
+}
+
+func graphMessage(code int) string {
+	if m, ok := graphMessages[code]; ok {
+		return m
+	}
+	if code > 200 && code < 300 {
+		return fmt.Sprintf("(#%d) Permissions error", code)
+	}
+	return fmt.Sprintf("(#%d) An error occurred", code)
 }
 
 // defaultTimeoutCap bounds a "timeout" fault for clients that never give up.

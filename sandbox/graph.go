@@ -116,6 +116,8 @@ func (s *Sandbox) graph(w http.ResponseWriter, r *http.Request) {
 		s.graphNode(w, r, segs[0])
 	case len(segs) == 2 && segs[1] == "accounts" && get:
 		s.graphAccounts(w, r, segs[0])
+	case len(segs) == 2 && (segs[1] == "businesses" || segs[1] == "owned_pages" || segs[1] == "client_pages") && get:
+		s.graphBusinesses(w, r, segs[0], segs[1])
 	case len(segs) == 2 && segs[1] == "permissions" && (get || del):
 		s.graphPermissions(w, r, segs[0], "")
 	case len(segs) == 3 && segs[1] == "permissions" && del:
@@ -144,6 +146,8 @@ func graphEndpoint(segs []string, r *http.Request) (string, []string) {
 		return "meta.me", nil
 	case len(segs) >= 2 && segs[1] == "accounts":
 		return "meta.accounts", nil
+	case len(segs) >= 2 && (segs[1] == "businesses" || segs[1] == "owned_pages" || segs[1] == "client_pages"):
+		return "meta.businesses", []string{"meta.businesses." + segs[1]}
 	case len(segs) >= 2 && segs[1] == "permissions":
 		return "meta.permissions", nil
 	}
@@ -173,6 +177,12 @@ func (s *Sandbox) graphFault(r *http.Request, f *fault, endpoint string) *graphE
 			return &graphErr{Code: 4, Transient: true, Message: "(#4) Application request limit reached", Header: hdr}
 		}
 		return &graphErr{Code: 17, Transient: true, Message: "(#17) User request limit reached", Header: hdr}
+	case "graph_error":
+		// Any code of Facebook's error table, as Facebook sends it: HTTP 400
+		// and the code's message; is_transient only on the throttling codes,
+		// where Facebook was seen to set it.
+		return &graphErr{Code: f.Code, Subcode: f.Subcode, Message: graphMessage(f.Code),
+			Transient: f.Code == 4 || f.Code == 17 || f.Code == 32 || f.Code == 613}
 	case "invalid_grant":
 		if endpoint == "meta.token" {
 			if r.Form.Get("grant_type") == "fb_exchange_token" {

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -354,6 +356,10 @@ func (s *Sandbox) debugToken(r *http.Request) (map[string]any, *graphErr) {
 		d["type"] = "PAGE"
 		d["profile_id"] = t.PageID
 	}
+	if s.st.Settings.DebugTokenIDs == "number" {
+		// Older documents show the ids as JSON numbers.
+		d["app_id"], d["user_id"] = json.Number(s.opts.MetaAppID), json.Number(p.ID)
+	}
 	if why := s.st.dead(t, now); why != "" {
 		e := s.errDeadToken(why, t, now)
 		d["is_valid"] = false
@@ -365,13 +371,24 @@ func (s *Sandbox) debugToken(r *http.Request) (map[string]any, *graphErr) {
 // granularScopes lists the Page and Instagram targets a permission covers.
 func granularScopes(g *grantRec) []map[string]any {
 	out := []map[string]any{}
+	p := metaByKey[g.Persona]
+	pages := slices.Clone(g.Pages)
+	for _, id := range portfolioPages(p, g) {
+		if !slices.Contains(pages, id) {
+			pages = append(pages, id)
+		}
+	}
 	for _, sc := range g.Granted {
 		var ids []string
 		switch {
+		case sc == "business_management" && p != nil:
+			for _, b := range p.Businesses {
+				ids = append(ids, b.ID)
+			}
 		case strings.HasPrefix(sc, "pages_") || sc == "read_insights":
-			ids = slices.Clone(g.Pages)
+			ids = slices.Clone(pages)
 		case strings.HasPrefix(sc, "instagram_"):
-			for _, id := range g.Pages {
+			for _, id := range pages {
 				if pg := pageByID[id]; pg.IG != nil {
 					ids = append(ids, pg.IG.ID)
 				}
@@ -440,12 +457,14 @@ func (s *Sandbox) node(r *http.Request, id string) (map[string]any, *graphErr) {
 	return nil, errNoObject(id)
 }
 
-// canSeePage: a user token sees the Pages selected in the dialog; a Page token its own Page.
+// canSeePage: a user token sees the Pages selected in the dialog and those
+// of the person's readable Business portfolios (with business_management);
+// a Page token its own Page.
 func canSeePage(t *tokenRec, g *grantRec, pageID string) bool {
 	if t.Kind == "page" {
 		return t.PageID == pageID
 	}
-	return slices.Contains(g.Pages, pageID)
+	return slices.Contains(g.Pages, pageID) || viaPortfolio(metaByKey[t.Persona], g, pageID)
 }
 
 func picture(name, color string, size int) map[string]any {
@@ -612,30 +631,47 @@ func (s *Sandbox) accounts(r *http.Request, id string) (map[string]any, *graphEr
 	if id != "me" && id != p.ID {
 		return nil, errNoObject(id)
 	}
+	// Only the Pages ticked in the dialog, and none without pages_show_list.
+	// Pages held through a Business portfolio are never listed here.
+	var ids []string
+	if slices.Contains(g.Granted, "pages_show_list") {
+		ids = g.Pages
+	}
+	return s.pageList(r, t, g, ids, now)
+}
+
+// pageList answers a paged list of Pages (me/accounts, owned_pages,
+// client_pages) with the requested fields of each. s.mu held.
+func (s *Sandbox) pageList(r *http.Request, t *tokenRec, g *grantRec, ids []string, now time.Time) (map[string]any, *graphErr) {
 	fs, gerr := fieldsOr(r, accountsDefaultFields)
 	if gerr != nil {
 		return nil, gerr
 	}
-	// Only the Pages ticked in the dialog, and none without pages_show_list.
-	var pages []*page
-	if slices.Contains(g.Granted, "pages_show_list") {
-		for _, pid := range g.Pages {
-			pages = append(pages, pageByID[pid])
-		}
-	}
+	return s.paged(r, ids, func(id string) (map[string]any, *graphErr) {
+		return s.pageObject(pageByID[id], t, g, fs, now)
+	})
+}
+
+// paged answers one page of a Graph list of ids: limit (default 25, at
+// most 100, or the control API's page_size), after/before cursors, and
+// paging.next/previous links that carry the token. s.mu held.
+func (s *Sandbox) paged(r *http.Request, ids []string, object func(id string) (map[string]any, *graphErr)) (map[string]any, *graphErr) {
 	limit := 25
 	if n, err := strconv.Atoi(r.Form.Get("limit")); err == nil && n > 0 {
 		limit = min(n, 100)
 	}
-	start, end := 0, len(pages)
+	if c := s.st.Settings.PageSize; c > 0 {
+		limit = min(limit, c)
+	}
+	start, end := 0, len(ids)
 	if a := r.Form.Get("after"); a != "" {
-		i := cursorIndex(pages, a)
+		i := cursorIndex(ids, a)
 		if i < 0 {
 			return nil, errParam("(#100) The after cursor is invalid.")
 		}
 		start = i + 1
 	} else if b := r.Form.Get("before"); b != "" {
-		i := cursorIndex(pages, b)
+		i := cursorIndex(ids, b)
 		if i < 0 {
 			return nil, errParam("(#100) The before cursor is invalid.")
 		}
@@ -643,8 +679,8 @@ func (s *Sandbox) accounts(r *http.Request, id string) (map[string]any, *graphEr
 	}
 	end = min(end, start+limit)
 	data := []map[string]any{}
-	for _, pg := range pages[start:end] {
-		obj, gerr := s.pageObject(pg, t, g, fs, now)
+	for _, id := range ids[start:end] {
+		obj, gerr := object(id)
 		if gerr != nil {
 			return nil, gerr
 		}
@@ -655,12 +691,12 @@ func (s *Sandbox) accounts(r *http.Request, id string) (map[string]any, *graphEr
 		return out, nil
 	}
 	paging := map[string]any{"cursors": map[string]string{
-		"before": pageCursor(pages[start].ID), "after": pageCursor(pages[end-1].ID)}}
-	if end < len(pages) {
-		paging["next"] = pagingURL(r, graphToken(r), limit, "after", pageCursor(pages[end-1].ID))
+		"before": pageCursor(ids[start]), "after": pageCursor(ids[end-1])}}
+	if end < len(ids) {
+		paging["next"] = pagingURL(r, graphToken(r), limit, "after", pageCursor(ids[end-1]))
 	}
 	if start > 0 {
-		paging["previous"] = pagingURL(r, graphToken(r), limit, "before", pageCursor(pages[start].ID))
+		paging["previous"] = pagingURL(r, graphToken(r), limit, "before", pageCursor(ids[start]))
 	}
 	out["paging"] = paging
 	return out, nil
@@ -669,12 +705,120 @@ func (s *Sandbox) accounts(r *http.Request, id string) (map[string]any, *graphEr
 // Cursors look like Facebook's ("QVFI…" is base64 of "AQH").
 func pageCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte("AQH" + id)) }
 
-func cursorIndex(pages []*page, c string) int {
+func cursorIndex(ids []string, c string) int {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || !strings.HasPrefix(string(b), "AQH") {
 		return -1
 	}
-	return slices.IndexFunc(pages, func(p *page) bool { return p.ID == string(b[3:]) })
+	return slices.Index(ids, string(b[3:]))
+}
+
+// ---- Business portfolios: me/businesses, {business-id}/owned_pages|client_pages ----
+
+// graphBusinesses serves the Business Management edges. They need a user
+// token with business_management (PLATFORMS.md §8).
+func (s *Sandbox) graphBusinesses(w http.ResponseWriter, r *http.Request, id, edge string) {
+	s.mu.Lock()
+	out, gerr := s.businesses(r, id, edge)
+	s.mu.Unlock()
+	if gerr != nil {
+		writeGraphError(w, gerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Sandbox) businesses(r *http.Request, id, edge string) (map[string]any, *graphErr) {
+	now := s.now()
+	t, gerr := s.metaAuth(r, now)
+	if gerr != nil {
+		return nil, gerr
+	}
+	if t.Kind == "page" {
+		return nil, errNoField(edge, "Page")
+	}
+	p, g := metaByKey[t.Persona], s.st.Grants[t.Grant]
+	if edge == "businesses" {
+		if id != "me" && id != p.ID {
+			return nil, errNoObject(id)
+		}
+		if !slices.Contains(g.Granted, "business_management") {
+			return nil, &graphErr{Code: 200, Message: "(#200) Requires business_management permission to manage the object"}
+		}
+		fs, gerr := fieldsOr(r, "id,name")
+		if gerr != nil {
+			return nil, gerr
+		}
+		var ids []string
+		for _, b := range p.Businesses {
+			ids = append(ids, b.ID)
+		}
+		return s.paged(r, ids, func(id string) (map[string]any, *graphErr) { return businessObject(bizByID[id], fs) })
+	}
+	b := bizByID[id]
+	if b == nil || bizOwner[id] != p {
+		return nil, errNoObject(id)
+	}
+	if !slices.Contains(g.Granted, "business_management") {
+		return nil, &graphErr{Code: 200, Message: "(#200) Requires business_management permission to manage the object"}
+	}
+	if b.Broken != "" {
+		return nil, &graphErr{Code: 200, Message: b.Broken}
+	}
+	ids := b.Owned
+	if edge == "client_pages" {
+		ids = b.Client
+	}
+	return s.pageList(r, t, g, ids, now)
+}
+
+func businessObject(b *business, fs []field) (map[string]any, *graphErr) {
+	out := map[string]any{}
+	for _, f := range fs {
+		switch f.Name {
+		case "id":
+			out["id"] = b.ID
+		case "name":
+			out["name"] = b.Name
+		default:
+			return nil, errNoField(f.Name, "Business")
+		}
+	}
+	return out, nil
+}
+
+// viaPortfolio reports whether a user token reaches pageID through one of
+// the person's readable Business portfolios. s.mu held.
+func viaPortfolio(p *metaPersona, g *grantRec, pageID string) bool {
+	if p == nil || !slices.Contains(g.Granted, "business_management") {
+		return false
+	}
+	for _, b := range p.Businesses {
+		if b.Broken == "" && (slices.Contains(b.Owned, pageID) || slices.Contains(b.Client, pageID)) {
+			return true
+		}
+	}
+	return false
+}
+
+// portfolioPages lists the Pages the person reaches through readable
+// portfolios, in portfolio order. s.mu held.
+func portfolioPages(p *metaPersona, g *grantRec) []string {
+	var out []string
+	if p == nil || !slices.Contains(g.Granted, "business_management") {
+		return nil
+	}
+	for _, b := range p.Businesses {
+		if b.Broken != "" {
+			continue
+		}
+		for _, id := range append(slices.Clone(b.Owned), b.Client...) {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 // pagingURL is an absolute next/previous link that already carries the token.
@@ -728,14 +872,14 @@ func (s *Sandbox) permissions(r *http.Request, id, perm string) (any, *graphErr)
 		g.Revoked = true
 		s.dirty = true
 		s.log.Info("sandbox: facebook app removed", "persona", p.Key)
-		return map[string]any{"success": true}, nil
+		return s.deleteAnswer(), nil
 	case r.Method == http.MethodDelete:
 		if slices.Contains(g.Granted, perm) {
 			g.Granted = slices.DeleteFunc(g.Granted, func(x string) bool { return x == perm })
 			g.Declined = addOnce(g.Declined, perm)
 			s.dirty = true
 		}
-		return map[string]any{"success": true}, nil
+		return s.deleteAnswer(), nil
 	}
 	data := []map[string]string{{"permission": "public_profile", "status": "granted"}}
 	for _, sc := range g.Granted {
@@ -747,15 +891,38 @@ func (s *Sandbox) permissions(r *http.Request, id, perm string) (any, *graphErr)
 	return map[string]any{"data": data}, nil
 }
 
-// pkceOK checks an S256 verifier. The RFC 7636 encoding (base64url) is the
-// documented one; hex is accepted too because TikTok's desktop docs use it.
+// deleteAnswer is a successful DELETE on permissions: the bare JSON true of
+// the User permissions reference, or {"success":true} when the control API
+// asked for the form some answers carry. s.mu held.
+func (s *Sandbox) deleteAnswer() any {
+	if s.st.Settings.MetaRevokeBody == "object" {
+		return map[string]any{"success": true}
+	}
+	return true
+}
+
+// pkceOK checks an RFC 7636 S256 verifier: the challenge is
+// BASE64URL(SHA256(verifier)) without padding, and only that form.
 func pkceOK(challenge, verifier string) bool {
 	if verifier == "" {
 		return false
 	}
 	sum := sha256.Sum256([]byte(verifier))
-	b64 := base64.RawURLEncoding.EncodeToString(sum[:])
-	hexed := fmt.Sprintf("%x", sum)
-	return subtle.ConstantTimeCompare([]byte(challenge), []byte(b64)) == 1 ||
-		subtle.ConstantTimeCompare([]byte(strings.ToLower(challenge)), []byte(hexed)) == 1
+	return subtle.ConstantTimeCompare([]byte(challenge), []byte(base64.RawURLEncoding.EncodeToString(sum[:]))) == 1
+}
+
+// tiktokPKCEOK checks a TikTok S256 verifier. TikTok's Login Kit documents
+// the challenge as the hex encoding of SHA-256 ("You must use hex encoding
+// of SHA256 to generate the code challenge"), so only hex is accepted,
+// unless the control API switched the sandbox to RFC 7636 base64url
+// (mode "s256"). Never both: a lenient check would hide an adapter bug.
+func tiktokPKCEOK(mode, challenge, verifier string) bool {
+	if mode == "s256" {
+		return pkceOK(challenge, verifier)
+	}
+	if verifier == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare([]byte(challenge), []byte(hex.EncodeToString(sum[:]))) == 1
 }

@@ -236,6 +236,13 @@ func TestMetaLongLivedAndDebugToken(t *testing.T) {
 	if !sawIG {
 		t.Errorf("granular_scopes %v", d["granular_scopes"])
 	}
+	// Older documents write the ids as numbers; the control API switches.
+	e.control("meta", map[string]any{"debug_token_ids": "number"})
+	raw := string(e.graphGet("debug_token", appToken, "input_token", long).Body)
+	if !strings.Contains(raw, `"app_id":`+DevMetaAppID+`,`) || !strings.Contains(raw, `"user_id":10229000000001`) {
+		t.Errorf("ids as numbers: %s", raw)
+	}
+	e.control("meta", map[string]any{"debug_token_ids": "string"})
 
 	// Page tokens: never expire from a long-lived user token, 1 h from a short-lived one.
 	pageTok := func(user string) string {
@@ -520,7 +527,7 @@ func TestMetaPermissions(t *testing.T) {
 
 	// DELETE one permission.
 	r := e.method("DELETE", "/sandbox/graph.facebook.com/v26.0/me/permissions/pages_manage_posts?access_token="+url.QueryEscape(long))
-	if r.Status != 200 || r.JSON(t)["success"] != true {
+	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "true" { // the documented bare true
 		t.Fatalf("delete one: %d %s", r.Status, r.Body)
 	}
 	if perms(long)["pages_manage_posts"] != "declined" {
@@ -528,6 +535,7 @@ func TestMetaPermissions(t *testing.T) {
 	}
 
 	// DELETE all: the app is removed; user and Page tokens now fail with 190/458.
+	e.control("meta", map[string]any{"revoke_body": "object"}) // the other form seen in answers
 	r = e.method("DELETE", "/sandbox/graph.facebook.com/v26.0/me/permissions?access_token="+url.QueryEscape(long))
 	if r.JSON(t)["success"] != true {
 		t.Fatalf("delete all: %s", r.Body)
@@ -566,5 +574,58 @@ func TestGraphErrorShape(t *testing.T) {
 	}
 	if r.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("no WWW-Authenticate on 190")
+	}
+}
+
+// TestMetaBusinessPortfolios: Pages held through a Business portfolio are
+// listed by /{business-id}/owned_pages and client_pages (with their Page
+// tokens when asked), never by /me/accounts, and only with
+// business_management (PLATFORMS.md §8).
+func TestMetaBusinessPortfolios(t *testing.T) {
+	e := newEnv(t)
+	tok := e.metaUserToken("avery", fbScopes+",instagram_basic,business_management")
+	if d := e.graphGet("me/accounts", tok).JSON(t)["data"].([]any); len(d) != 0 {
+		t.Errorf("me/accounts lists portfolio Pages: %v", d)
+	}
+	bz := e.graphGet("me/businesses", tok).JSON(t)["data"].([]any)
+	if len(bz) != 1 || bz[0].(map[string]any)["name"] != "Brightline Agency" {
+		t.Fatalf("businesses %v", bz)
+	}
+	id := bz[0].(map[string]any)["id"].(string)
+	owned := e.graphGet(id+"/owned_pages", tok, "fields", "id,name,access_token,instagram_business_account{id,username}").JSON(t)["data"].([]any)
+	if len(owned) != 1 {
+		t.Fatalf("owned %v", owned)
+	}
+	pg := owned[0].(map[string]any)
+	pt, _ := pg["access_token"].(string)
+	if pt == "" || pg["instagram_business_account"].(map[string]any)["username"] != "brightline.studio" {
+		t.Errorf("owned page %v", pg)
+	}
+	if r := e.graphGet("me", pt); r.Status != 200 || r.JSON(t)["id"] != "104000000000401" {
+		t.Errorf("Page token of a portfolio Page: %s", r.Body)
+	}
+	// Paged one at a time; the Page without CREATE_CONTENT or MANAGE has no token.
+	e.control("meta", map[string]any{"page_size": 1})
+	first := e.graphGet(id+"/client_pages", tok, "fields", "id,access_token").JSON(t)
+	next, _ := first["paging"].(map[string]any)["next"].(string)
+	if len(first["data"].([]any)) != 1 || next == "" {
+		t.Fatalf("client_pages page 1: %v", first)
+	}
+	second := e.getAbs(next).JSON(t)["data"].([]any)
+	if len(second) != 1 || second[0].(map[string]any)["access_token"] != nil {
+		t.Errorf("client_pages page 2: %v", second)
+	}
+	// Without business_management: a permission error.
+	bare := e.metaUserToken("kai", fbScopes)
+	if c, _ := graphError(t, e.graphGet("me/businesses", bare)); c != 200 {
+		t.Errorf("businesses without business_management: %d", c)
+	}
+	// Kai's second portfolio cannot be read; another person's is not there.
+	kai := e.metaUserToken("kai", fbScopes+",business_management")
+	if c, _ := graphError(t, e.graphGet("2090000000000502/owned_pages", kai)); c != 200 {
+		t.Errorf("broken portfolio: %d", c)
+	}
+	if c, s := graphError(t, e.graphGet(id+"/owned_pages", kai)); c != 100 || s != 33 {
+		t.Errorf("another person's portfolio: %d/%d", c, s)
 	}
 }

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -193,7 +195,8 @@ func TestOAuth2TikTok(t *testing.T) {
 	e := newEnv(t)
 	e.control("autoconsent", map[string]any{"enabled": true, "persona": "bloom"})
 	verifier := oauth2.GenerateVerifier()
-	q := location(t, e.getAbs(e.tiktokAuthURL("tt-state", "code_challenge", oauth2.S256ChallengeFromVerifier(verifier), "code_challenge_method", "S256")))
+	sum := sha256.Sum256([]byte(verifier)) // TikTok's documented challenge: hex, not base64url
+	q := location(t, e.getAbs(e.tiktokAuthURL("tt-state", "code_challenge", hex.EncodeToString(sum[:]), "code_challenge_method", "S256")))
 	if q.Get("state") != "tt-state" || q.Get("scopes") != ttScopes {
 		t.Fatalf("callback %v", q)
 	}

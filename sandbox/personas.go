@@ -16,7 +16,22 @@ type metaPersona struct {
 	Name  string
 	Email string
 	Color string
-	Pages []page
+	Pages []page // Pages the person holds a direct role on: what /me/accounts lists
+	// Held are Pages reachable only through one of the person's Business
+	// portfolios (owned_pages, client_pages), never through /me/accounts.
+	Held       []page
+	Businesses []business
+}
+
+// business is a Business portfolio (Business Manager) the person belongs to.
+type business struct {
+	ID     string
+	Name   string
+	Owned  []string // Page ids of owned_pages
+	Client []string // Page ids of client_pages
+	// Broken, if set, is why its Page lists fail (the message of a
+	// permission error), for a portfolio the app cannot read.
+	Broken string
 }
 
 type page struct {
@@ -106,6 +121,65 @@ var metaPersonas = []*metaPersona{
 			},
 		},
 	},
+	{
+		// An agency: no direct Page role at all; every Page comes through
+		// the Business portfolio, one of them with a linked Instagram account.
+		Key: "avery", ID: "10229000000004", Name: "Avery Brooks", Email: "avery.brooks@example.com", Color: "#3d5a80",
+		Held: []page{
+			{
+				ID: "104000000000401", Name: "Brightline Studio", Category: "Advertising Agency",
+				Followers: 5120, Fans: 4980, About: "Campaigns for local brands.", Tasks: allTasks, Color: "#ee6c4d",
+				IG: &igAccount{
+					ID: "17841400000000401", Username: "brightline.studio", Name: "Brightline Studio",
+					Biography: "We make local brands look big.", Website: "https://brightline.example",
+					Followers: 9340, Follows: 610, Media: 212, Kind: "BUSINESS", Color: "#f4a259",
+				},
+			},
+			{
+				ID: "104000000000402", Name: "Cedar Dental Clinic", Category: "Dentist",
+				Followers: 860, Fans: 842, About: "Family dentistry since 1998.", Tasks: allTasks, Color: "#5b8e7d",
+			},
+			{
+				ID: "104000000000403", Name: "Fjord Outdoor Gear", Category: "Outdoor Equipment Store",
+				Followers: 14200, Fans: 13900, About: "Gear for the long way round.", Tasks: []string{"ANALYZE"}, Color: "#293241",
+			},
+		},
+		Businesses: []business{
+			{ID: "2090000000000401", Name: "Brightline Agency", Owned: []string{"104000000000401"},
+				Client: []string{"104000000000402", "104000000000403"}},
+		},
+	},
+	{
+		// Direct Pages that work, one also owned by a portfolio that works,
+		// and a second portfolio whose Page lists fail.
+		Key: "kai", ID: "10229000000005", Name: "Kai Moreau", Email: "kai.moreau@example.com", Color: "#7b2cbf",
+		Pages: []page{
+			{
+				ID: "104000000000501", Name: "Kai's Bakery", Category: "Bakery",
+				Followers: 3020, Fans: 2950, About: "Sourdough every morning.", Tasks: allTasks, Color: "#bc6c25",
+			},
+			{
+				ID: "104000000000502", Name: "Moreau Wines", Category: "Winery",
+				Followers: 7410, Fans: 7300, About: "Three generations of Loire wine.", Tasks: allTasks, Color: "#6a040f",
+				IG: &igAccount{
+					ID: "17841400000000502", Username: "moreauwines", Name: "Moreau Wines",
+					Biography: "Loire valley, since 1962.", Website: "https://moreauwines.example",
+					Followers: 11200, Follows: 301, Media: 402, Kind: "BUSINESS", Color: "#9d0208",
+				},
+			},
+		},
+		Held: []page{
+			{
+				ID: "104000000000503", Name: "Atlas Weekly", Category: "Media/News Company",
+				Followers: 40210, Fans: 39800, About: "The week, in print.", Tasks: allTasks, Color: "#1d3557",
+			},
+		},
+		Businesses: []business{
+			{ID: "2090000000000501", Name: "Moreau Family Holdings", Owned: []string{"104000000000502"}},
+			{ID: "2090000000000502", Name: "Atlas Media Group", Owned: []string{"104000000000503"},
+				Broken: "(#200) Access to this business requires two-factor authentication for its members"},
+		},
+	},
 }
 
 var tiktokPersonas = []*tiktokPersona{
@@ -132,19 +206,28 @@ var (
 	pageOwner   = map[string]*metaPersona{}
 	igByID      = map[string]*page{} // IG id → the Page it is linked to
 	metaByID    = map[string]*metaPersona{}
+	bizByID     = map[string]*business{}
+	bizOwner    = map[string]*metaPersona{}
 )
 
 func init() {
 	for _, p := range metaPersonas {
 		metaByKey[p.Key] = p
 		metaByID[p.ID] = p
-		for i := range p.Pages {
-			pg := &p.Pages[i]
-			pageByID[pg.ID] = pg
-			pageOwner[pg.ID] = p
-			if pg.IG != nil {
-				igByID[pg.IG.ID] = pg
+		for _, list := range [][]page{p.Pages, p.Held} {
+			for i := range list {
+				pg := &list[i]
+				pageByID[pg.ID] = pg
+				pageOwner[pg.ID] = p
+				if pg.IG != nil {
+					igByID[pg.IG.ID] = pg
+				}
 			}
+		}
+		for i := range p.Businesses {
+			b := &p.Businesses[i]
+			bizByID[b.ID] = b
+			bizOwner[b.ID] = p
 		}
 	}
 	for _, p := range tiktokPersonas {

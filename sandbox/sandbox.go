@@ -149,6 +149,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 	m.HandleFunc("POST /sandbox/control/revoke", s.ctlRevoke)
 	m.HandleFunc("POST /sandbox/control/expire", s.ctlExpire)
 	m.HandleFunc("POST /sandbox/control/tiktok", s.ctlTikTok)
+	m.HandleFunc("POST /sandbox/control/meta", s.ctlMeta)
 	m.HandleFunc("POST /sandbox/control/lifetimes", s.ctlLifetimes)
 	m.HandleFunc("GET /sandbox/control/faults", s.ctlFaultList)
 	m.HandleFunc("POST /sandbox/control/faults", s.ctlFaultAdd)

@@ -94,6 +94,23 @@ type settings struct {
 	Mode        string      `json:"mode"` // "current" | "classic"
 	Scale       float64     `json:"scale"`
 	AutoConsent autoConsent `json:"autoconsent"`
+	// TikTokPKCE is the code_challenge encoding the token endpoint checks:
+	// "hex" (TikTok's documented form, the default) or "s256" (RFC 7636).
+	TikTokPKCE string `json:"tiktok_pkce"`
+	// TikTokRevokeBody is what a successful revoke answers: "empty" (the
+	// doc: "returns an empty response body", the default) or "object" ({},
+	// the doc's example).
+	TikTokRevokeBody string `json:"tiktok_revoke_body"`
+	// MetaRevokeBody is what DELETE /me/permissions answers on success:
+	// "true" (the bare JSON true of the reference, the default) or
+	// "object" ({"success":true}, seen in some answers).
+	MetaRevokeBody string `json:"meta_revoke_body"`
+	// DebugTokenIDs is how debug_token writes app_id and user_id:
+	// "string" (current examples, the default) or "number" (older ones).
+	DebugTokenIDs string `json:"debug_token_ids"`
+	// PageSize caps every Graph list's page (0: Facebook's own limits), so
+	// tests see paging with a handful of items.
+	PageSize int `json:"page_size,omitempty"`
 }
 
 // state is everything that survives a restart. Faults and call counts are
@@ -108,6 +125,13 @@ type state struct {
 	Settings settings             `json:"settings"`
 }
 
+// defaultSettings are the documented behaviours (PLATFORMS.md §8); the
+// control API switches each to its documented alternative.
+func defaultSettings() settings {
+	return settings{Rotation: true, Mode: "current", Scale: 1, TikTokPKCE: "hex",
+		TikTokRevokeBody: "empty", MetaRevokeBody: "true", DebugTokenIDs: "string"}
+}
+
 func newState() *state {
 	return &state{
 		Version:  stateVersion,
@@ -115,7 +139,7 @@ func newState() *state {
 		Codes:    map[string]*codeRec{},
 		Grants:   map[string]*grantRec{},
 		Active:   map[string]string{},
-		Settings: settings{Rotation: true, Mode: "current", Scale: 1},
+		Settings: defaultSettings(),
 	}
 }
 
@@ -267,6 +291,18 @@ func loadState(path string) (*state, error) {
 	}
 	if st.Settings.Scale <= 0 {
 		st.Settings.Scale = 1
+	}
+	// A state file from before a setting gets its default.
+	def := defaultSettings()
+	for _, f := range []struct {
+		v *string
+		d string
+	}{{&st.Settings.TikTokPKCE, def.TikTokPKCE},
+		{&st.Settings.TikTokRevokeBody, def.TikTokRevokeBody}, {&st.Settings.MetaRevokeBody, def.MetaRevokeBody},
+		{&st.Settings.DebugTokenIDs, def.DebugTokenIDs}} {
+		if *f.v == "" {
+			*f.v = f.d
+		}
 	}
 	if st.Tokens == nil {
 		st.Tokens = map[string]*tokenRec{}

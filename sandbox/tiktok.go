@@ -247,7 +247,7 @@ func (s *Sandbox) tiktokExchange(f url.Values) (map[string]any, *oauthErr) {
 		return nil, &oauthErr{Code: "invalid_grant", Desc: "redirect_uri does not match the one in the authorization request."}
 	case c.Challenge != "" && f.Get("code_verifier") == "":
 		return nil, &oauthErr{Code: "invalid_request", Desc: "code_verifier is required."}
-	case c.Challenge != "" && !pkceOK(c.Challenge, f.Get("code_verifier")):
+	case c.Challenge != "" && !tiktokPKCEOK(s.st.Settings.TikTokPKCE, c.Challenge, f.Get("code_verifier")):
 		return nil, &oauthErr{Code: "invalid_grant", Desc: "code_verifier does not match the code_challenge."}
 	}
 	c.Used = true
@@ -335,8 +335,15 @@ func (s *Sandbox) tiktokRevoke(w http.ResponseWriter, r *http.Request) {
 			s.dirty = true
 		}
 	}
+	body := s.st.Settings.TikTokRevokeBody
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{})
+	if body == "object" {
+		writeJSON(w, http.StatusOK, map[string]any{}) // the doc's example
+		return
+	}
+	// "returns an empty response body": a 200 with nothing in it.
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
 }
 
 // ---- v2 API: user/info ------------------------------------------------------------

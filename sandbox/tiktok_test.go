@@ -152,14 +152,32 @@ func TestTikTokExchangeErrors(t *testing.T) {
 	})
 }
 
+// TestTikTokPKCE: TikTok documents the challenge as hex(SHA-256(verifier)).
+// The sandbox is strict: by default only hex passes; the control API
+// switches it to RFC 7636 base64url, and then only that passes.
 func TestTikTokPKCE(t *testing.T) {
-	e := newEnv(t)
 	verifier := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-	for _, tt := range []struct{ name, challenge string }{
-		{"base64url", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
-		{"hex", "13d31e961a1ad8ec2f16b10c4c982e0876a878ad6df144566ee1894acb70f9c3"},
+	const (
+		b64 = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+		hx  = "13d31e961a1ad8ec2f16b10c4c982e0876a878ad6df144566ee1894acb70f9c3"
+	)
+	for _, tt := range []struct {
+		name, mode, challenge string
+		ok                    bool
+	}{
+		{"default hex accepts hex", "", hx, true},
+		{"default hex refuses base64url", "", b64, false},
+		{"s256 accepts base64url", "s256", b64, true},
+		{"s256 refuses hex", "s256", hx, false},
+		{"hex set again accepts hex", "hex", hx, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tt.mode != "" {
+				if r := e.control("tiktok", map[string]any{"pkce": tt.mode}); r.Status != 200 {
+					t.Fatalf("control: %s", r.Body)
+				}
+			}
 			code := e.ttCode("river", nil, "code_challenge", tt.challenge, "code_challenge_method", "S256").Get("code")
 			f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}}
 			if got := ttOAuthError(t, e.ttToken(f)); got != "invalid_request" {
@@ -170,11 +188,20 @@ func TestTikTokPKCE(t *testing.T) {
 				t.Errorf("wrong verifier: %s", got)
 			}
 			f.Set("code_verifier", verifier)
-			if r := e.ttToken(f); r.Status != 200 {
+			r := e.ttToken(f)
+			if tt.ok && r.Status != 200 {
 				t.Errorf("right verifier: %s", r.Body)
+			}
+			if !tt.ok && ttOAuthError(t, r) != "invalid_grant" {
+				t.Errorf("challenge in the wrong encoding accepted: %s", r.Body)
 			}
 		})
 	}
+	t.Run("control refuses an unknown encoding", func(t *testing.T) {
+		if r := newEnv(t).controlRaw("POST", "tiktok", map[string]any{"pkce": "plain"}); r.Status != 400 {
+			t.Errorf("status %d", r.Status)
+		}
+	})
 }
 
 func TestTikTokRefreshRotation(t *testing.T) {
@@ -253,8 +280,8 @@ func TestTikTokRevoke(t *testing.T) {
 	at, rt := m["access_token"].(string), m["refresh_token"].(string)
 	r := e.postForm("/sandbox/open.tiktokapis.com/v2/oauth/revoke/", url.Values{"client_key": {DevTikTokClientKey},
 		"client_secret": {DevTikTokClientSecret}, "token": {at}})
-	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "{}" {
-		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	if r.Status != 200 || len(r.Body) != 0 { // "returns an empty response body"
+		t.Fatalf("revoke: %d %q", r.Status, r.Body)
 	}
 	ur := e.userInfo(at, "open_id")
 	if ur.Status != 401 || v2Error(t, ur) != "access_token_invalid" {
@@ -267,6 +294,13 @@ func TestTikTokRevoke(t *testing.T) {
 		"client_secret": {"wrong"}, "token": {at}})
 	if ttOAuthError(t, bad) != "invalid_client" {
 		t.Errorf("revoke with wrong secret")
+	}
+	// The doc's example form, {}, on request.
+	e.control("tiktok", map[string]any{"revoke_body": "object"})
+	r = e.postForm("/sandbox/open.tiktokapis.com/v2/oauth/revoke/", url.Values{"client_key": {DevTikTokClientKey},
+		"client_secret": {DevTikTokClientSecret}, "token": {at}})
+	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "{}" {
+		t.Fatalf("revoke as {}: %d %s", r.Status, r.Body)
 	}
 	// A fresh connect works again.
 	if r := e.userInfo(e.ttConnect("bloom")["access_token"].(string), "open_id"); r.Status != 200 {

@@ -100,6 +100,7 @@ type PendingGrant struct {
 	Declined    []string
 	Accounts    []Discovered
 	Unlinked    []string // Instagram: Pages without a linked account
+	Notes       []string // what the person should know about the search, in words
 	ExpiresAt   time.Time
 }
 
@@ -109,6 +110,7 @@ type grantJSON struct {
 	Subject, SubjectName string
 	Scopes, Declined     []string
 	Unlinked             []string
+	Notes                []string `json:",omitempty"`
 	Accounts             []discoveredJSON
 }
 
@@ -124,7 +126,7 @@ type discoveredJSON struct {
 // SavePendingGrant stores g and returns its id.
 func (s *Store) SavePendingGrant(ctx context.Context, g PendingGrant) (string, error) {
 	g.ID = NewID()
-	j := grantJSON{Subject: g.Subject, SubjectName: g.SubjectName, Scopes: g.Scopes, Declined: g.Declined, Unlinked: g.Unlinked}
+	j := grantJSON{Subject: g.Subject, SubjectName: g.SubjectName, Scopes: g.Scopes, Declined: g.Declined, Unlinked: g.Unlinked, Notes: g.Notes}
 	for _, a := range g.Accounts {
 		j.Accounts = append(j.Accounts, discoveredJSON{
 			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: a.AvatarURL,
@@ -174,7 +176,7 @@ func (s *Store) pendingGrant(ctx context.Context, id string, sessionHash []byte,
 	if err := json.Unmarshal([]byte(plain.Reveal()), &j); err != nil {
 		return g, err
 	}
-	g.Subject, g.SubjectName, g.Scopes, g.Declined, g.Unlinked = j.Subject, j.SubjectName, j.Scopes, j.Declined, j.Unlinked
+	g.Subject, g.SubjectName, g.Scopes, g.Declined, g.Unlinked, g.Notes = j.Subject, j.SubjectName, j.Scopes, j.Declined, j.Unlinked, j.Notes
 	for _, a := range j.Accounts {
 		g.Accounts = append(g.Accounts, Discovered{
 			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: a.AvatarURL,

@@ -4,33 +4,115 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"omnisocial/vault"
 )
 
 // MarkMetaDeauthorized flags every Facebook and Instagram account connected
 // through one person's Facebook sign-in as needing re-auth: they removed
-// the app. It returns how many accounts it flagged.
+// the app. It returns how many accounts it flagged. Accounts a refresh
+// worker holds at this moment are flagged without taking their lease away
+// (see markSignInDead).
 func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string) (int, error) {
 	n := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		accts, err := metaAccountsOf(ctx, tx, subject)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		for _, a := range accts {
-			if _, err := tx.ExecContext(ctx, `UPDATE social_accounts SET status = 'needs_reauth', last_error = ?, last_outcome = 'deauthorized',
-				version = version + 1, lease_until = NULL, attempt_id = NULL, updated_at = ? WHERE id = ?`, reason, now.Unix(), a.id); err != nil {
-				return err
-			}
-			if err := addEvent(ctx, tx, a.ws, a.id, a.name, 0, "needs_reauth", reason, now); err != nil {
-				return err
-			}
-		}
-		n = len(accts)
-		return nil
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		n, err = s.markSignInDead(ctx, tx, Spread{Platforms: []string{"facebook", "instagram"}, Subject: subject},
+			reason, "deauthorized", s.now(), "")
+		return err
 	})
 	return n, err
+}
+
+// Spread names the accounts a dead sign-in takes down with it: those of
+// Platforms connected by Subject (the platform's id of the person who signed
+// in), in any workspace, and, when UserToken is set, only those holding that
+// very user token (one sign-in, not every sign-in of that person).
+type Spread struct {
+	Platforms []string
+	Subject   string
+	UserToken vault.Token
+}
+
+// markSignInDead marks every account of sp, except the one with id except,
+// as needing re-auth with reason, each with an event. It runs inside the
+// caller's write transaction.
+//
+// The refresh queue's fencing (store/refresh.go) is kept:
+//   - An account with no live lease is marked and its attempt id cleared,
+//     as a reconnect does: a late writer whose lease ran out finds itself
+//     fenced off, and nobody claims a needs_reauth account again.
+//   - An account whose lease is live belongs to a worker that is talking to
+//     the platform right now. Its lease, attempt id and version are left
+//     alone, so its outcome is still written: above all a TikTok refresh
+//     token it may just have rotated, which must never be dropped (the old
+//     one is dead the moment the new one is issued). Only status, reason
+//     and event are set here, and RecordSuccess keeps a needs_reauth status
+//     it finds (a claimed row can only have become needs_reauth this way):
+//     the worker's call may have run before the sign-in died, so its
+//     success is no evidence against the death. If the verdict was wrong
+//     for that account, the cost is one reconnect, never a lost token.
+func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason, outcome string, at time.Time, except string) (int, error) {
+	if sp.Subject == "" || len(sp.Platforms) == 0 {
+		return 0, nil
+	}
+	args := []any{sp.Subject, except}
+	marks := make([]string, len(sp.Platforms))
+	for i, p := range sp.Platforms {
+		marks[i] = "?"
+		args = append(args, p)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, workspace_id, user_token, coalesce(lease_until >= ?, 0) AND attempt_id IS NOT NULL
+		FROM social_accounts WHERE grant_subject = ? AND id != ? AND status != 'needs_reauth' AND platform IN (`+strings.Join(marks, ",")+`)`,
+		append([]any{at.Unix()}, args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("store: sign-in accounts: %w", err)
+	}
+	type hit struct {
+		accountRef
+		user   []byte
+		leased bool
+	}
+	var hits []hit
+	for rows.Next() {
+		var h hit
+		if err := rows.Scan(&h.id, &h.name, &h.ws, &h.user, &h.leased); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		hits = append(hits, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, h := range hits {
+		if !sp.UserToken.IsZero() {
+			// Only the accounts this very sign-in reached: another sign-in
+			// of the same person holds another user token.
+			u, err := s.box.Open(h.user, h.id, colUser)
+			if err != nil || !u.Equal(sp.UserToken) {
+				continue
+			}
+		}
+		q := `UPDATE social_accounts SET status = 'needs_reauth', last_error = ?, last_outcome = ?, updated_at = ?,
+			version = version + 1, lease_until = NULL, attempt_id = NULL WHERE id = ?`
+		if h.leased {
+			q = `UPDATE social_accounts SET status = 'needs_reauth', last_error = ?, last_outcome = ?, updated_at = ? WHERE id = ?`
+		}
+		if _, err := tx.ExecContext(ctx, q, reason, outcome, at.Unix(), h.id); err != nil {
+			return n, fmt.Errorf("store: mark %s: %w", h.id, err)
+		}
+		if err := addEvent(ctx, tx, h.ws, h.id, h.name, 0, "needs_reauth", reason, at); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // DeleteMetaSubject deletes every Facebook and Instagram account, with its

@@ -37,6 +37,7 @@ type Claim struct {
 	PlatformUserID string
 	DisplayName    string
 	Status         string
+	GrantSubject   string // who signed in at the platform
 	AttemptID      string
 	Version        int64
 	Tokens         Tokens
@@ -75,10 +76,13 @@ type Failure struct {
 	Reason      string // in words, for the owner
 	NextCheckAt time.Time
 	Outcome     string
+	// Spread, if set on a Permanent failure, names the other accounts the
+	// same dead sign-in takes down: they are marked in the same transaction.
+	Spread *Spread
 }
 
 const claimCols = `id, workspace_id, platform, platform_user_id, display_name, status, version, access_token, refresh_token,
-	user_token, token_expires_at, refresh_expires_at, metadata, scopes, failures, next_check_at, attempt_id`
+	user_token, token_expires_at, refresh_expires_at, metadata, scopes, failures, next_check_at, attempt_id, grant_subject`
 
 // ClaimDue leases up to limit due accounts, oldest due first. A lease that
 // ran out counts as free: that is how work left by a crash is reclaimed.
@@ -118,7 +122,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, owner string, lease ti
 			var attempt sql.NullString
 			if err := rs.Scan(&r.c.ID, &r.c.WorkspaceID, &r.c.Platform, &r.c.PlatformUserID, &r.c.DisplayName, &r.c.Status,
 				&r.c.Version, &r.st.access, &r.st.refresh, &r.st.user, &exp, &rexp, &meta, &scopes, &r.c.Failures, &next,
-				&attempt, &r.leased); err != nil {
+				&attempt, &r.c.GrantSubject, &r.leased); err != nil {
 				rs.Close()
 				return fmt.Errorf("store: claim: %w", err)
 			}
@@ -168,7 +172,10 @@ func (s *Store) claim(ctx context.Context, now time.Time, owner string, lease ti
 // RecordSuccess stores a check's outcome: new tokens sealed first of all,
 // profile, schedule, and one history entry, in one transaction, unless the
 // attempt was fenced off meanwhile (ErrLostLease: nothing is written, since
-// whoever fenced it holds newer tokens).
+// whoever fenced it holds newer tokens). A needs_reauth status set while
+// the attempt was in flight (a dead sign-in found through another account,
+// see markSignInDead) stays, with its reason: the tokens are stored all the
+// same.
 func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 	if r.Tokens.Access.IsZero() {
 		return fmt.Errorf("store: account %s: refusing to store an empty access token", c.ID)
@@ -194,7 +201,9 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 			user_token = coalesce(?, user_token), token_expires_at = ?, refresh_expires_at = coalesce(?, refresh_expires_at),
 			username = coalesce(nullif(?, ''), username), display_name = coalesce(nullif(?, ''), display_name),
 			avatar_url = coalesce(nullif(?, ''), avatar_url), scopes = coalesce(?, scopes), metadata = coalesce(?, metadata),
-			status = ?, last_error = ?, last_synced_at = ?, next_check_at = ?, updated_at = ?,
+			status = CASE WHEN status = 'needs_reauth' THEN status ELSE ? END,
+			last_error = CASE WHEN status = 'needs_reauth' THEN last_error ELSE ? END,
+			last_synced_at = ?, next_check_at = ?, updated_at = ?,
 			failures = CASE WHEN ? THEN failures + 1 ELSE 0 END, last_outcome = ?,
 			version = version + 1, lease_until = NULL, attempt_id = NULL
 			WHERE id = ? AND attempt_id = ?`,
@@ -223,19 +232,30 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 		next = at
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// A transient failure keeps the status, and the reason of a
+		// needs_reauth a dead sign-in set meanwhile (markSignInDead).
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET status = CASE WHEN ? THEN ? ELSE status END,
-			last_error = ?, failures = failures + 1, next_check_at = ?, last_outcome = ?, updated_at = ?,
+			last_error = CASE WHEN NOT ? AND status = 'needs_reauth' THEN last_error ELSE ? END,
+			failures = failures + 1, next_check_at = ?, last_outcome = ?, updated_at = ?,
 			lease_until = NULL, attempt_id = NULL
 			WHERE id = ? AND attempt_id = ?`,
-			f.Permanent, status, f.Reason, next.Unix(), f.Outcome, at.Unix(), c.ID, c.AttemptID)
+			f.Permanent, status, f.Permanent, f.Reason, next.Unix(), f.Outcome, at.Unix(), c.ID, c.AttemptID)
 		if err := fenced(res, err); err != nil {
 			return err
 		}
+		reason := f.Reason
 		if event == "" {
 			event = "check_failed"
-			f.Reason += "; next try " + next.UTC().Format("2006-01-02 15:04 UTC")
+			reason += "; next try " + next.UTC().Format("2006-01-02 15:04 UTC")
 		}
-		return s.event(ctx, tx, c, event, f.Reason, at)
+		if err := s.event(ctx, tx, c, event, reason, at); err != nil {
+			return err
+		}
+		if f.Permanent && f.Spread != nil {
+			_, err := s.markSignInDead(ctx, tx, *f.Spread, f.Reason, f.Outcome, at, c.ID)
+			return err
+		}
+		return nil
 	})
 }
 
