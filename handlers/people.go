@@ -158,6 +158,7 @@ func (s *server) logIn(c echo.Context, u store.User, welcome string) error {
 		delete(sess.Values, k)
 	}
 	sess.Values[keyUser] = u.ID
+	sess.Values[keyCSRF] = newID() // a token known before log-in is worthless after it
 	if welcome != "" {
 		sess.AddFlash(flash{Kind: "success", Text: welcome}, keyFlash)
 	}

@@ -46,6 +46,10 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 	v := viewerOf(c)
 	ch := s.fragmentChrome(c)
 	ch.Title, ch.Nav = title, nav
+	var err error
+	if ch.CSRF, err = s.csrfToken(c); err != nil {
+		return ch, err
+	}
 	if v.sess != nil {
 		if fs := v.sess.Flashes(keyFlash); len(fs) > 0 {
 			for _, f := range fs {
@@ -81,8 +85,7 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 // chrome (the CSRF token for its forms, asset URLs), without the session,
 // flash and banner work of a whole page.
 func (s *server) fragmentChrome(c echo.Context) views.Chrome {
-	csrf, _ := c.Get("csrf").(string)
-	return views.Chrome{CSRF: csrf, Asset: s.Asset}
+	return views.Chrome{CSRF: sessionToken(viewerOf(c)), Asset: s.Asset}
 }
 
 // page renders body inside the app shell, or alone (with any flashes out of

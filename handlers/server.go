@@ -104,19 +104,8 @@ func New(d Deps) *echo.Echo {
 	e.Use(s.requestLog)
 	e.Use(s.securityHeaders(secure))
 	e.Use(middleware.BodyLimit(d.BodyLimit))
-	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper:        skipCSRF,
-		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
-		CookieName:     csrfCookie(secure),
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from OmniSocial. Reload the page and try again.")
-		},
-	}))
 	e.Use(s.loadViewer)
+	e.Use(s.csrfCheck)
 	routesWithHead(e, s.routes)
 	return e
 }
@@ -150,13 +139,6 @@ func routesWithHead(e *echo.Echo, routes func(*echo.Echo)) {
 			e.Add(http.MethodHead, g.path, g.h, g.mw...)
 		}
 	}
-}
-
-func csrfCookie(secure bool) string {
-	if secure {
-		return "__Host-omnisocial-csrf"
-	}
-	return "omnisocial-csrf"
 }
 
 // skipCSRF exempts the sandbox (it stands in for another site, with forms
