@@ -56,7 +56,7 @@ func (l *Limiter) Allow(email, client string) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	now := l.now()
 	// Both buckets must have room; take from neither unless both do.
-	buckets := [2]*bucket{l.bucket("e:"+strings.ToLower(strings.TrimSpace(email))), l.bucket("c:" + client)}
+	buckets := [2]*bucket{l.bucket("e:" + strings.ToLower(strings.TrimSpace(email))), l.bucket("c:" + client)}
 	var wait time.Duration
 	for _, b := range buckets {
 		r := b.lim.ReserveN(now, 1)
