@@ -29,6 +29,9 @@ func setup(ctx context.Context, getenv func(string) string, logw io.Writer) (con
 	dev := strings.EqualFold(strings.TrimSpace(getenv("OMNISOCIAL_DEV")), "true") || strings.TrimSpace(getenv("OMNISOCIAL_DEV")) == "1"
 	generated := false
 	if dev {
+		if errs := devConflicts(getenv); len(errs) > 0 {
+			return config{}, nil, nil, fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(errors.Join(errs...).Error(), "\n", "\n  "))
+		}
 		var err error
 		if getenv, generated, err = devSecrets(getenv); err != nil {
 			return config{}, nil, nil, fmt.Errorf("development secrets: %w", err)
