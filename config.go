@@ -28,8 +28,8 @@ type config struct {
 	// SandboxControlToken opens the sandbox's control API outside
 	// development mode (bearer); empty there means the API is off.
 	SandboxControlToken vault.Token
-	Signup  string
-	Proxies []*net.IPNet
+	Signup              string
+	Proxies             []*net.IPNet
 
 	EncryptionKey    []byte
 	OldEncryptionKey []byte // only while `rotate-key` runs
