@@ -242,6 +242,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 		"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "e2e.db"),
 		"OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret,
 		"OMNISOCIAL_ADDR", addr, "OMNISOCIAL_BASE_URL", "http://" + addr, "OMNISOCIAL_SANDBOX", "true",
+		"OMNISOCIAL_SANDBOX_CONTROL_TOKEN", testControlToken,
 	}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})

@@ -98,6 +98,29 @@ func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Lo
 	}
 }
 
+// sandboxOptions: in development mode the sandbox is the developer's, with
+// the published Dev* credentials and an open control API. On a demo install
+// (OMNISOCIAL_SANDBOX=true) it faces the internet: its app secrets are
+// fresh for each start (the adapters and the sandbox share the process), so
+// nobody can sign a Meta data-deletion callback with the published one,
+// and its control API opens only to OMNISOCIAL_SANDBOX_CONTROL_TOKEN.
+func sandboxOptions(cfg config, log *slog.Logger) sandbox.Options {
+	o := sandbox.Options{
+		StatePath:          filepath.Join(filepath.Dir(cfg.DBPath), "sandbox.json"),
+		MetaAppID:          sandbox.DevMetaAppID,
+		MetaAppSecret:      sandbox.DevMetaAppSecret,
+		TikTokClientKey:    sandbox.DevTikTokClientKey,
+		TikTokClientSecret: sandbox.DevTikTokClientSecret,
+		Logger:             log.With("component", "sandbox"),
+		ControlToken:       cfg.SandboxControlToken.Reveal(),
+	}
+	if !cfg.Dev {
+		o.MetaAppSecret, o.TikTokClientSecret = vault.NewKey(), vault.NewKey()
+		o.ControlOff = o.ControlToken == ""
+	}
+	return o
+}
+
 // serve runs the web server until ctx ends. ready, if not nil, is told the
 // address once it listens (tests listen on port 0).
 func serve(ctx context.Context, getenv func(string) string, logw io.Writer, ready func(addr string)) error {
@@ -109,14 +132,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 
 	var sb *sandbox.Sandbox
 	if cfg.Sandbox {
-		sb, err = sandbox.New(sandbox.Options{
-			StatePath:          filepath.Join(filepath.Dir(cfg.DBPath), "sandbox.json"),
-			MetaAppID:          sandbox.DevMetaAppID,
-			MetaAppSecret:      sandbox.DevMetaAppSecret,
-			TikTokClientKey:    sandbox.DevTikTokClientKey,
-			TikTokClientSecret: sandbox.DevTikTokClientSecret,
-			Logger:             log.With("component", "sandbox"),
-		})
+		sb, err = sandbox.New(sandboxOptions(cfg, log))
 		if err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
@@ -192,7 +208,14 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "dev", cfg.Dev, "version", version)
 	if cfg.Sandbox {
-		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","))
+		control := "open (development mode)"
+		switch {
+		case !cfg.SandboxControlToken.IsZero():
+			control = "needs OMNISOCIAL_SANDBOX_CONTROL_TOKEN"
+		case !cfg.Dev:
+			control = "off (set OMNISOCIAL_SANDBOX_CONTROL_TOKEN to use it)"
+		}
+		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","), "control_api", control)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())
