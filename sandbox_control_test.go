@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +128,36 @@ func TestDemoSandboxSecretIsNotTheDevConstant(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("the sandbox's own signed_request: %d", res.StatusCode)
+	}
+}
+
+// The database files are 0600 whatever the folder; a folder others can
+// read is still worth a warning at start (issue 11, finding 5).
+func TestWarnsWhenDataFolderIsOpen(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o755, true}, {0o750, true}, {0o700, false}} {
+		dir := filepath.Join(t.TempDir(), "data")
+		os.Mkdir(dir, tc.mode)
+		os.Chmod(dir, tc.mode)
+		var logs bytes.Buffer
+		_, _, st, err := setup(context.Background(), env("OMNISOCIAL_DB", filepath.Join(dir, "o.db"),
+			"OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret), &logs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if got := strings.Contains(logs.String(), "readable by others"); got != tc.warn {
+			t.Errorf("folder %v: warned = %v, want %v\n%s", tc.mode, got, tc.warn, logs.String())
+		}
+		if tc.warn && !strings.Contains(logs.String(), dir) {
+			t.Errorf("the warning does not name the folder: %s", logs.String())
+		}
+		for _, f := range []string{"o.db", "o.db-wal", "o.db-shm"} {
+			if info, err := os.Stat(filepath.Join(dir, f)); err == nil && info.Mode().Perm() != 0o600 {
+				t.Errorf("%s is %v", f, info.Mode().Perm())
+			}
+		}
 	}
 }

@@ -61,6 +61,10 @@ func setup(ctx context.Context, getenv func(string) string, logw io.Writer) (con
 	if err != nil {
 		return cfg, nil, nil, err
 	}
+	if dir, open := store.WorldReadable(cfg.DBPath); open {
+		log.Warn("the database folder "+dir+" is readable by others than its owner: the database files are 0600, but "+
+			"anything else put there is not; chmod 700 it", "folder", dir)
+	}
 	for plan, max := range cfg.PlanLimits {
 		if err := st.SetPlanLimit(ctx, plan, max); err != nil {
 			st.Close()
