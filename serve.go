@@ -91,6 +91,9 @@ func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Lo
 	if err := st.DeleteExpired(ctx, now.Add(-cfg.SessionIdle), now.Add(-cfg.SessionMax)); err != nil {
 		log.Warn("housekeeping: sessions and flows", "err", err)
 	}
+	if err := st.DeleteExpiredInvitations(ctx); err != nil {
+		log.Warn("housekeeping: invitations", "err", err)
+	}
 	if _, err := st.ExpirePendingGrants(ctx, func(p string) []string { return providers.SignInPlatforms(providers.Platform(p)) }); err != nil {
 		log.Warn("housekeeping: expired choices", "err", err)
 	}

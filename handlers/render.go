@@ -66,6 +66,13 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 		return ch, nil
 	}
 	ch.User = &views.UserView{Email: v.user.Email, Name: v.user.Name}
+	if !isHX(c) {
+		invs, err := s.Store.InvitationsFor(c.Request().Context(), v.user.Email)
+		if err != nil {
+			return ch, err
+		}
+		ch.Invitations = len(invs)
+	}
 	for _, m := range v.memberOf {
 		w := views.WorkspaceView{ID: m.ID, Name: m.Name, Role: m.Role, Current: m.ID == v.member.ID}
 		ch.Workspaces = append(ch.Workspaces, w)

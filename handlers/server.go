@@ -173,9 +173,13 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if res.Status >= 500 {
 			level = slog.LevelError
 		}
+		path := req.URL.Path
+		if hasPrefix(path, "/join/") {
+			path = "/join/[REDACTED]" // the invitation link's token is a secret
+		}
 		s.Log.LogAttrs(req.Context(), level, "request",
 			slog.String("method", req.Method),
-			slog.String("path", req.URL.Path),
+			slog.String("path", path),
 			slog.Int("status", res.Status),
 			slog.Duration("took", time.Since(start)),
 			slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
