@@ -14,7 +14,7 @@ import (
 // and the workspace they are looking at.
 type viewer struct {
 	sess     *sessions.Session
-	user     store.User // set once the session names a user, workspace or not
+	user     store.User         // set once the session names a user, workspace or not
 	member   store.Membership   // the current workspace
 	memberOf []store.Membership // every workspace of the user
 	loggedIn bool
