@@ -227,6 +227,7 @@ func TestCommands(t *testing.T) {
 // port, with the sandbox mounted.
 type testServer struct {
 	URL  string
+	DB   string
 	logs *syncBuffer
 }
 
@@ -248,6 +249,11 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	ts := &testServer{URL: "http://" + addr, logs: &syncBuffer{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "OMNISOCIAL_DB" {
+			ts.DB = kv[i+1]
+		}
+	}
 	go func() { done <- serve(ctx, env(kv...), ts.logs, func(string) { close(ready) }) }()
 	select {
 	case <-ready:
