@@ -74,7 +74,7 @@ var settings = []setting{
 	{"OMNISOCIAL_SESSION_SECRET", "", "64 hex characters that sign session cookies. Required"},
 	{"OMNISOCIAL_SESSION_IDLE", "1h", "log out after this long without activity"},
 	{"OMNISOCIAL_SESSION_MAX", "12h", "log out this long after log-in, whatever the activity"},
-	{"OMNISOCIAL_SIGNUP", "open", "`open`: anyone can sign up; `closed`: only the first user, then owners add members"},
+	{"OMNISOCIAL_SIGNUP", "open", "`open`: anyone can sign up; `closed`: only the first user, then people join by invitation"},
 	{"OMNISOCIAL_PLAN_LIMITS", "free=3,pro=10,business=50", "connected accounts allowed per plan"},
 	{"OMNISOCIAL_FACEBOOK_APP_ID", "", "Meta app id (Facebook and Instagram)"},
 	{"OMNISOCIAL_FACEBOOK_APP_SECRET", "", "Meta app secret"},
