@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -106,8 +108,9 @@ func TestBrowserErrorAccountGoneWhileDialogOpen(t *testing.T) {
 }
 
 // deleteThroughAPI disconnects an account with DELETE /api/v1/accounts/{id},
-// using the browser's session cookie in a separate HTTP client (which gets
-// a CSRF token of its own first, as any cookie-authenticated client must).
+// using the browser's session cookie in a separate HTTP client (which reads
+// the session's CSRF token from a page first, as any cookie-authenticated
+// client must).
 func deleteThroughAPI(t *testing.T, ctx context.Context, base, id string) {
 	t.Helper()
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base}})
@@ -126,13 +129,14 @@ func deleteThroughAPI(t *testing.T, ctx context.Context, base, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	token := ""
-	for _, c := range jar.Cookies(u) {
-		if c.Name == "omnisocial-csrf" {
-			token = c.Value
-		}
+	// The session's token, as its pages carry it.
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on the accounts page")
 	}
+	token := string(m[1])
 	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/accounts/"+id, nil)
 	req.Header.Set("X-CSRF-Token", token)
 	res, err = client.Do(req)
