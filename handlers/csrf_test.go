@@ -70,6 +70,7 @@ func snapshot(t *testing.T, path string) string {
 		"SELECT count(*) FROM users", "SELECT count(*) FROM memberships", "SELECT count(*) FROM api_keys",
 		"SELECT group_concat(id || status || version) FROM social_accounts", "SELECT count(*) FROM oauth_flows",
 		"SELECT count(*) FROM account_events", "SELECT count(*) FROM pending_grants",
+		"SELECT count(*) FROM invitations", "SELECT group_concat(workspace_id || user_id || role) FROM memberships",
 	} {
 		var v sql.NullString
 		if err := db.QueryRow(q).Scan(&v); err != nil {
