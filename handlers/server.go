@@ -149,6 +149,15 @@ func skipCSRF(c echo.Context) bool {
 		p == "/oauth/facebook/deauthorize" || p == "/oauth/facebook/data-deletion"
 }
 
+// logPath is a request path fit for the log: an invitation link's token is
+// a secret, so it is left out.
+func logPath(p string) string {
+	if hasPrefix(p, "/join/") {
+		return "/join/[REDACTED]"
+	}
+	return p
+}
+
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func (s *server) logPanic(c echo.Context, err error, stack []byte) error {
@@ -173,13 +182,9 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if res.Status >= 500 {
 			level = slog.LevelError
 		}
-		path := req.URL.Path
-		if hasPrefix(path, "/join/") {
-			path = "/join/[REDACTED]" // the invitation link's token is a secret
-		}
 		s.Log.LogAttrs(req.Context(), level, "request",
 			slog.String("method", req.Method),
-			slog.String("path", path),
+			slog.String("path", logPath(req.URL.Path)),
 			slog.Int("status", res.Status),
 			slog.Duration("took", time.Since(start)),
 			slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
