@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,8 +105,9 @@ func TestBrowserErrorAccountGoneWhileDialogOpen(t *testing.T) {
 }
 
 // deleteThroughAPI disconnects an account with DELETE /api/v1/accounts/{id},
-// using the browser's session cookie in a separate HTTP client (which gets
-// a CSRF token of its own first, as any cookie-authenticated client must).
+// using the browser's session cookie in a separate HTTP client (which reads
+// the session's CSRF token from a page first, as any cookie-authenticated
+// client must).
 func deleteThroughAPI(t *testing.T, ctx context.Context, base, id string) {
 	t.Helper()
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base}})
@@ -123,13 +126,14 @@ func deleteThroughAPI(t *testing.T, ctx context.Context, base, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	token := ""
-	for _, c := range jar.Cookies(u) {
-		if c.Name == "omnisocial-csrf" {
-			token = c.Value
-		}
+	// The session's token, as its pages carry it.
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on the accounts page")
 	}
+	token := string(m[1])
 	req, _ := http.NewRequest(http.MethodDelete, base+"/api/v1/accounts/"+id, nil)
 	req.Header.Set("X-CSRF-Token", token)
 	res, err = client.Do(req)
@@ -147,14 +151,14 @@ func deleteThroughAPI(t *testing.T, ctx context.Context, base, id string) {
 // not a potentially trustworthy origin, so Chromium sends no Sec-Fetch-Site
 // and the server's CSRF check falls back to the token, as it does for a
 // plain-HTTP install on a LAN name or a browser without Fetch Metadata. (On
-// localhost or https, echo accepts a same-origin request by that header
-// alone, so a stale token cannot be produced there.)
+// localhost or https, a same-origin request passes by that header alone,
+// so a stale token cannot be produced there.)
 func newBrowserOnPlainHTTPName(t *testing.T) context.Context {
 	return newBrowser(t, chromedp.Flag("host-resolver-rules", "MAP omnisocial.test 127.0.0.1"))
 }
 
-// A form that expired while open (its CSRF cookie is gone, as after a day,
-// or a browser restart that dropped it): the confirmation answers 403. The
+// A form that expired while open (its session's CSRF token was renewed by a
+// log-out and log-in in another tab): the confirmation answers 403. The
 // dialog closes and the message tells the person to reload the page.
 func TestBrowserErrorExpiredFormSaysReload(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "expired.db")
@@ -176,9 +180,20 @@ func TestBrowserErrorExpiredFormSaysReload(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(base+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=account]`))
 	openDisconnectDialog(t, ctx)
 
-	if _, err := chromedp.Call(ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "omnisocial-csrf", URL: base + "/"}); err != nil {
-		t.Fatal(err)
-	}
+	// In another tab the person logs out and in again: the session, and
+	// with it the CSRF token, is a new one, so this tab's form is stale.
+	tab, cancelTab := chromedp.NewContext(ctx)
+	do(t, tab,
+		chromedp.Navigate(base+"/settings/accounts"),
+		chromedp.WaitVisible(`[data-testid=logout]`),
+		chromedp.Click(`[data-testid=logout]`),
+		chromedp.WaitVisible(`[data-testid=login-submit]`),
+		chromedp.SendKeys(`input[name=email]`, "dana@example.com"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.Click(`[data-testid=login-submit]`),
+		chromedp.WaitVisible(`[data-testid=account]`),
+	)
+	cancelTab()
 	do(t, ctx, chromedp.Click(`dialog [data-testid=confirm-disconnect-button]`))
 	seenFlash(t, ctx, "This form has expired or did not come from OmniSocial. Reload the page and try again.")
 	noDialogOpen(t, ctx)

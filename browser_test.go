@@ -283,7 +283,10 @@ func TestBrowserConnectWithoutJavaScript(t *testing.T) {
 // sandboxControl calls the sandbox's control API on the test server.
 func sandboxControl(t *testing.T, base, path, body string) {
 	t.Helper()
-	res, err := http.Post(base+"/sandbox/control/"+path, "application/json", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, base+"/sandbox/control/"+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testControlToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

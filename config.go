@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,8 +25,11 @@ type config struct {
 	BaseURL *url.URL
 	Dev     bool
 	Sandbox bool // mount the platform emulator under /sandbox
-	Signup  string
-	Proxies []*net.IPNet
+	// SandboxControlToken opens the sandbox's control API outside
+	// development mode (bearer); empty there means the API is off.
+	SandboxControlToken vault.Token
+	Signup              string
+	Proxies             []*net.IPNet
 
 	EncryptionKey    []byte
 	OldEncryptionKey []byte // only while `rotate-key` runs
@@ -65,12 +69,13 @@ var settings = []setting{
 	{"OMNISOCIAL_DEV", "false", "development mode: generates missing secrets into a file beside the database and talks to the built-in sandbox"},
 	{"OMNISOCIAL_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (for the log-in limiter and logs); empty: use the connection's address"},
 	{"OMNISOCIAL_SANDBOX", "false", "mount the platform sandbox under /sandbox outside development mode (demo installs)"},
+	{"OMNISOCIAL_SANDBOX_CONTROL_TOKEN", "", "bearer token (at least 32 characters) that opens the sandbox's control API outside development mode; without it the control API is off there"},
 	{"OMNISOCIAL_ENCRYPTION_KEY", "", "64 hex characters (32 bytes) that encrypt tokens; `omnisocial keygen` makes one. Required"},
 	{"OMNISOCIAL_ENCRYPTION_KEY_OLD", "", "the previous key, only while `omnisocial rotate-key` re-encrypts"},
 	{"OMNISOCIAL_SESSION_SECRET", "", "64 hex characters that sign session cookies. Required"},
 	{"OMNISOCIAL_SESSION_IDLE", "1h", "log out after this long without activity"},
 	{"OMNISOCIAL_SESSION_MAX", "12h", "log out this long after log-in, whatever the activity"},
-	{"OMNISOCIAL_SIGNUP", "open", "`open`: anyone can sign up; `closed`: only the first user, then owners add members"},
+	{"OMNISOCIAL_SIGNUP", "open", "`open`: anyone can sign up; `closed`: only the first user, then people join by invitation"},
 	{"OMNISOCIAL_PLAN_LIMITS", "free=3,pro=10,business=50", "connected accounts allowed per plan"},
 	{"OMNISOCIAL_FACEBOOK_APP_ID", "", "Meta app id (Facebook and Instagram)"},
 	{"OMNISOCIAL_FACEBOOK_APP_SECRET", "", "Meta app secret"},
@@ -170,6 +175,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.BaseURL = u
 	c.Dev = boolean("OMNISOCIAL_DEV")
 	c.Sandbox = boolean("OMNISOCIAL_SANDBOX") || c.Dev
+	c.SandboxControlToken = vault.NewToken(get("OMNISOCIAL_SANDBOX_CONTROL_TOKEN"))
+	if n := len(c.SandboxControlToken.Reveal()); n > 0 && n < 32 {
+		bad("OMNISOCIAL_SANDBOX_CONTROL_TOKEN", "must be at least 32 characters (`omnisocial keygen` makes one), got %d", n)
+	}
+	if c.Dev {
+		errs = append(errs, devConflicts(getenv)...)
+	}
 	switch c.Signup = get("OMNISOCIAL_SIGNUP"); c.Signup {
 	case "open", "closed":
 	default:
@@ -180,6 +192,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.EncryptionKey = hexKey("OMNISOCIAL_ENCRYPTION_KEY", true)
 	c.OldEncryptionKey = hexKey("OMNISOCIAL_ENCRYPTION_KEY_OLD", false)
 	c.SessionSecret = hexKey("OMNISOCIAL_SESSION_SECRET", true)
+	// A key of one repeated byte is a placeholder, and one secret serving
+	// as both keys undoes the separation of what they protect.
+	for name, k := range map[string][]byte{"OMNISOCIAL_ENCRYPTION_KEY": c.EncryptionKey, "OMNISOCIAL_ENCRYPTION_KEY_OLD": c.OldEncryptionKey, "OMNISOCIAL_SESSION_SECRET": c.SessionSecret} {
+		if len(k) > 0 && bytes.Count(k, k[:1]) == len(k) {
+			bad(name, "is a placeholder (one byte repeated, such as all zeros): run `omnisocial keygen` for a real key")
+		}
+	}
+	if len(c.EncryptionKey) > 0 && bytes.Equal(c.EncryptionKey, c.SessionSecret) {
+		bad("OMNISOCIAL_SESSION_SECRET", "must differ from OMNISOCIAL_ENCRYPTION_KEY: run `omnisocial keygen` once for each")
+	}
+	if len(c.EncryptionKey) > 0 && bytes.Equal(c.EncryptionKey, c.OldEncryptionKey) {
+		bad("OMNISOCIAL_ENCRYPTION_KEY_OLD", "is the same as OMNISOCIAL_ENCRYPTION_KEY: give the previous key, or unset it")
+	}
 	c.SessionIdle = duration("OMNISOCIAL_SESSION_IDLE")
 	c.SessionMax = duration("OMNISOCIAL_SESSION_MAX")
 	c.PlanLimits = map[string]int{}
@@ -234,6 +259,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad("OMNISOCIAL_LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
 	}
 	return c, errors.Join(errs...)
+}
+
+// devConflicts lists what makes development mode dangerous here: it
+// generates secrets and mounts the sandbox with an open control API, which
+// has no place behind a public https URL or beside real platform apps.
+// Checked before anything is generated or opened.
+func devConflicts(getenv func(string) string) []error {
+	var errs []error
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(getenv("OMNISOCIAL_BASE_URL"))), "https:") {
+		errs = append(errs, errors.New("OMNISOCIAL_DEV=true with an https OMNISOCIAL_BASE_URL: development mode is for a local machine; unset OMNISOCIAL_DEV in production"))
+	}
+	var set []string
+	for _, name := range []string{"OMNISOCIAL_FACEBOOK_APP_ID", "OMNISOCIAL_FACEBOOK_APP_SECRET", "OMNISOCIAL_TIKTOK_CLIENT_KEY", "OMNISOCIAL_TIKTOK_CLIENT_SECRET"} {
+		if strings.TrimSpace(getenv(name)) != "" {
+			set = append(set, name)
+		}
+	}
+	if len(set) > 0 {
+		errs = append(errs, fmt.Errorf("OMNISOCIAL_DEV=true with real platform credentials (%s): development mode talks to the sandbox; unset OMNISOCIAL_DEV, or those variables", strings.Join(set, ", ")))
+	}
+	return errs
 }
 
 // devSecrets is development mode's answer to missing secrets: generated

@@ -80,6 +80,19 @@ func TestLoadConfig(t *testing.T) {
 		{"bad log level", []string{"OMNISOCIAL_LOG_LEVEL", "loud"}, "OMNISOCIAL_LOG_LEVEL"},
 		{"bad proxy range", []string{"OMNISOCIAL_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"}, "OMNISOCIAL_TRUSTED_PROXIES"},
 		{"bad tiktok pkce", []string{"OMNISOCIAL_TIKTOK_PKCE", "base64"}, "OMNISOCIAL_TIKTOK_PKCE"},
+		// Issue 11, finding 6: placeholder keys and one secret used twice.
+		{"all-zero key", []string{"OMNISOCIAL_ENCRYPTION_KEY", strings.Repeat("0", 64)}, "OMNISOCIAL_ENCRYPTION_KEY"},
+		{"all-zero session secret", []string{"OMNISOCIAL_SESSION_SECRET", strings.Repeat("00", 32)}, "OMNISOCIAL_SESSION_SECRET"},
+		{"one byte repeated", []string{"OMNISOCIAL_ENCRYPTION_KEY", strings.Repeat("ff", 32)}, "OMNISOCIAL_ENCRYPTION_KEY"},
+		{"key and secret the same", []string{"OMNISOCIAL_SESSION_SECRET", testKey}, "OMNISOCIAL_SESSION_SECRET"},
+		{"key and secret the same, other case", []string{"OMNISOCIAL_SESSION_SECRET", strings.ToUpper(testKey)}, "OMNISOCIAL_SESSION_SECRET"},
+		{"old key is the key", []string{"OMNISOCIAL_ENCRYPTION_KEY_OLD", testKey}, "OMNISOCIAL_ENCRYPTION_KEY_OLD"},
+		// Finding 4: development mode on a public https URL or with real platform credentials.
+		{"dev on https", []string{"OMNISOCIAL_DEV", "true", "OMNISOCIAL_BASE_URL", "https://social.example.com"}, "OMNISOCIAL_BASE_URL"},
+		{"dev with a facebook app", []string{"OMNISOCIAL_DEV", "true", "OMNISOCIAL_FACEBOOK_APP_ID", "1", "OMNISOCIAL_FACEBOOK_APP_SECRET", "s"}, "OMNISOCIAL_FACEBOOK_APP_ID"},
+		{"dev with a tiktok app", []string{"OMNISOCIAL_DEV", "1", "OMNISOCIAL_TIKTOK_CLIENT_KEY", "k", "OMNISOCIAL_TIKTOK_CLIENT_SECRET", "s"}, "OMNISOCIAL_TIKTOK_CLIENT_SECRET"},
+		// Finding 3: the sandbox control token must be worth guessing.
+		{"short control token", []string{"OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_SANDBOX_CONTROL_TOKEN", "secret"}, "OMNISOCIAL_SANDBOX_CONTROL_TOKEN"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +113,49 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// Development mode generates secrets and mounts the sandbox with its
+// open control API: refused where it looks like production, before any
+// secret or database file is written (issue 11, finding 4).
+func TestServeRefusesDevModeInProduction(t *testing.T) {
+	tests := []struct {
+		name     string
+		extra    []string
+		wantVars []string
+	}{
+		{"https base URL", []string{"OMNISOCIAL_BASE_URL", "https://social.example.com"}, []string{"OMNISOCIAL_DEV", "OMNISOCIAL_BASE_URL"}},
+		{"Meta credentials", []string{"OMNISOCIAL_FACEBOOK_APP_ID", "123", "OMNISOCIAL_FACEBOOK_APP_SECRET", "s3cr3t"},
+			[]string{"OMNISOCIAL_DEV", "OMNISOCIAL_FACEBOOK_APP_ID", "OMNISOCIAL_FACEBOOK_APP_SECRET"}},
+		{"TikTok credentials", []string{"OMNISOCIAL_TIKTOK_CLIENT_KEY", "k", "OMNISOCIAL_TIKTOK_CLIENT_SECRET", "s3cr3t"},
+			[]string{"OMNISOCIAL_DEV", "OMNISOCIAL_TIKTOK_CLIENT_KEY", "OMNISOCIAL_TIKTOK_CLIENT_SECRET"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "dev.db")
+			var stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // a server that starts stops here
+			defer cancel()
+			err := run(ctx, []string{"omnisocial", "serve"},
+				env(append([]string{"OMNISOCIAL_DEV", "true", "OMNISOCIAL_DB", db, "OMNISOCIAL_ADDR", "127.0.0.1:0"}, tc.extra...)...),
+				nil, &stderr, &stderr)
+			if err == nil {
+				t.Fatal("development mode started")
+			}
+			for _, v := range tc.wantVars {
+				if !strings.Contains(err.Error(), v) {
+					t.Errorf("error %q does not name %s", err, v)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatal("the error repeats a secret")
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("files written despite the refusal: %v", entries)
 			}
 		})
 	}
@@ -172,6 +228,7 @@ func TestCommands(t *testing.T) {
 // port, with the sandbox mounted.
 type testServer struct {
 	URL  string
+	DB   string
 	logs *syncBuffer
 }
 
@@ -187,11 +244,17 @@ func startServer(t *testing.T, extra ...string) *testServer {
 		"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "e2e.db"),
 		"OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret,
 		"OMNISOCIAL_ADDR", addr, "OMNISOCIAL_BASE_URL", "http://" + addr, "OMNISOCIAL_SANDBOX", "true",
+		"OMNISOCIAL_SANDBOX_CONTROL_TOKEN", testControlToken,
 	}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	ts := &testServer{URL: "http://" + addr, logs: &syncBuffer{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "OMNISOCIAL_DB" {
+			ts.DB = kv[i+1]
+		}
+	}
 	go func() { done <- serve(ctx, env(kv...), ts.logs, func(string) { close(ready) }) }()
 	select {
 	case <-ready:
@@ -230,7 +293,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 func TestRotateKeyCommand(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "rot.db")
-	newKey := strings.Repeat("5a", 32)
+	newKey := "5a5b5c5d5e5f" + testKey[12:]
 	_, _, st, err := setup(ctx, env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret), io.Discard)
 	if err != nil {
 		t.Fatal(err)

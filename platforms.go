@@ -28,14 +28,15 @@ func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]pr
 		// Server-side calls reach the sandbox in process: no loopback
 		// round trip, and it works whatever the public base URL is.
 		inProcess := sb.Client(20 * time.Second)
+		metaID, metaSecret, tiktokKey, tiktokSecret := sb.Credentials()
 		if cfg.MetaAppID == "" {
-			meta.MetaAppID, meta.MetaAppSecret = sandbox.DevMetaAppID, vault.NewToken(sandbox.DevMetaAppSecret)
+			meta.MetaAppID, meta.MetaAppSecret = metaID, vault.NewToken(metaSecret)
 			meta.MetaDialogBase, meta.MetaGraphBase = base+"/sandbox/www.facebook.com", base+"/sandbox/graph.facebook.com"
 			meta.HTTPClient = inProcess
 			onSandbox = append(onSandbox, "facebook", "instagram")
 		}
 		if cfg.TikTokClientKey == "" {
-			tiktok.TikTokClientKey, tiktok.TikTokClientSecret = sandbox.DevTikTokClientKey, vault.NewToken(sandbox.DevTikTokClientSecret)
+			tiktok.TikTokClientKey, tiktok.TikTokClientSecret = tiktokKey, vault.NewToken(tiktokSecret)
 			tiktok.TikTokAuthBase, tiktok.TikTokAPIBase = base+"/sandbox/www.tiktok.com", base+"/sandbox/open.tiktokapis.com"
 			tiktok.HTTPClient = inProcess
 			onSandbox = append(onSandbox, "tiktok")

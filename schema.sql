@@ -32,10 +32,30 @@ CREATE TABLE IF NOT EXISTS memberships (
 	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
 	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
 	role         TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
-	created_at   INTEGER NOT NULL,
+	created_at   INTEGER NOT NULL, last_used_at INTEGER,
 	PRIMARY KEY (workspace_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS memberships_user ON memberships (user_id);
+-- last_used_at: when the person last chose this workspace, so log-in
+-- opens the one they used last. (Written on the line SQLite's ALTER TABLE
+-- puts it, so a migrated database and a fresh one read the same.)
+
+-- Invitations (SPEC §14): nobody joins a workspace without accepting. Only
+-- a hash of the link's token is kept; the link is shown once, to the
+-- inviter. One pending invitation per e-mail and workspace; inviting again
+-- replaces the link.
+CREATE TABLE IF NOT EXISTS invitations (
+	id           INTEGER PRIMARY KEY,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	email        TEXT NOT NULL COLLATE NOCASE,
+	role         TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+	token_hash   BLOB NOT NULL UNIQUE,
+	invited_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	created_at   INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL,
+	UNIQUE (workspace_id, email)
+);
+CREATE INDEX IF NOT EXISTS invitations_email ON invitations (email);
 
 -- Server-side sessions: the cookie carries a random id, the row holds the
 -- rest, so logging out ends the session for good. Only a hash of the id is
@@ -187,4 +207,4 @@ CREATE TABLE IF NOT EXISTS deletion_requests (
 	created_at       INTEGER NOT NULL
 );
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

@@ -29,6 +29,9 @@ func setup(ctx context.Context, getenv func(string) string, logw io.Writer) (con
 	dev := strings.EqualFold(strings.TrimSpace(getenv("OMNISOCIAL_DEV")), "true") || strings.TrimSpace(getenv("OMNISOCIAL_DEV")) == "1"
 	generated := false
 	if dev {
+		if errs := devConflicts(getenv); len(errs) > 0 {
+			return config{}, nil, nil, fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(errors.Join(errs...).Error(), "\n", "\n  "))
+		}
 		var err error
 		if getenv, generated, err = devSecrets(getenv); err != nil {
 			return config{}, nil, nil, fmt.Errorf("development secrets: %w", err)
@@ -58,6 +61,10 @@ func setup(ctx context.Context, getenv func(string) string, logw io.Writer) (con
 	if err != nil {
 		return cfg, nil, nil, err
 	}
+	if dir, open := store.WorldReadable(cfg.DBPath); open {
+		log.Warn("the database folder "+dir+" is readable by others than its owner: the database files are 0600, but "+
+			"anything else put there is not; chmod 700 it", "folder", dir)
+	}
 	for plan, max := range cfg.PlanLimits {
 		if err := st.SetPlanLimit(ctx, plan, max); err != nil {
 			st.Close()
@@ -84,6 +91,9 @@ func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Lo
 	if err := st.DeleteExpired(ctx, now.Add(-cfg.SessionIdle), now.Add(-cfg.SessionMax)); err != nil {
 		log.Warn("housekeeping: sessions and flows", "err", err)
 	}
+	if err := st.DeleteExpiredInvitations(ctx); err != nil {
+		log.Warn("housekeeping: invitations", "err", err)
+	}
 	if _, err := st.ExpirePendingGrants(ctx, func(p string) []string { return providers.SignInPlatforms(providers.Platform(p)) }); err != nil {
 		log.Warn("housekeeping: expired choices", "err", err)
 	}
@@ -93,6 +103,29 @@ func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Lo
 	} else if n > 0 {
 		log.Info("housekeeping: routine history pruned", "events", n, "days_kept", cfg.HistoryDays)
 	}
+}
+
+// sandboxOptions: in development mode the sandbox is the developer's, with
+// the published Dev* credentials and an open control API. On a demo install
+// (OMNISOCIAL_SANDBOX=true) it faces the internet: its app secrets are
+// fresh for each start (the adapters and the sandbox share the process), so
+// nobody can sign a Meta data-deletion callback with the published one,
+// and its control API opens only to OMNISOCIAL_SANDBOX_CONTROL_TOKEN.
+func sandboxOptions(cfg config, log *slog.Logger) sandbox.Options {
+	o := sandbox.Options{
+		StatePath:          filepath.Join(filepath.Dir(cfg.DBPath), "sandbox.json"),
+		MetaAppID:          sandbox.DevMetaAppID,
+		MetaAppSecret:      sandbox.DevMetaAppSecret,
+		TikTokClientKey:    sandbox.DevTikTokClientKey,
+		TikTokClientSecret: sandbox.DevTikTokClientSecret,
+		Logger:             log.With("component", "sandbox"),
+		ControlToken:       cfg.SandboxControlToken.Reveal(),
+	}
+	if !cfg.Dev {
+		o.MetaAppSecret, o.TikTokClientSecret = vault.NewKey(), vault.NewKey()
+		o.ControlOff = o.ControlToken == ""
+	}
+	return o
 }
 
 // serve runs the web server until ctx ends. ready, if not nil, is told the
@@ -106,14 +139,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 
 	var sb *sandbox.Sandbox
 	if cfg.Sandbox {
-		sb, err = sandbox.New(sandbox.Options{
-			StatePath:          filepath.Join(filepath.Dir(cfg.DBPath), "sandbox.json"),
-			MetaAppID:          sandbox.DevMetaAppID,
-			MetaAppSecret:      sandbox.DevMetaAppSecret,
-			TikTokClientKey:    sandbox.DevTikTokClientKey,
-			TikTokClientSecret: sandbox.DevTikTokClientSecret,
-			Logger:             log.With("component", "sandbox"),
-		})
+		sb, err = sandbox.New(sandboxOptions(cfg, log))
 		if err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
@@ -189,7 +215,14 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "dev", cfg.Dev, "version", version)
 	if cfg.Sandbox {
-		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","))
+		control := "open (development mode)"
+		switch {
+		case !cfg.SandboxControlToken.IsZero():
+			control = "needs OMNISOCIAL_SANDBOX_CONTROL_TOKEN"
+		case !cfg.Dev:
+			control = "off (set OMNISOCIAL_SANDBOX_CONTROL_TOKEN to use it)"
+		}
+		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","), "control_api", control)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

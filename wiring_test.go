@@ -46,6 +46,7 @@ var wiringCases = []wiringCase{
 	{"base URL", []string{"OMNISOCIAL_BASE_URL"}, wireBaseURL},
 	{"development mode", []string{"OMNISOCIAL_DEV"}, wireDev},
 	{"sandbox", []string{"OMNISOCIAL_SANDBOX"}, wireSandbox},
+	{"sandbox control token", []string{"OMNISOCIAL_SANDBOX_CONTROL_TOKEN"}, wireSandboxControlToken},
 	{"trusted proxies", []string{"OMNISOCIAL_TRUSTED_PROXIES"}, wireProxies},
 	{"encryption keys", []string{"OMNISOCIAL_ENCRYPTION_KEY", "OMNISOCIAL_ENCRYPTION_KEY_OLD"}, wireKeys},
 	{"session secret", []string{"OMNISOCIAL_SESSION_SECRET"}, wireSessionSecret},

@@ -83,3 +83,42 @@ func reparamHash(pw string, m, tt uint32) string {
 	b64 := base64.RawStdEncoding.EncodeToString
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=1$%s$%s", argon2.Version, m, tt, b64(salt), b64(key))
 }
+
+// The limiter's table is a fixed-size LRU (issue 11, finding 6): a flood of
+// fresh e-mails and addresses neither grows it past its cap nor slows each
+// attempt (the old sweep walked the whole map on every attempt past 100k
+// keys), and the busiest keys stay limited while the flood passes. Speed is
+// judged against itself, early in the flood and late (a shared, loaded
+// machine makes any absolute limit flaky): O(1) keeps them alike.
+func TestLimiterBounded(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := NewLimiter(2, time.Hour).WithClock(func() time.Time { return now })
+	l.Allow("dana@example.com", "1.2.3.4")
+	l.Allow("dana@example.com", "1.2.3.4")
+	const flood, window = MaxLimiterKeys * 3 / 2, 20_000 // two keys an attempt: full after a third
+	var early, late time.Duration
+	for i := range flood {
+		email, addr := fmt.Sprintf("u%d@example.com", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		start := time.Now()
+		l.Allow(email, addr)
+		took := time.Since(start)
+		switch {
+		case i < window:
+			early += took
+		case i >= flood-window:
+			late += took
+		}
+		if i%1000 == 0 {
+			l.Allow("dana@example.com", "1.2.3.4") // the attacked key stays hot
+		}
+	}
+	if n := l.Len(); n > MaxLimiterKeys {
+		t.Fatalf("%d keys held, want at most %d", n, MaxLimiterKeys)
+	}
+	if ok, _ := l.Allow("dana@example.com", "1.2.3.4"); ok {
+		t.Fatal("the flood flushed the attacked address out of the limiter")
+	}
+	if late > 10*early {
+		t.Fatalf("attempts slowed from %v to %v each as the table filled", early/window, late/window)
+	}
+}

@@ -25,7 +25,10 @@ func (s *server) accountsProps(c echo.Context) (views.AccountsProps, error) {
 		return views.AccountsProps{}, err
 	}
 	c.Set(accountsKey, accts)
-	csrf, _ := c.Get("csrf").(string)
+	csrf, err := s.csrfToken(c)
+	if err != nil {
+		return views.AccountsProps{}, err
+	}
 	p := views.AccountsProps{Used: len(accts), Max: v.member.MaxAccounts, Plan: v.member.Plan, CanManage: canManage(v)}
 	for _, a := range accts {
 		p.Accounts = append(p.Accounts, s.accountView(a, canManage(v), csrf))
@@ -156,7 +159,10 @@ func (s *server) handleAccountDetails(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	csrf, _ := c.Get("csrf").(string)
+	csrf, err := s.csrfToken(c)
+	if err != nil {
+		return err
+	}
 	now := s.Now()
 	p := views.DetailsProps{
 		Account:     s.accountView(a, canManage(v), csrf),

@@ -145,6 +145,10 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 		}
 		v.member = m
 	}
+	if !store.CanManage(v.member.Role) {
+		// Demoted (or removed and moved on) while at the platform.
+		return echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
+	}
 	prov := s.Providers[p]
 	if prov == nil || !prov.Configured() {
 		return echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+howToConfigure(p))

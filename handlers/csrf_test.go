@@ -70,6 +70,7 @@ func snapshot(t *testing.T, path string) string {
 		"SELECT count(*) FROM users", "SELECT count(*) FROM memberships", "SELECT count(*) FROM api_keys",
 		"SELECT group_concat(id || status || version) FROM social_accounts", "SELECT count(*) FROM oauth_flows",
 		"SELECT count(*) FROM account_events", "SELECT count(*) FROM pending_grants",
+		"SELECT count(*) FROM invitations", "SELECT group_concat(workspace_id || user_id || role) FROM memberships",
 	} {
 		var v sql.NullString
 		if err := db.QueryRow(q).Scan(&v); err != nil {
@@ -78,4 +79,81 @@ func snapshot(t *testing.T, path string) string {
 		out.WriteString(v.String + "|")
 	}
 	return out.String()
+}
+
+// TestCSRFCookieTossingForgesNothing is the finding of issue 11: a page on a
+// sibling subdomain (or another port) can set a cookie for this host, so a
+// token that is checked only against a cookie the request brings proves
+// nothing. The attacker picks the cookie, sends the same value in _csrf and
+// comes from the same site; no key may be created.
+func TestCSRFCookieTossingForgesNothing(t *testing.T) {
+	k := newKit(t)
+	b := k.browser()
+	b.signup("dana@example.com", "Harbor")
+	const chosen = "attacker-chosen-token-0123456789abcdef"
+	for _, name := range []string{"omnisocial-csrf", "_csrf", "csrf"} {
+		b.c.Jar.SetCookies(mustURL(k.srv.URL), []*http.Cookie{{Name: name, Value: chosen, Path: "/"}})
+	}
+	before := snapshot(t, k.dbPath)
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		form    url.Values
+	}{
+		{"form field, same-site", []string{"Sec-Fetch-Site", "same-site"}, url.Values{"_csrf": {chosen}}},
+		{"header, same-site", []string{"Sec-Fetch-Site", "same-site", "X-CSRF-Token", chosen, "HX-Request", "true"}, url.Values{}},
+		{"form field, no fetch metadata", nil, url.Values{"_csrf": {chosen}}},
+		{"form field, cross-site", []string{"Sec-Fetch-Site", "cross-site"}, url.Values{"_csrf": {chosen}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.form
+			f.Set("name", "stolen")
+			if res := b.post("/settings/api-keys", f, tc.headers...); res.StatusCode != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", res.StatusCode)
+			}
+		})
+	}
+	if after := snapshot(t, k.dbPath); after != before {
+		t.Fatalf("a forged request changed the database:\nbefore %s\nafter  %s", before, after)
+	}
+	// The session's own token still works, same-site included.
+	tok := b.csrf("/settings/api-keys")
+	if res := b.post("/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"mine"}}, "Sec-Fetch-Site", "same-site"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the session's token, same-site: %d", res.StatusCode)
+	}
+}
+
+// The token belongs to one session: a new one at log-in (a token seen on
+// the log-in page is worthless afterwards) and at log-out, and a token
+// from one person's session is refused in another's.
+func TestCSRFTokenRenewedAtLogInAndLogOut(t *testing.T) {
+	k := newKit(t)
+	b := k.browser()
+	anon := b.csrf("/signup")
+	b.signup("dana@example.com", "Harbor")
+	in := b.csrf("/settings/api-keys")
+	if in == anon {
+		t.Fatal("the pre-session's token survived sign-up")
+	}
+	other := k.browser()
+	other.signup("sam@example.com", "Sam's")
+	before := snapshot(t, k.dbPath)
+	for name, tok := range map[string]string{"pre-log-in token": anon, "another session's token": other.csrf("/settings/api-keys")} {
+		if res := b.post("/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"x"}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", name, res.StatusCode)
+		}
+	}
+	if res := b.post("/logout", url.Values{"_csrf": {in}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("log-out: %d", res.StatusCode)
+	}
+	if out := b.csrf("/login"); out == in {
+		t.Fatal("the token survived log-out")
+	}
+	b.login("dana@example.com")
+	if res := b.post("/settings/api-keys", url.Values{"_csrf": {in}, "name": {"x"}}); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a token from before log-out: %d, want 403", res.StatusCode)
+	}
+	if after := snapshot(t, k.dbPath); after != before {
+		t.Fatalf("refused requests changed the database:\nbefore %s\nafter  %s", before, after)
+	}
 }

@@ -40,7 +40,7 @@ func (s *server) errorHandler(err error, c echo.Context) {
 		status, msg = http.StatusNotFound, notHere
 	}
 	if status >= 500 {
-		s.Log.Error("request failed", "err", err, "path", c.Request().URL.Path,
+		s.Log.Error("request failed", "err", err, "path", logPath(c.Request().URL.Path),
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
 	if status == http.StatusNotFound && msg == http.StatusText(http.StatusNotFound) {

@@ -17,13 +17,25 @@ import (
 // they are trusted only through the signed_request, signed with the app
 // secret (PLATFORMS.md §1.9). Anything unsigned changes nothing.
 
-const signedRequestMaxAge = 24 * time.Hour
+// A signed_request must say when Meta issued it: at most a day ago (Meta
+// calls at once; a day covers its retries) and not from the future beyond
+// five minutes of clock skew. Without issued_at, or dated ahead, a captured
+// request could be replayed for ever.
+const (
+	signedRequestMaxAge = 24 * time.Hour
+	signedRequestSkew   = 5 * time.Minute
+)
 
 func (s *server) signedRequest(c echo.Context) (providers.SignedRequest, error) {
 	sr, err := providers.ParseSignedRequest(c.FormValue("signed_request"), s.MetaAppSecret, s.Now(), signedRequestMaxAge)
 	if err != nil {
 		s.Log.Warn("meta callback with a bad signed_request", "path", c.Request().URL.Path, "client", c.RealIP())
 		return sr, echo.NewHTTPError(http.StatusBadRequest, "The signed_request is missing, malformed or not signed by this app.")
+	}
+	now := s.Now()
+	if sr.IssuedAt <= 0 || time.Unix(sr.IssuedAt, 0).After(now.Add(signedRequestSkew)) || now.Sub(time.Unix(sr.IssuedAt, 0)) > signedRequestMaxAge {
+		s.Log.Warn("meta callback with a signed_request out of date", "path", c.Request().URL.Path, "client", c.RealIP())
+		return sr, echo.NewHTTPError(http.StatusBadRequest, "The signed_request has no issued_at, or it is too old or in the future.")
 	}
 	if sr.UserID == "" {
 		return sr, echo.NewHTTPError(http.StatusBadRequest, "The signed_request names no user.")

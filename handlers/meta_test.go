@@ -1,11 +1,17 @@
 package handlers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"omnisocial/sandbox"
 )
 
 func TestMetaCallbacks(t *testing.T) {
@@ -25,6 +31,8 @@ func TestMetaCallbacks(t *testing.T) {
 		SignedRequest string `json:"signed_request"`
 	}
 	json.Unmarshal(sb.control("POST", "signed_request", map[string]any{"persona": "lee"}), &other)
+	// The sandbox dates them by the real clock; the server's must agree.
+	k.clock.Add(time.Since(k.clock.Now()))
 
 	post := func(path, sr string) *http.Response {
 		res, err := http.PostForm(k.srv.URL+path, url.Values{"signed_request": {sr}})
@@ -88,5 +96,67 @@ func TestMetaCallbacks(t *testing.T) {
 	}
 	if res := k.browser().get("/oauth/facebook/data-deletion/unknown"); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown code: %d", res.StatusCode)
+	}
+}
+
+// signFor builds a signed_request as Meta would, with the payload given.
+func signFor(secret string, payload map[string]any) string {
+	pj, _ := json.Marshal(payload)
+	enc := base64.RawURLEncoding.EncodeToString(pj)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(enc))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) + "." + enc
+}
+
+// A correctly signed request must also say when it was issued, and not
+// from the future: without issued_at (or dated ahead) it could be kept
+// and replayed for ever (issue 11, finding 6).
+func TestMetaSignedRequestIssuedAt(t *testing.T) {
+	k, sb := newFlowKit(t)
+	b := k.browser()
+	b.signup("dana@example.com", "Harbor")
+	sb.consent("dana")
+	b.choose(b.authorize("facebook", nil).Header.Get("Location"), harbor, luma)
+	now := k.clock.Now()
+	dana := "10229000000001"
+	tests := []struct {
+		name     string
+		payload  map[string]any
+		wantCode int
+	}{
+		{"no issued_at", map[string]any{"algorithm": "HMAC-SHA256", "user_id": dana}, http.StatusBadRequest},
+		{"issued_at zero", map[string]any{"algorithm": "HMAC-SHA256", "user_id": dana, "issued_at": 0}, http.StatusBadRequest},
+		{"an hour ahead", map[string]any{"algorithm": "HMAC-SHA256", "user_id": dana, "issued_at": now.Add(time.Hour).Unix()}, http.StatusBadRequest},
+		{"six minutes ahead", map[string]any{"algorithm": "HMAC-SHA256", "user_id": dana, "issued_at": now.Add(6 * time.Minute).Unix()}, http.StatusBadRequest},
+		{"two days old", map[string]any{"algorithm": "HMAC-SHA256", "user_id": dana, "issued_at": now.Add(-48 * time.Hour).Unix()}, http.StatusBadRequest},
+		{"issued_at a string", map[string]any{"algorithm": "HMAC-SHA256", "user_id": dana, "issued_at": "soon"}, http.StatusBadRequest},
+	}
+	before := snapshot(t, k.dbPath)
+	for _, tc := range tests {
+		for _, path := range []string{"/oauth/facebook/deauthorize", "/oauth/facebook/data-deletion"} {
+			t.Run(tc.name+path, func(t *testing.T) {
+				res, err := http.PostForm(k.srv.URL+path, url.Values{"signed_request": {signFor(sandbox.DevMetaAppSecret, tc.payload)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != tc.wantCode {
+					t.Fatalf("status %d, want %d", res.StatusCode, tc.wantCode)
+				}
+			})
+		}
+	}
+	if after := snapshot(t, k.dbPath); after != before {
+		t.Fatalf("refused callbacks changed the database:\nbefore %s\nafter  %s", before, after)
+	}
+	// Within the allowed clock skew a request from slightly ahead is fine.
+	res, err := http.PostForm(k.srv.URL+"/oauth/facebook/deauthorize", url.Values{"signed_request": {signFor(sandbox.DevMetaAppSecret,
+		map[string]any{"algorithm": "HMAC-SHA256", "user_id": dana, "issued_at": now.Add(4 * time.Minute).Unix()})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("a request 4 minutes ahead (within skew): %d", res.StatusCode)
 	}
 }

@@ -148,8 +148,19 @@ func (s *server) handleLogin(c echo.Context) error {
 }
 
 // logIn starts a fresh session for u (new id: nothing from before log-in
-// carries over) and sends them to their accounts.
+// carries over) in the workspace they used last, and sends them to their
+// accounts, or to their invitations when some wait for an answer or they
+// belong to no workspace.
 func (s *server) logIn(c echo.Context, u store.User, welcome string) error {
+	ctx := c.Request().Context()
+	ms, err := s.Store.Memberships(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	invs, err := s.Store.InvitationsFor(ctx, u.Email)
+	if err != nil {
+		return err
+	}
 	sess := viewerOf(c).sess
 	if err := s.sessions.renew(c.Request(), sess); err != nil {
 		return err
@@ -158,11 +169,24 @@ func (s *server) logIn(c echo.Context, u store.User, welcome string) error {
 		delete(sess.Values, k)
 	}
 	sess.Values[keyUser] = u.ID
+	sess.Values[keyCSRF] = newID() // a token known before log-in is worthless after it
+	if len(ms) > 0 {
+		last := ms[0]
+		for _, m := range ms {
+			if m.LastUsedAt.After(last.LastUsedAt) {
+				last = m
+			}
+		}
+		sess.Values[keyWorkspace] = last.ID
+	}
 	if welcome != "" {
 		sess.AddFlash(flash{Kind: "success", Text: welcome}, keyFlash)
 	}
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
+	}
+	if len(ms) == 0 || len(invs) > 0 {
+		return redirect(c, "/invitations")
 	}
 	return redirect(c, "/settings/accounts")
 }
@@ -192,6 +216,9 @@ func (s *server) handleWorkspaceSwitch(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "There is no such workspace.")
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.Store.UseWorkspace(c.Request().Context(), v.user.ID, m.ID); err != nil {
 		return err
 	}
 	v.sess.Values[keyWorkspace] = m.ID

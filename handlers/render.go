@@ -46,6 +46,10 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 	v := viewerOf(c)
 	ch := s.fragmentChrome(c)
 	ch.Title, ch.Nav = title, nav
+	var err error
+	if ch.CSRF, err = s.csrfToken(c); err != nil {
+		return ch, err
+	}
 	if v.sess != nil {
 		if fs := v.sess.Flashes(keyFlash); len(fs) > 0 {
 			for _, f := range fs {
@@ -62,6 +66,13 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 		return ch, nil
 	}
 	ch.User = &views.UserView{Email: v.user.Email, Name: v.user.Name}
+	if !isHX(c) {
+		invs, err := s.Store.InvitationsFor(c.Request().Context(), v.user.Email)
+		if err != nil {
+			return ch, err
+		}
+		ch.Invitations = len(invs)
+	}
 	for _, m := range v.memberOf {
 		w := views.WorkspaceView{ID: m.ID, Name: m.Name, Role: m.Role, Current: m.ID == v.member.ID}
 		ch.Workspaces = append(ch.Workspaces, w)
@@ -81,8 +92,7 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 // chrome (the CSRF token for its forms, asset URLs), without the session,
 // flash and banner work of a whole page.
 func (s *server) fragmentChrome(c echo.Context) views.Chrome {
-	csrf, _ := c.Get("csrf").(string)
-	return views.Chrome{CSRF: csrf, Asset: s.Asset}
+	return views.Chrome{CSRF: sessionToken(viewerOf(c)), Asset: s.Asset}
 }
 
 // page renders body inside the app shell, or alone (with any flashes out of

@@ -23,6 +23,13 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/oauth/facebook/deauthorize", s.handleMetaDeauthorize)
 	e.POST("/oauth/facebook/data-deletion", s.handleMetaDataDeletion)
 	e.GET("/oauth/facebook/data-deletion/:code", s.handleDeletionStatus)
+	e.GET("/join/:token", s.handleJoinForm)
+	e.POST("/join/:token", s.handleJoin)
+
+	account := e.Group("", requireAccount)
+	account.GET("/invitations", s.handleInvitations)
+	account.POST("/invitations/:id/accept", s.handleAcceptInvitation)
+	account.POST("/invitations/:id/decline", s.handleDeclineInvitation)
 
 	api := e.Group("/api/v1", s.apiAuth)
 	api.GET("/accounts", s.handleAPIAccounts)
@@ -38,6 +45,7 @@ func (s *server) routes(e *echo.Echo) {
 	app.POST("/workspaces/switch", s.handleWorkspaceSwitch)
 	app.GET("/oauth/:platform/callback", s.handleOAuthCallback)
 	app.GET("/settings/members", s.handleMembers)
+	app.POST("/settings/members/leave", s.handleLeave)
 	app.GET("/settings/api-keys", s.handleAPIKeys)
 
 	manage := app.Group("", requireManager)
@@ -50,7 +58,10 @@ func (s *server) routes(e *echo.Echo) {
 	manage.POST("/settings/accounts/:id/disconnect", s.handleDisconnect)
 	manage.POST("/settings/accounts/:id/check", s.handleCheckNow)
 	manage.DELETE("/settings/accounts/:id", s.handleDisconnect)
-	manage.POST("/settings/members", s.handleAddMember)
+	manage.POST("/settings/invitations", s.handleInvite)
+	manage.POST("/settings/invitations/:id/revoke", s.handleRevokeInvitation)
+	manage.POST("/settings/members/:id/role", s.handleSetRole)
+	manage.POST("/settings/members/:id/remove", s.handleRemoveMember)
 	manage.POST("/settings/api-keys", s.handleCreateAPIKey)
 	manage.POST("/settings/api-keys/:id/revoke", s.handleRevokeAPIKey)
 }

@@ -104,19 +104,8 @@ func New(d Deps) *echo.Echo {
 	e.Use(s.requestLog)
 	e.Use(s.securityHeaders(secure))
 	e.Use(middleware.BodyLimit(d.BodyLimit))
-	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper:        skipCSRF,
-		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
-		CookieName:     csrfCookie(secure),
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from OmniSocial. Reload the page and try again.")
-		},
-	}))
 	e.Use(s.loadViewer)
+	e.Use(s.csrfCheck)
 	routesWithHead(e, s.routes)
 	return e
 }
@@ -152,19 +141,21 @@ func routesWithHead(e *echo.Echo, routes func(*echo.Echo)) {
 	}
 }
 
-func csrfCookie(secure bool) string {
-	if secure {
-		return "__Host-omnisocial-csrf"
-	}
-	return "omnisocial-csrf"
-}
-
 // skipCSRF exempts the sandbox (it stands in for another site, with forms
 // of its own) and the health check.
 func skipCSRF(c echo.Context) bool {
 	p := c.Request().URL.Path
 	return p == "/healthz" || hasPrefix(p, "/sandbox/") || apiKeyRequest(c) ||
 		p == "/oauth/facebook/deauthorize" || p == "/oauth/facebook/data-deletion"
+}
+
+// logPath is a request path fit for the log: an invitation link's token is
+// a secret, so it is left out.
+func logPath(p string) string {
+	if hasPrefix(p, "/join/") {
+		return "/join/[REDACTED]"
+	}
+	return p
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
@@ -193,7 +184,7 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.Log.LogAttrs(req.Context(), level, "request",
 			slog.String("method", req.Method),
-			slog.String("path", req.URL.Path),
+			slog.String("path", logPath(req.URL.Path)),
 			slog.Int("status", res.Status),
 			slog.Duration("took", time.Since(start)),
 			slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),

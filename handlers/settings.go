@@ -1,74 +1,15 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
-	"net/mail"
 	"strconv"
 	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"omnisocial/auth"
-	"omnisocial/store"
 	"omnisocial/views"
 )
-
-func (s *server) membersPage(c echo.Context, status int, form views.MemberForm) error {
-	v := viewerOf(c)
-	ms, err := s.Store.Members(c.Request().Context(), v.member.ID)
-	if err != nil {
-		return err
-	}
-	p := views.MembersProps{CanManage: canManage(v), Form: form}
-	for _, m := range ms {
-		p.Members = append(p.Members, views.MemberView{Email: m.Email, Name: m.Name, Role: m.Role, You: m.UserID == v.user.ID})
-	}
-	return s.page(c, status, "Members", "members", func(ch views.Chrome) templ.Component { return views.MembersPage(ch, p) })
-}
-
-func (s *server) handleMembers(c echo.Context) error {
-	return s.membersPage(c, http.StatusOK, views.MemberForm{})
-}
-
-// handleAddMember lets owners and admins add people (the way in when
-// sign-up is closed). Admins cannot make owners.
-func (s *server) handleAddMember(c echo.Context) error {
-	v := viewerOf(c)
-	f := views.MemberForm{Email: strings.TrimSpace(c.FormValue("email")), Name: strings.TrimSpace(c.FormValue("name")),
-		Role: c.FormValue("role"), Errors: map[string]string{}}
-	pw := c.FormValue("password")
-	if a, err := mail.ParseAddress(f.Email); err != nil || a.Address != f.Email {
-		f.Errors["email"] = "Enter an email address such as sam@example.com."
-	}
-	if f.Name == "" || len(f.Name) > 100 {
-		f.Errors["name"] = "Give a name of at most 100 characters."
-	}
-	if msg := auth.CheckPolicy(pw); msg != "" {
-		f.Errors["password"] = msg
-	}
-	if f.Role != store.RoleMember && f.Role != store.RoleAdmin {
-		f.Errors["role"] = "Choose member or admin."
-	}
-	if len(f.Errors) > 0 {
-		return s.membersPage(c, http.StatusUnprocessableEntity, f)
-	}
-	_, err := s.Store.AddUser(c.Request().Context(), store.User{Email: f.Email, Name: f.Name, PasswordHash: auth.HashPassword(pw)}, v.member.ID, f.Role)
-	if errors.Is(err, store.ErrConflict) {
-		f.Errors["email"] = "This person is already a member."
-		return s.membersPage(c, http.StatusUnprocessableEntity, f)
-	}
-	if err != nil {
-		return err
-	}
-	s.Log.Info("member added", "workspace_id", v.member.ID, "by", v.user.ID, "role", f.Role)
-	s.addFlash(c, "success", f.Email+" was added as "+f.Role+".")
-	if err := v.sess.Save(c.Request(), c.Response()); err != nil {
-		return err
-	}
-	return redirect(c, "/settings/members")
-}
 
 func (s *server) apiKeysPage(c echo.Context, status int, p views.APIKeysProps) error {
 	v := viewerOf(c)

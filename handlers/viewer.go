@@ -14,7 +14,7 @@ import (
 // and the workspace they are looking at.
 type viewer struct {
 	sess     *sessions.Session
-	user     store.User
+	user     store.User         // set once the session names a user, workspace or not
 	member   store.Membership   // the current workspace
 	memberOf []store.Membership // every workspace of the user
 	loggedIn bool
@@ -52,18 +52,22 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		ctx := c.Request().Context()
-		v.user, err = s.Store.User(ctx, uid)
+		user, err := s.Store.User(ctx, uid)
 		if errors.Is(err, store.ErrNotFound) {
 			return next(c)
 		}
+		v.user = user
 		if err != nil {
 			return err
 		}
+		// Read afresh on every request: a member removed a moment ago
+		// loses the workspace with their very next request, whatever
+		// their session remembers.
 		if v.memberOf, err = s.Store.Memberships(ctx, uid); err != nil {
 			return err
 		}
 		if len(v.memberOf) == 0 {
-			return next(c) // a user with no workspace cannot see anything
+			return next(c) // no workspace: only their invitations
 		}
 		ws, _ := sess.Values[keyWorkspace].(int64)
 		v.member = v.memberOf[0]
@@ -81,11 +85,26 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 // requests get a full-page redirect, not a log-in form inside a fragment).
 func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if viewerOf(c).loggedIn {
+		v := viewerOf(c)
+		if v.loggedIn {
 			return next(c)
 		}
 		if hasPrefix(c.Request().URL.Path, "/api/") {
 			return echo.NewHTTPError(http.StatusUnauthorized, "Log in or send a workspace API key.")
+		}
+		if v.user.ID != 0 {
+			return redirect(c, "/invitations") // logged in, but in no workspace
+		}
+		return redirect(c, "/login")
+	}
+}
+
+// requireAccount lets through anyone logged in, in a workspace or not
+// (their invitations are all someone without one can see).
+func requireAccount(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if viewerOf(c).user.ID != 0 {
+			return next(c)
 		}
 		return redirect(c, "/login")
 	}

@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +19,39 @@ import (
 
 // The control API is for tests and demos: JSON in, JSON out, errors as
 // {"error":"words"} with a 4xx status.
+
+// guardControl stands before every control endpoint. It refuses, in every
+// mode, what a page of another site can send without a CORS preflight: a
+// POST or DELETE that is not JSON (text/plain, a form) and anything the
+// browser marks cross-site. Then, when locked, the bearer token decides,
+// compared in constant time.
+func (s *Sandbox) guardControl(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.ControlOff {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			ctlError(w, http.StatusForbidden, "the control API does not answer other sites")
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				ctlError(w, http.StatusUnsupportedMediaType, "send Content-Type: application/json")
+				return
+			}
+		}
+		if want := s.opts.ControlToken; want != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sandbox control"`)
+				ctlError(w, http.StatusUnauthorized, "the control API needs Authorization: Bearer <OMNISOCIAL_SANDBOX_CONTROL_TOKEN>")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 func ctlError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})

@@ -652,3 +652,64 @@ func TestConcurrentRefreshes(t *testing.T) {
 		t.Errorf("racing refreshes: %d and %d", a, b)
 	}
 }
+
+// The control API's guard: JSON only on POST and DELETE and never
+// cross-site, in every mode; a bearer when locked; absent when off.
+func TestControlGuard(t *testing.T) {
+	call := func(e *env, method, path, ct, bearer string, hdr ...string) int {
+		req, _ := http.NewRequest(method, e.srv.URL+"/sandbox/control/"+path, strings.NewReader(`{"enabled":true,"persona":"dana"}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	const tok = "a-control-token-of-some-length-0123456789"
+	open, locked, off := newEnv(t), newEnvWith(t, Options{ControlToken: tok}), newEnvWith(t, Options{ControlOff: true})
+	tests := []struct {
+		name                 string
+		e                    *env
+		method, path, ct, by string
+		hdr                  []string
+		want                 int
+	}{
+		{"open: text/plain POST", open, "POST", "autoconsent", "text/plain", "", nil, 415},
+		{"open: form POST", open, "POST", "autoconsent", "application/x-www-form-urlencoded", "", nil, 415},
+		{"open: no content type", open, "POST", "autoconsent", "", "", nil, 415},
+		{"open: cross-site JSON", open, "POST", "autoconsent", "application/json", "", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"open: cross-site GET tokens", open, "GET", "tokens", "", "", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"open: JSON", open, "GET", "settings", "", "", nil, 200},
+		{"locked: no bearer", locked, "GET", "tokens", "", "", nil, 401},
+		{"locked: wrong bearer", locked, "GET", "tokens", "", "nope", nil, 401},
+		{"locked: text/plain with bearer", locked, "POST", "autoconsent", "text/plain", tok, nil, 415},
+		{"locked: bearer", locked, "GET", "tokens", "", tok, nil, 200},
+		{"off: GET", off, "GET", "tokens", "", "", nil, 404},
+		{"off: POST with a bearer", off, "POST", "signed_request", "application/json", tok, nil, 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := call(tc.e, tc.method, tc.path, tc.ct, tc.by, tc.hdr...); got != tc.want {
+				t.Fatalf("%d, want %d", got, tc.want)
+			}
+		})
+	}
+	for _, e := range []*env{open, locked} {
+		if e.sb.st.Settings.AutoConsent.Enabled {
+			t.Fatal("a refused call turned autoconsent on")
+		}
+	}
+	// The platform endpoints are not behind the guard.
+	if r := off.get("/sandbox/static/consent.css"); r.Status != 200 {
+		t.Fatalf("consent.css with the control API off: %d", r.Status)
+	}
+}

@@ -45,6 +45,14 @@ type Options struct {
 	TikTokClientSecret string
 	Now                func() time.Time // nil = time.Now
 	Logger             *slog.Logger     // nil = discard
+
+	// The control API lists every token and changes how the platforms
+	// behave, so outside a developer's machine it is locked: with
+	// ControlToken set, every control call needs "Authorization: Bearer
+	// <ControlToken>"; with ControlOff, it answers 404 as if absent. Both
+	// zero: open, for tests and development mode.
+	ControlToken string
+	ControlOff   bool
 }
 
 // Sandbox is the emulator. It is an http.Handler for every path under /sandbox/.
@@ -121,12 +129,13 @@ func New(o Options) (*Sandbox, error) {
 	} else {
 		close(s.done)
 	}
-	s.mux = s.routes()
+	s.routes()
 	return s, nil
 }
 
 func (s *Sandbox) routes() *http.ServeMux {
 	m := http.NewServeMux()
+	s.mux = m
 	// Meta. The Graph host gets one handler that parses its own paths, because
 	// Graph paths are node ids and edges rather than fixed routes.
 	m.HandleFunc("GET /sandbox/www.facebook.com/{ver}/dialog/oauth", s.metaDialog)
@@ -144,6 +153,9 @@ func (s *Sandbox) routes() *http.ServeMux {
 
 	m.HandleFunc("GET /sandbox/static/consent.css", serveCSS)
 
+	ctl := http.NewServeMux()
+	m.Handle("/sandbox/control/", s.guardControl(ctl))
+	m = ctl
 	m.HandleFunc("POST /sandbox/control/reset", s.ctlReset)
 	m.HandleFunc("POST /sandbox/control/autoconsent", s.ctlAutoConsent)
 	m.HandleFunc("POST /sandbox/control/revoke", s.ctlRevoke)
@@ -163,7 +175,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 	m.HandleFunc("/sandbox/control/", func(w http.ResponseWriter, r *http.Request) {
 		ctlError(w, http.StatusNotFound, "no such control endpoint")
 	})
-	return m
+	return s.mux
 }
 
 // ServeHTTP serves every path under /sandbox/.
@@ -233,4 +245,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Credentials are the client credentials this sandbox accepts (the Dev*
+// constants unless Options named others), for the adapters that talk to it.
+func (s *Sandbox) Credentials() (metaAppID, metaAppSecret, tiktokClientKey, tiktokClientSecret string) {
+	return s.opts.MetaAppID, s.opts.MetaAppSecret, s.opts.TikTokClientKey, s.opts.TikTokClientSecret
 }

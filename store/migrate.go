@@ -14,6 +14,22 @@ var steps = []string{
 	"", // 1→2: social accounts, OAuth flows, pending grants, account events, API keys, alerts
 	"", // 2→3: deletion_requests
 	"", // 3→4: revocation outbox; routine history may be pruned, nothing else deleted
+	// 4→5: invitations instead of silent membership; the last workspace used.
+	// From version 1 to 3 the empty steps already ran schema.sql, which made
+	// the table, hence IF NOT EXISTS; the column is new to every older file.
+	`ALTER TABLE memberships ADD COLUMN last_used_at INTEGER;
+CREATE TABLE IF NOT EXISTS invitations (
+	id           INTEGER PRIMARY KEY,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	email        TEXT NOT NULL COLLATE NOCASE,
+	role         TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+	token_hash   BLOB NOT NULL UNIQUE,
+	invited_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	created_at   INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL,
+	UNIQUE (workspace_id, email)
+);
+CREATE INDEX IF NOT EXISTS invitations_email ON invitations (email);`,
 }
 
 // Latest is the schema version this build writes.

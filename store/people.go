@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Roles, from most to least powerful.
@@ -39,6 +40,7 @@ type Membership struct {
 	Workspace
 	Role        string
 	MaxAccounts int
+	LastUsedAt  time.Time // when the person last chose it; zero: never
 }
 
 // ErrSignupClosed means self-signup is off and the install already has users.
@@ -180,7 +182,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) erro
 	return err
 }
 
-const membershipCols = `w.id, w.name, w.plan, m.role, p.max_accounts
+const membershipCols = `w.id, w.name, w.plan, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
 	FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN plans p ON p.name = w.plan`
 
 // Memberships lists the workspaces a user belongs to, oldest first.
@@ -193,8 +195,12 @@ func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, er
 	var out []Membership
 	for rows.Next() {
 		var m Membership
-		if err := rows.Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts); err != nil {
+		var used int64
+		if err := rows.Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts, &used); err != nil {
 			return nil, err
+		}
+		if used > 0 {
+			m.LastUsedAt = time.Unix(used, 0)
 		}
 		out = append(out, m)
 	}
@@ -204,8 +210,12 @@ func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, er
 // Membership returns userID's membership of one workspace, or ErrNotFound.
 func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Membership, error) {
 	var m Membership
+	var used int64
 	err := s.queryRow(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? AND m.workspace_id = ?", userID, workspaceID).
-		Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts)
+		Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts, &used)
+	if used > 0 {
+		m.LastUsedAt = time.Unix(used, 0)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound
 	}

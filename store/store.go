@@ -52,6 +52,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
+	if err := ownerOnly(o.Path); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	// Per-connection settings go in the DSN so every pooled connection has
 	// them. synchronous=FULL: a rotated refresh token that was acknowledged
 	// must survive power loss. secure_delete: a disconnected account's
@@ -78,7 +81,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := os.Chmod(o.Path, 0o600); err != nil {
+	// The side files exist now (WAL mode made them); make sure of them.
+	if err := ownerOnly(o.Path); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -89,6 +93,38 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// ownerOnly makes the database file and its side files readable by the
+// owner alone: they hold ciphertexts, password hashes and e-mails. The main
+// file is created 0600 before SQLite sees it, because SQLite creates -wal,
+// -shm and -journal lazily with the main file's permissions (its unix VFS
+// copies them), whatever the umask; files an older build left wider are
+// narrowed.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// WorldReadable reports whether others than the owner may list or read
+// the folder that holds the database at path (a warning at start: the
+// files are 0600, but names and new files are visible there).
+func WorldReadable(path string) (string, bool) {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return dir, false
+	}
+	return dir, info.Mode().Perm()&0o077 != 0
 }
 
 // Close closes both pools.

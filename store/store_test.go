@@ -69,13 +69,19 @@ func schemaOf(t *testing.T, s *Store) []string {
 }
 
 func TestMigrateFromVersion1KeepsRows(t *testing.T) {
+	for _, from := range []string{"testdata/schema_v1.sql", "testdata/schema_v4.sql"} {
+		t.Run(from, func(t *testing.T) { testMigrateFrom(t, from) })
+	}
+}
+
+func testMigrateFrom(t *testing.T, from string) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	old, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1, err := os.ReadFile("testdata/schema_v1.sql")
+	v1, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ type Chrome struct {
 	Nav        string // active navigation entry
 	Flashes    []Flash
 	Banner     Banner
+	// Invitations is how many invitations wait for the person's answer.
+	Invitations int
 }
 
 type UserView struct{ Email, Name string }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// logInInBrowser logs in as email from the log-in page.
+func logInInBrowser(t *testing.T, ctx context.Context, base, email, waitFor string) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(`[data-testid=login-submit]`),
+		chromedp.SendKeys(`input[name=email]`, email),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.Click(`[data-testid=login-submit]`),
+		chromedp.WaitVisible(waitFor),
+	)
+}
+
+// flashSays waits for the message area to say want, riding out the
+// navigation a plain form causes, then checks it can be seen.
+func flashSays(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#flash [data-testid=flash]")).map(e => e.textContent.trim().split(/\s+/).join(" ")).join("|")`))
+		if err == nil && strings.Contains("|"+got+"|", "|"+want+"|") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the message area never said %q: %q (%v)", want, got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	seenFlash(t, ctx, want)
+}
+
+func logOutInBrowser(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx, chromedp.Click(`[data-testid=logout]`), chromedp.WaitVisible(`[data-testid=login-submit]`))
+}
+
+// TestBrowserMembers walks issue 11's membership end to end, with
+// JavaScript (htmx swaps the members page in place) and without (plain
+// forms and 303s): invite an existing user and a new e-mail, join through
+// the link, accept and decline after log-in, change a role, remove a
+// member, hand over ownership and leave.
+func TestBrowserMembers(t *testing.T) {
+	for _, js := range []bool{true, false} {
+		name := "with JavaScript"
+		if !js {
+			name = "without JavaScript"
+		}
+		t.Run(name, func(t *testing.T) {
+			ts := startServer(t)
+			ctx := newBrowser(t)
+			if !js {
+				if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Sam and Lee already use OmniSocial, in workspaces of their own
+			// (made by the operator's command, which stays).
+			for _, who := range []string{"sam", "lee"} {
+				var out bytes.Buffer
+				dbEnv := env("OMNISOCIAL_DB", ts.DB, "OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret)
+				if err := run(context.Background(), []string{"omnisocial", "user", "add", "--email", who + "@example.com", "--name", strings.ToUpper(who[:1]) + who[1:],
+					"--workspace", who + "'s place", "--password-stdin"}, dbEnv, strings.NewReader("correct horse battery\n"), &out, &out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			signUpInBrowser(t, ctx, ts.URL) // Dana, owner of Harbor Coffee
+
+			links := map[string]string{}
+			for _, inv := range []struct{ email, role string }{{"sam@example.com", "admin"}, {"lee@example.com", "member"}, {"nia@example.com", "member"}} {
+				do(t, ctx,
+					chromedp.Navigate(ts.URL+"/settings/members"),
+					chromedp.WaitVisible(`[data-testid=invite]`),
+					chromedp.SendKeys(`input[name=email]`, inv.email),
+					chromedp.SetValue(`[data-testid=invite-role]`, inv.role),
+					chromedp.Click(`[data-testid=invite]`),
+					chromedp.WaitVisible(`[data-testid=invitation-link]`),
+				)
+				links[inv.email] = text(t, ctx, `[data-testid=invitation-link]`)
+				if got := text(t, ctx, `[data-testid=invitation-created]`); strings.Contains(got, "Sam") || strings.Contains(got, "Lee") {
+					t.Fatalf("the answer names the person: %q", got)
+				}
+			}
+			shot(t, ctx, "members-invited")
+			if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("[data-testid=invitation]").length`)); n != 3 {
+				t.Fatalf("%d pending invitations listed, want 3", n)
+			}
+			logOutInBrowser(t, ctx)
+
+			// Nia is new: the link makes her account.
+			do(t, ctx,
+				chromedp.Navigate(links["nia@example.com"]),
+				chromedp.WaitVisible(`[data-testid=join-page]`),
+			)
+			shot(t, ctx, "join-page")
+			do(t, ctx,
+				chromedp.SendKeys(`input[name=name]`, "Nia"),
+				chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+				chromedp.Click(`[data-testid=join-submit]`),
+				chromedp.WaitVisible(`[data-testid=usage]`),
+			)
+			if got := text(t, ctx, `[data-testid=workspace-name]`); got != "Harbor Coffee" {
+				t.Fatalf("Nia landed in %q", got)
+			}
+			logOutInBrowser(t, ctx)
+
+			// Sam accepts after logging in; Lee declines.
+			logInInBrowser(t, ctx, ts.URL, "sam@example.com", `[data-testid=pending-invitation]`)
+			shot(t, ctx, "invitations")
+			do(t, ctx, chromedp.Click(`[data-testid=accept]`), chromedp.WaitVisible(`[data-testid=usage]`))
+			flashSays(t, ctx, "You joined Harbor Coffee.")
+			if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#ws-select").selectedOptions[0].textContent`)); got != "Harbor Coffee" {
+				t.Fatalf("Sam is looking at %q", got)
+			}
+			logOutInBrowser(t, ctx)
+			logInInBrowser(t, ctx, ts.URL, "lee@example.com", `[data-testid=pending-invitation]`)
+			do(t, ctx, chromedp.Click(`[data-testid=decline]`), chromedp.WaitVisible(`[data-testid=no-invitations]`))
+			flashSays(t, ctx, "Invitation declined.")
+			do(t, ctx, chromedp.Click(`[data-testid=to-accounts]`), chromedp.WaitVisible(`[data-testid=usage]`))
+			if got := text(t, ctx, `[data-testid=workspace-name]`); got != "lee's place" {
+				t.Fatalf("Lee is in %q after declining", got)
+			}
+			logOutInBrowser(t, ctx)
+
+			// Dana changes Sam's role, removes Nia, hands over and leaves.
+			logInInBrowser(t, ctx, ts.URL, "dana@example.com", `[data-testid=usage]`)
+			row := func(email string) string { return `[data-testid=member][data-email="` + email + `"] ` }
+			do(t, ctx,
+				chromedp.Navigate(ts.URL+"/settings/members"),
+				chromedp.WaitVisible(row("sam@example.com")+`[data-testid=role-select]`),
+				chromedp.SetValue(row("sam@example.com")+`[data-testid=role-select]`, "member"),
+				chromedp.Click(row("sam@example.com")+`[data-testid=change-role]`),
+			)
+			flashSays(t, ctx, "The role was changed to member.")
+			do(t, ctx, chromedp.Click(row("nia@example.com")+`[data-testid=remove-member]`))
+			flashSays(t, ctx, "The member was removed; they lose access at once.")
+			if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=member][data-email="nia@example.com"]').length`)); n != 0 {
+				t.Fatal("Nia is still listed")
+			}
+			if got := text(t, ctx, `[data-testid=leave-blocked]`); !strings.Contains(got, "only owner") {
+				t.Fatalf("the last owner is offered to leave: %q", got)
+			}
+			shot(t, ctx, "members-changed")
+			do(t, ctx,
+				chromedp.SetValue(row("sam@example.com")+`[data-testid=role-select]`, "owner"),
+				chromedp.Click(row("sam@example.com")+`[data-testid=change-role]`),
+			)
+			flashSays(t, ctx, "The role was changed to owner.")
+			do(t, ctx, chromedp.WaitVisible(`[data-testid=leave]`), chromedp.Click(`[data-testid=leave]`), chromedp.WaitVisible(`[data-testid=no-workspace]`))
+			flashSays(t, ctx, "You left Harbor Coffee.")
+			shot(t, ctx, "left")
+			if loc := location(t, ctx); !strings.HasSuffix(loc, "/invitations") {
+				t.Fatalf("after leaving the last workspace: %s", loc)
+			}
+			if strings.Contains(ts.logs.String(), "level=ERROR") {
+				t.Fatalf("server logged errors:\n%s", ts.logs.String())
+			}
+			for _, l := range links {
+				if strings.Contains(ts.logs.String(), l[strings.LastIndex(l, "/")+1:]) {
+					t.Fatal("an invitation token is in the log")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,190 @@
+-- OmniSocial schema, current shape. A fresh database runs this file whole;
+-- an older one is brought here by the numbered steps in store/migrate.go.
+-- The last statement stamps the version those steps count up to.
+
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS plans (
+	name         TEXT PRIMARY KEY,
+	max_accounts INTEGER NOT NULL CHECK (max_accounts >= 0)
+);
+INSERT OR IGNORE INTO plans (name, max_accounts) VALUES ('free', 3), ('pro', 10), ('business', 50);
+
+CREATE TABLE IF NOT EXISTS users (
+	id              INTEGER PRIMARY KEY,
+	email           TEXT NOT NULL UNIQUE COLLATE NOCASE,
+	name            TEXT NOT NULL DEFAULT '',
+	password_hash   TEXT NOT NULL,
+	created_at      INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS workspaces (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	plan       TEXT NOT NULL REFERENCES plans (name),
+	created_at INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS memberships (
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	role         TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+	created_at   INTEGER NOT NULL,
+	PRIMARY KEY (workspace_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS memberships_user ON memberships (user_id);
+
+-- Server-side sessions: the cookie carries a random id, the row holds the
+-- rest, so logging out ends the session for good. Only a hash of the id is
+-- stored, so a copy of the database logs nobody in.
+CREATE TABLE IF NOT EXISTS sessions (
+	id_hash      BLOB PRIMARY KEY,
+	user_id      INTEGER REFERENCES users (id) ON DELETE CASCADE,
+	data         BLOB NOT NULL,
+	created_at   INTEGER NOT NULL,
+	last_seen_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+
+-- One row per connected platform account (SPEC §5). Tokens are AES-256-GCM
+-- ciphertexts bound to (id, column); id is made by the app before insert.
+CREATE TABLE IF NOT EXISTS social_accounts (
+	id                 TEXT PRIMARY KEY,
+	workspace_id       INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	user_id            INTEGER NOT NULL REFERENCES users (id),
+	platform           TEXT NOT NULL CHECK (platform IN ('facebook', 'instagram', 'tiktok')),
+	platform_user_id   TEXT NOT NULL,
+	username           TEXT NOT NULL DEFAULT '',
+	display_name       TEXT NOT NULL DEFAULT '',
+	avatar_url         TEXT NOT NULL DEFAULT '',
+	access_token       BLOB NOT NULL,
+	refresh_token      BLOB,
+	user_token         BLOB,
+	scopes             TEXT NOT NULL DEFAULT '',
+	token_expires_at   INTEGER,
+	refresh_expires_at INTEGER,
+	metadata           TEXT NOT NULL DEFAULT '{}',
+	status             TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'limited', 'needs_reauth')),
+	last_error         TEXT NOT NULL DEFAULT '',
+	last_synced_at     INTEGER,
+	next_check_at      INTEGER NOT NULL,
+	-- who signed in at the platform: one sign-in can fix all its accounts
+	grant_subject      TEXT NOT NULL DEFAULT '',
+	grant_subject_name TEXT NOT NULL DEFAULT '',
+	connected_at       INTEGER NOT NULL,
+	updated_at         INTEGER NOT NULL,
+	-- the refresh queue (SECURITY.md §5): a lease marks work in flight, the
+	-- attempt id fences a late writer, version orders token writes
+	version            INTEGER NOT NULL DEFAULT 1,
+	lease_until        INTEGER,
+	attempt_id         TEXT,
+	failures           INTEGER NOT NULL DEFAULT 0,
+	last_attempt_at    INTEGER,
+	last_outcome       TEXT NOT NULL DEFAULT '',
+	UNIQUE (user_id, platform, platform_user_id),
+	UNIQUE (workspace_id, platform, platform_user_id)
+);
+CREATE INDEX IF NOT EXISTS social_accounts_due ON social_accounts (next_check_at) WHERE status != 'needs_reauth';
+CREATE INDEX IF NOT EXISTS social_accounts_workspace ON social_accounts (workspace_id, status);
+
+-- An OAuth authorization in flight, keyed by a hash of its state and bound
+-- to the session that started it. Deleted as it is used: single use.
+CREATE TABLE IF NOT EXISTS oauth_flows (
+	state_hash   BLOB PRIMARY KEY,
+	session_hash BLOB NOT NULL,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	platform     TEXT NOT NULL,
+	purpose      TEXT NOT NULL CHECK (purpose IN ('connect', 'reconnect', 'rerequest')),
+	account_id   TEXT NOT NULL DEFAULT '',
+	verifier     BLOB,
+	expires_at   INTEGER NOT NULL
+);
+
+-- What an authorization found, waiting for the person to choose what to
+-- manage. Its tokens are one sealed blob; nothing is an account until the
+-- person confirms, and an abandoned choice simply expires.
+CREATE TABLE IF NOT EXISTS pending_grants (
+	id           TEXT PRIMARY KEY,
+	session_hash BLOB NOT NULL,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	platform     TEXT NOT NULL,
+	sealed       BLOB NOT NULL,
+	expires_at   INTEGER NOT NULL
+);
+
+-- Append-only history of each workspace's accounts. The account may be gone;
+-- its name is kept here so the history still reads.
+CREATE TABLE IF NOT EXISTS account_events (
+	id           INTEGER PRIMARY KEY,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	account_id   TEXT NOT NULL,
+	account_name TEXT NOT NULL,
+	user_id      INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	kind         TEXT NOT NULL,
+	detail       TEXT NOT NULL DEFAULT '',
+	created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id, id);
+CREATE TRIGGER IF NOT EXISTS account_events_append_only BEFORE UPDATE ON account_events
+BEGIN SELECT RAISE(ABORT, 'account_events is append-only'); END;
+-- What a person reads lives as long as the history does. The one delete
+-- allowed is housekeeping's pruning of routine successful checks; a
+-- workspace's removal takes its whole history with it.
+CREATE INDEX IF NOT EXISTS account_events_routine ON account_events (created_at) WHERE kind IN ('checked', 'refreshed');
+CREATE TRIGGER IF NOT EXISTS account_events_keep BEFORE DELETE ON account_events
+WHEN OLD.kind NOT IN ('checked', 'refreshed') AND EXISTS (SELECT 1 FROM workspaces WHERE id = OLD.workspace_id)
+BEGIN SELECT RAISE(ABORT, 'account_events keeps everything but routine checks'); END;
+
+-- The revocation outbox (SPEC §13): tokens owed a revocation at the
+-- platform, written in the same transaction that dropped them (a disconnect,
+-- a sign-in nobody kept) and deleted, ciphertext and all, once the platform
+-- has them. subject and sign_in name the platform sign-in, so a reconnect
+-- through it cancels the revocation instead of having it undo the reconnect.
+CREATE TABLE IF NOT EXISTS revocations (
+	id              TEXT PRIMARY KEY,
+	platform        TEXT NOT NULL,
+	sign_in         TEXT NOT NULL,
+	subject         TEXT NOT NULL,
+	sealed          BLOB NOT NULL,
+	reason          TEXT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT NOT NULL DEFAULT '',
+	next_attempt_at INTEGER NOT NULL,
+	created_at      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revocations_due ON revocations (next_attempt_at);
+
+-- Workspace API keys: only a hash is kept; the key is shown once.
+CREATE TABLE IF NOT EXISTS api_keys (
+	id           INTEGER PRIMARY KEY,
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	name         TEXT NOT NULL,
+	prefix       TEXT NOT NULL,
+	hash         BLOB NOT NULL UNIQUE,
+	created_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER,
+	revoked_at   INTEGER
+);
+
+-- Alerts for administrators that are about the app, not one account (a
+-- platform rejecting the app's own credentials, the database refusing writes).
+CREATE TABLE IF NOT EXISTS system_alerts (
+	key        TEXT PRIMARY KEY,
+	message    TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+
+-- Meta data-deletion requests, so the status URL given to Meta can answer.
+CREATE TABLE IF NOT EXISTS deletion_requests (
+	code             TEXT PRIMARY KEY,
+	accounts_deleted INTEGER NOT NULL,
+	created_at       INTEGER NOT NULL
+);
+
+PRAGMA user_version = 4;
