@@ -82,8 +82,20 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // do runs browser steps, failing the test on the first error.
 func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatal(err)
+	for _, step := range steps {
+		// A node chromedp found can be gone by the time it scrolls to it
+		// (the document was replaced under a loaded machine). That fails
+		// before any input is sent, so the step is safe to take again.
+		var err error
+		for range 3 {
+			if err = chromedp.Do(ctx, step); err == nil || !strings.Contains(err.Error(), "node with given id") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

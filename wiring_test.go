@@ -203,12 +203,12 @@ func wireBaseURL(t *testing.T) {
 	tests := []struct {
 		base                  string
 		hsts                  bool
-		session, csrf         string
+		session               string
 		secure                bool
 		wantRedirectURIPrefix string
 	}{
-		{"", false, "omnisocial", "omnisocial-csrf", false, ""},
-		{"https://social.example.com", true, "__Host-omnisocial", "__Host-omnisocial-csrf", true, "https://social.example.com/oauth/tiktok/callback"},
+		{"", false, "omnisocial", false, ""},
+		{"https://social.example.com", true, "__Host-omnisocial", true, "https://social.example.com/oauth/tiktok/callback"},
 	}
 	for _, tc := range tests {
 		t.Run(cmp.Or(tc.base, "default"), func(t *testing.T) {
@@ -218,13 +218,13 @@ func wireBaseURL(t *testing.T) {
 				kv = append(kv, "OMNISOCIAL_BASE_URL", tc.base)
 			}
 			w := boot(t, kv...)
-			// A plain GET (no Sec-Fetch-Site) gets the CSRF cookie.
+			// The log-in form starts a pre-session, which holds its CSRF token.
 			res := httpGet(t, w.URL+"/login")
 			if got := res.Header.Get("Strict-Transport-Security") != ""; got != tc.hsts {
 				t.Errorf("HSTS sent = %v, want %v", got, tc.hsts)
 			}
-			if c := setCookie(res, tc.csrf); c == nil || c.Secure != tc.secure {
-				t.Errorf("CSRF cookie %s: %+v (all: %v), want Secure=%v", tc.csrf, c, res.Header["Set-Cookie"], tc.secure)
+			if c := setCookie(res, tc.session); c == nil || c.Secure != tc.secure || !c.HttpOnly {
+				t.Errorf("pre-session cookie %s: %+v (all: %v), want Secure=%v", tc.session, c, res.Header["Set-Cookie"], tc.secure)
 			}
 			v := newVisitor(t, w.URL)
 			res = v.signup("dana@example.com", "Harbor")
@@ -249,7 +249,7 @@ func wireBaseURL(t *testing.T) {
 func wireDev(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	w := boot(t, "OMNISOCIAL_DEV", "true", "OMNISOCIAL_DB", filepath.Join(dir, "omnisocial.db"),
-		"OMNISOCIAL_ENCRYPTION_KEY", "", "OMNISOCIAL_SESSION_SECRET", "")
+		"OMNISOCIAL_ENCRYPTION_KEY", "", "OMNISOCIAL_SESSION_SECRET", "", "OMNISOCIAL_SANDBOX_CONTROL_TOKEN", "")
 	info, err := os.Stat(filepath.Join(dir, "dev-secrets.env"))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("dev-secrets.env beside the database: %v %v", err, info)
@@ -274,7 +274,7 @@ func wireSandbox(t *testing.T) {
 			w := boot(t, "OMNISOCIAL_SANDBOX", fmt.Sprint(on))
 			// Without the sandbox the path is not found (a 303 to log in
 			// while logged out, as for any unknown path).
-			res, _ := newVisitor(t, w.URL).do("GET", "/sandbox/control/personas", nil)
+			res, _ := newVisitor(t, w.URL).do("GET", "/sandbox/control/personas", nil, "Authorization", "Bearer "+testControlToken)
 			if got := res.StatusCode == http.StatusOK && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json"); got != on {
 				t.Errorf("/sandbox/control/personas: %d %s, want the sandbox to answer: %v", res.StatusCode, res.Header.Get("Content-Type"), on)
 			}
@@ -342,7 +342,7 @@ func wireKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	newKey := strings.Repeat("5a", 32)
+	newKey := "5a4b3c2d1e0f5a4b3c2d1e0f5a4b3c2d1e0f5a4b3c2d1e0f5a4b3c2d1e0f5a4b"
 	if _, err := tryBoot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", newKey); err == nil || !strings.Contains(err.Error(), "OMNISOCIAL_ENCRYPTION_KEY") {
 		t.Fatalf("another key alone: err = %v, want a refusal naming OMNISOCIAL_ENCRYPTION_KEY", err)
 	}
@@ -371,7 +371,7 @@ func wireSessionSecret(t *testing.T) {
 		secret string
 		want   int
 	}{
-		{strings.Repeat("3c", 32), http.StatusSeeOther},
+		{"0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0", http.StatusSeeOther},
 		{testSecret, http.StatusOK},
 	} {
 		w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SESSION_SECRET", step.secret)
@@ -875,6 +875,7 @@ func tryBoot(t *testing.T, kv ...string) (*wired, error) {
 		"OMNISOCIAL_DB":             filepath.Join(t.TempDir(), "wiring.db"),
 		"OMNISOCIAL_ENCRYPTION_KEY": testKey, "OMNISOCIAL_SESSION_SECRET": testSecret,
 		"OMNISOCIAL_ADDR": addr, "OMNISOCIAL_BASE_URL": "http://" + addr,
+		"OMNISOCIAL_SANDBOX_CONTROL_TOKEN": testControlToken,
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
@@ -1030,8 +1031,10 @@ func (v *visitor) signup(email, workspace string) *http.Response {
 // sandbox served from sandboxBase, and returns the callback's answer.
 func (v *visitor) connect(platform, sandboxBase, persona string) *http.Response {
 	v.t.Helper()
-	res, err := http.Post(sandboxBase+"/sandbox/control/autoconsent", "application/json",
-		strings.NewReader(`{"enabled":true,"persona":"`+persona+`"}`))
+	req, _ := http.NewRequest("POST", sandboxBase+"/sandbox/control/autoconsent", strings.NewReader(`{"enabled":true,"persona":"`+persona+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testControlToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		v.t.Fatal(err)
 	}
