@@ -28,14 +28,14 @@ func (s *server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return echo.NewHTTPError(http.StatusUnauthorized, "The Authorization header must be 'Bearer' followed by a workspace API key.")
 		}
-		ws, err := s.Store.APIKeyWorkspace(c.Request().Context(), strings.TrimSpace(key))
+		k, err := s.Store.APIKey(c.Request().Context(), strings.TrimSpace(key))
 		if errors.Is(err, store.ErrNotFound) {
 			return echo.NewHTTPError(http.StatusUnauthorized, "This API key is not valid or was revoked.")
 		}
 		if err != nil {
 			return err
 		}
-		m, err := s.Store.WorkspaceMembership(c.Request().Context(), ws)
+		m, err := s.Store.WorkspaceMembership(c.Request().Context(), k.WorkspaceID)
 		if err != nil {
 			return err
 		}

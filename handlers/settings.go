@@ -97,7 +97,7 @@ func (s *server) handleCreateAPIKey(c echo.Context) error {
 	if name == "" || len(name) > 80 {
 		return s.apiKeysPage(c, http.StatusUnprocessableEntity, views.APIKeysProps{Error: "Name the key (at most 80 characters), for example after the service that uses it."})
 	}
-	key, err := s.Store.CreateAPIKey(c.Request().Context(), v.member.ID, v.user.ID, name)
+	key, err := s.Store.CreateAPIKey(c.Request().Context(), v.member.ID, v.user.ID, name, c.FormValue("access") == "read")
 	if err != nil {
 		return err
 	}

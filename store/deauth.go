@@ -11,8 +11,9 @@ import (
 // through one person's Facebook sign-in as needing re-auth: they removed
 // the app. It returns how many accounts it flagged.
 func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string) (int, error) {
-	n := 0
+	n, queued := 0, 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		queued = 0
 		accts, err := metaAccountsOf(ctx, tx, subject)
 		if err != nil {
 			return err
@@ -26,10 +27,20 @@ func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string
 			if err := addEvent(ctx, tx, a.ws, a.id, a.name, 0, "needs_reauth", reason, now); err != nil {
 				return err
 			}
+			if a.status != StatusNeedsReauth {
+				q, err := s.emit(ctx, tx, a.ws, a.id, EventNeedsReauth, reason, nil, now)
+				if err != nil {
+					return err
+				}
+				queued += q
+			}
 		}
 		n = len(accts)
 		return nil
 	})
+	if err == nil {
+		s.wakeWebhooks(queued)
+	}
 	return n, err
 }
 
@@ -37,14 +48,21 @@ func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string
 // tokens, connected through one person's Facebook sign-in, and records the
 // request under code so its status can be looked up.
 func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (int, error) {
-	n := 0
+	n, queued := 0, 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		queued = 0
 		accts, err := metaAccountsOf(ctx, tx, subject)
 		if err != nil {
 			return err
 		}
 		now := s.now()
 		for _, a := range accts {
+			// The webhook message needs the account as it was: queue it first.
+			q, err := s.emit(ctx, tx, a.ws, a.id, EventDisconnected, "Deleted with its tokens at the person's request to Facebook", nil, now)
+			if err != nil {
+				return err
+			}
+			queued += q
 			if _, err := tx.ExecContext(ctx, "DELETE FROM social_accounts WHERE id = ?", a.id); err != nil {
 				return err
 			}
@@ -57,6 +75,7 @@ func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (in
 		return err
 	})
 	if err == nil {
+		s.wakeWebhooks(queued)
 		s.Checkpoint(ctx)
 	}
 	return n, err
@@ -73,12 +92,12 @@ func (s *Store) DeletionRequest(ctx context.Context, code string) (deleted int, 
 }
 
 type accountRef struct {
-	id, name string
-	ws       int64
+	id, name, status string
+	ws               int64
 }
 
 func metaAccountsOf(ctx context.Context, tx *sql.Tx, subject string) ([]accountRef, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, workspace_id FROM social_accounts
+	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, status, workspace_id FROM social_accounts
 		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ? AND grant_subject != ''`, subject)
 	if err != nil {
 		return nil, err
@@ -87,7 +106,7 @@ func metaAccountsOf(ctx context.Context, tx *sql.Tx, subject string) ([]accountR
 	var out []accountRef
 	for rows.Next() {
 		var a accountRef
-		if err := rows.Scan(&a.id, &a.name, &a.ws); err != nil {
+		if err := rows.Scan(&a.id, &a.name, &a.status, &a.ws); err != nil {
 			return nil, err
 		}
 		out = append(out, a)

@@ -14,6 +14,7 @@ var steps = []string{
 	"", // 1→2: social accounts, OAuth flows, pending grants, account events, API keys, alerts
 	"", // 2→3: deletion_requests
 	"", // 3→4: revocation outbox; routine history may be pruned, nothing else deleted
+	"", // 4→5: read-only API keys, webhooks and their outbox
 }
 
 // Latest is the schema version this build writes.
