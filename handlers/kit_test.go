@@ -80,7 +80,7 @@ func newKit(t testing.TB, opts ...kitOption) *kit {
 	}
 	k := &kit{t: t, st: st, clock: clk, deps: d, logs: logs, dbPath: path}
 	k.echo = New(d)
-	k.srv = httptest.NewServer(k.echo)
+	k.srv = httptest.NewServer(validateAPI(t, k.echo))
 	t.Cleanup(k.srv.Close)
 	return k
 }

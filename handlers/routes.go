@@ -24,6 +24,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/oauth/facebook/data-deletion", s.handleMetaDataDeletion)
 	e.GET("/oauth/facebook/data-deletion/:code", s.handleDeletionStatus)
 
+	e.GET("/api/v1/openapi.json", handleOpenAPI)
 	api := e.Group("/api/v1", s.apiAuth)
 	api.GET("/accounts", s.handleAPIAccounts)
 	api.GET("/accounts/:id", s.handleAPIAccount)
