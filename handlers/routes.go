@@ -54,4 +54,10 @@ func (s *server) routes(e *echo.Echo) {
 	manage.POST("/settings/members", s.handleAddMember)
 	manage.POST("/settings/api-keys", s.handleCreateAPIKey)
 	manage.POST("/settings/api-keys/:id/revoke", s.handleRevokeAPIKey)
+	manage.GET("/settings/webhooks", s.handleWebhooks)
+	manage.POST("/settings/webhooks", s.handleCreateWebhook)
+	manage.GET("/settings/webhooks/:id", s.handleWebhook)
+	manage.POST("/settings/webhooks/:id/delete", s.handleDeleteWebhook)
+	manage.POST("/settings/webhooks/:id/resume", s.handleResumeWebhook)
+	manage.POST("/settings/webhooks/:id/deliveries/:delivery/resend", s.handleResendDelivery)
 }

@@ -141,7 +141,9 @@ func TestWebhookSubscriptionAndAtomicity(t *testing.T) {
 	if _, err := s.Account(ctx, ws, id); err != nil {
 		t.Fatalf("the account went without its message: %v", err)
 	}
-	s.RenderAccountsWith(func(a Account) (json.RawMessage, error) { return json.Marshal(map[string]string{"id": a.ID, "as": "api"}) })
+	s.RenderAccountsWith(func(a Account) (json.RawMessage, error) {
+		return json.Marshal(map[string]string{"id": a.ID, "as": "api"})
+	})
 	if _, err := s.DeleteAccount(ctx, ws, id, 1, tiktokOnly); err != nil {
 		t.Fatal(err)
 	}
