@@ -24,6 +24,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"omnisocial/handlers/apitest"
 	"omnisocial/sandbox"
 )
 
@@ -738,7 +739,7 @@ func wireAPIRate(t *testing.T) {
 			for range 3 {
 				req, _ := http.NewRequest(http.MethodGet, w.URL+"/api/v1/accounts", nil)
 				req.Header.Set("Authorization", "Bearer "+key)
-				res, err := http.DefaultClient.Do(req)
+				res, err := (&http.Client{Transport: apitest.Transport(t, nil)}).Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
