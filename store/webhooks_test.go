@@ -243,3 +243,50 @@ func TestWebhookOrderRetryGiveUpAndPause(t *testing.T) {
 		t.Fatalf("another workspace resent a message: %v", err)
 	}
 }
+
+// A webhook's secret is resealed by key rotation with everything else, and
+// signs under the new key alone.
+func TestWebhookSecretOutlivesKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	s, ws, _, _, path := hookStore(t)
+	connectTikTok(t, s, ws, "p1")
+	s.Close()
+	newKey := "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+	kOld, _ := vault.ParseKey(testKey)
+	kNew, _ := vault.ParseKey(newKey)
+	both, _ := vault.NewBox(kNew, kOld)
+	s2, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := s2.RotateBatch(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := s2.RotateRest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	s3 := openAtWith(t, path, newKey)
+	due, err := s3.DueDeliveries(ctx, 10)
+	if err != nil || len(due) != 1 || due[0].SecretErr != nil || due[0].Secret.Reveal() != "whsec-plaintext-secret-XYZ" {
+		t.Fatalf("after rotation: %+v %v", due, err)
+	}
+}
+
+func openAtWith(t *testing.T, path, key string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, key), Now: func() time.Time {
+		return time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
