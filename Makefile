@@ -14,12 +14,13 @@ run: build ## start the server in development mode on http://localhost:8080 (san
 build: ## build the single static binary into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
 
-generate: ## regenerate templ views
+generate: ## regenerate templ views and the API client the tests use (from apispec/openapi.json)
 	$(GO) tool templ generate
+	$(GO) tool oapi-codegen -config handlers/apiclient/oapi-codegen.yaml apispec/openapi.json
 
-check-generate: generate ## fail if generated views differ from what is committed
-	@git diff --exit-code -- '*_templ.go' || (echo "views are out of date: run 'make generate' and commit" && exit 1)
-	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go')" || (echo "untracked generated views: commit them" && exit 1)
+check-generate: generate ## fail if generated views or the generated API client differ from what is committed
+	@git diff --exit-code -- '*_templ.go' 'handlers/apiclient/*.gen.go' || (echo "generated code is out of date: run 'make generate' and commit" && exit 1)
+	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go' 'handlers/apiclient/*.gen.go')" || (echo "untracked generated code: commit it" && exit 1)
 
 vet: ## go vet, staticcheck and gofmt
 	$(GO) vet ./...

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"omnisocial/handlers/apitest"
 	"omnisocial/store"
 	"omnisocial/vault"
 )
@@ -121,7 +122,7 @@ func deleteThroughAPI(t *testing.T, ctx context.Context, base, id string) {
 			jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
 		}
 	}
-	client := &http.Client{Jar: jar}
+	client := &http.Client{Jar: jar, Transport: apitest.Transport(t, nil)}
 	res, err := client.Get(base + "/settings/accounts")
 	if err != nil {
 		t.Fatal(err)

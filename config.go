@@ -56,6 +56,10 @@ type config struct {
 	ExpiryWarning       time.Duration
 	HistoryDays         int
 	LogLevel, LogFormat string
+
+	APIRate           float64 // requests a second per API key, on average
+	APIBurst          int     // requests an API key may send at once
+	WebhookPauseAfter time.Duration
 }
 
 // setting is one environment variable: its default and what it means. The
@@ -66,7 +70,7 @@ var settings = []setting{
 	{"OMNISOCIAL_ADDR", ":8080", "address to listen on"},
 	{"OMNISOCIAL_DB", "./data/omnisocial.db", "SQLite database file (created if missing)"},
 	{"OMNISOCIAL_BASE_URL", "http://localhost:8080", "public URL of the app; OAuth redirect URIs are built from it"},
-	{"OMNISOCIAL_DEV", "false", "development mode: generates missing secrets into a file beside the database and talks to the built-in sandbox"},
+	{"OMNISOCIAL_DEV", "false", "development mode: generates missing secrets into a file beside the database and talks to the built-in sandbox; webhooks may use http and reach this machine"},
 	{"OMNISOCIAL_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (for the log-in limiter and logs); empty: use the connection's address"},
 	{"OMNISOCIAL_SANDBOX", "false", "mount the platform sandbox under /sandbox outside development mode (demo installs)"},
 	{"OMNISOCIAL_SANDBOX_CONTROL_TOKEN", "", "bearer token (at least 32 characters) that opens the sandbox's control API outside development mode; without it the control API is off there"},
@@ -93,6 +97,9 @@ var settings = []setting{
 	{"OMNISOCIAL_REFRESH_RATE", "20", "platform calls per second, per platform"},
 	{"OMNISOCIAL_EXPIRY_WARNING", "168h", "flag tokens that cannot renew themselves this long before they expire"},
 	{"OMNISOCIAL_HISTORY_DAYS", "30", "days of routine refresh history kept per account; connections, failures, permission changes and disconnections are kept for the account's life"},
+	{"OMNISOCIAL_API_RATE", "10", "API requests a second each API key may send, on average (answered 429 with Retry-After beyond it)"},
+	{"OMNISOCIAL_API_BURST", "50", "API requests an API key may send at once before OMNISOCIAL_API_RATE applies (the RateLimit-Limit header)"},
+	{"OMNISOCIAL_WEBHOOK_PAUSE_AFTER", "72h", "a webhook endpoint whose every delivery failed this long is paused, and its workspace's owners and admins told"},
 	{"OMNISOCIAL_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"OMNISOCIAL_LOG_FORMAT", "text", "text or json"},
 }
@@ -250,6 +257,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.RefreshRate = float64(integer("OMNISOCIAL_REFRESH_RATE"))
 	c.ExpiryWarning = duration("OMNISOCIAL_EXPIRY_WARNING")
 	c.HistoryDays = integer("OMNISOCIAL_HISTORY_DAYS")
+	c.APIRate = float64(integer("OMNISOCIAL_API_RATE"))
+	c.APIBurst = integer("OMNISOCIAL_API_BURST")
+	c.WebhookPauseAfter = duration("OMNISOCIAL_WEBHOOK_PAUSE_AFTER")
 	c.LogLevel = get("OMNISOCIAL_LOG_LEVEL")
 	if !map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel] {
 		bad("OMNISOCIAL_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"omnisocial/handlers/apitest"
 )
 
 // person is one browser-less user of a running server: a cookie jar that
@@ -27,7 +29,8 @@ type person struct {
 
 func newPerson(t *testing.T, base string) *person {
 	jar, _ := cookiejar.New(nil)
-	return &person{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	// Answers of the API are checked against its OpenAPI description.
+	return &person{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: apitest.Transport(t, nil),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

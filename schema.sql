@@ -207,4 +207,65 @@ CREATE TABLE IF NOT EXISTS deletion_requests (
 	created_at       INTEGER NOT NULL
 );
 
-PRAGMA user_version = 5;
+-- Whether a key may only read (GET) or also disconnect. A key without a row
+-- here predates the choice and keeps the read-write rights it was made with.
+CREATE TABLE IF NOT EXISTS api_key_access (
+	key_id    INTEGER PRIMARY KEY REFERENCES api_keys (id) ON DELETE CASCADE,
+	read_only INTEGER NOT NULL CHECK (read_only IN (0, 1))
+);
+
+-- Webhook endpoints of a workspace (Standard Webhooks). The signing secret
+-- is sealed like a token, bound to (id, 'webhook_secret'): it must sign, so
+-- a hash would not do. failing_since starts at the first failed attempt
+-- after a success; an endpoint failing for long enough is paused.
+CREATE TABLE IF NOT EXISTS webhooks (
+	id            TEXT PRIMARY KEY,
+	workspace_id  INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	url           TEXT NOT NULL,
+	events        TEXT NOT NULL,
+	secret        BLOB NOT NULL,
+	created_by    INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	created_at    INTEGER NOT NULL,
+	failing_since INTEGER,
+	paused_at     INTEGER,
+	paused_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS webhooks_workspace ON webhooks (workspace_id);
+
+-- The webhook outbox (SPEC §13): one row per message per endpoint, written
+-- in the transaction that wrote the account event it announces. seq orders
+-- the messages of one account: a message waits while an earlier one to the
+-- same endpoint about the same account is still pending. payload is the
+-- exact body sent (the account as the API shows it; never a token).
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+	seq             INTEGER PRIMARY KEY,
+	id              TEXT NOT NULL UNIQUE,
+	webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+	account_id      TEXT NOT NULL,
+	event           TEXT NOT NULL,
+	payload         BLOB NOT NULL,
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL,
+	give_up_at      INTEGER NOT NULL,
+	created_at      INTEGER NOT NULL,
+	done_at         INTEGER
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_order ON webhook_deliveries (webhook_id, account_id, seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_list ON webhook_deliveries (webhook_id, seq);
+
+-- Every attempt of a delivery and what the endpoint answered (the start of
+-- its body), for the webhook's page.
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+	id          INTEGER PRIMARY KEY,
+	delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+	at          INTEGER NOT NULL,
+	status_code INTEGER NOT NULL DEFAULT 0,
+	error       TEXT NOT NULL DEFAULT '',
+	response    TEXT NOT NULL DEFAULT '',
+	took_ms     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
+
+PRAGMA user_version = 6;

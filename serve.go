@@ -21,6 +21,7 @@ import (
 	"omnisocial/sandbox"
 	"omnisocial/store"
 	"omnisocial/vault"
+	"omnisocial/webhook"
 )
 
 // setup loads configuration (development mode filling in missing secrets)
@@ -84,6 +85,10 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// webhookDays is how long delivered and given-up webhook messages stay
+// listed on their webhook's page; pending ones stay until sent.
+const webhookDays = 30
+
 // housekeeping ends what has run out: sessions, OAuth flows, choices never
 // made (their tokens owed a revocation) and routine history past its days.
 func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Logger) {
@@ -96,6 +101,9 @@ func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Lo
 	}
 	if _, err := st.ExpirePendingGrants(ctx, func(p string) []string { return providers.SignInPlatforms(providers.Platform(p)) }); err != nil {
 		log.Warn("housekeeping: expired choices", "err", err)
+	}
+	if _, err := st.PruneDeliveries(ctx, now.AddDate(0, 0, -webhookDays)); err != nil {
+		log.Warn("housekeeping: webhook deliveries", "err", err)
 	}
 	n, err := st.PruneHistory(ctx, now.AddDate(0, 0, -cfg.HistoryDays))
 	if err != nil {
@@ -171,6 +179,10 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		SessionMax:    cfg.SessionMax,
 		SignupClosed:  cfg.Signup == "closed",
 		Proxies:       cfg.Proxies,
+		APIRate:       cfg.APIRate,
+		APIBurst:      cfg.APIBurst,
+		// Development mode: webhooks may go to http:// and to this machine.
+		WebhookAllowHTTP: cfg.Dev,
 	}
 	deps.Sandbox = sbHandler
 	refresher := refresh.New(refresh.Options{
@@ -193,6 +205,36 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		return err
 	}
 	deps.RevokeSoon = func() { revocations.RunNow() }
+	// The webhook outbox: sent every few seconds (retries are due no sooner
+	// than 30 s after a failure) and at once after a commit queued a message.
+	// Outside development mode only public addresses are reached.
+	sender := webhook.New(webhook.Options{Store: st, Guard: &webhook.Guard{AllowPrivate: cfg.Dev}, Log: log.With("component", "webhooks"),
+		PauseAfter: cfg.WebhookPauseAfter})
+	webhooks, err := webhook.Register(sched, sender, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	// Waking never blocks the committer (a refresh worker, a request): a
+	// wake-up arriving while one is pending is the same wake-up.
+	wake := make(chan struct{}, 1)
+	wakeWebhooks := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	st.OnWebhookQueued(wakeWebhooks)
+	deps.WebhooksSoon = wakeWebhooks
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				webhooks.RunNow()
+			}
+		}
+	}()
 	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {
 		housekeeping(ctx, st, cfg, log)
 	}), gocron.WithName("housekeeping"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {

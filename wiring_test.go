@@ -24,6 +24,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"omnisocial/handlers/apitest"
 	"omnisocial/sandbox"
 )
 
@@ -64,6 +65,8 @@ var wiringCases = []wiringCase{
 	{"expiry warning", []string{"OMNISOCIAL_EXPIRY_WARNING"}, wireExpiryWarning},
 	{"history days", []string{"OMNISOCIAL_HISTORY_DAYS"}, wireHistoryDays},
 	{"logs", []string{"OMNISOCIAL_LOG_LEVEL", "OMNISOCIAL_LOG_FORMAT"}, wireLogs},
+	{"API rate limit", []string{"OMNISOCIAL_API_RATE", "OMNISOCIAL_API_BURST"}, wireAPIRate},
+	{"webhook pause", []string{"OMNISOCIAL_WEBHOOK_PAUSE_AFTER", "OMNISOCIAL_DEV"}, wireWebhookPause},
 	{"garbage collector", []string{"GOGC", "GOMEMLIMIT"}, wireGC},
 }
 
@@ -715,6 +718,110 @@ func wireLogs(t *testing.T) {
 // GOGC and GOMEMLIMIT are read by the Go runtime itself; tuneGC (called by
 // main) sets 300 and 512 MiB only when they are unset, and leaves the
 // runtime's reading of them alone when set.
+// API keys' rate limit: RateLimit-Limit is the burst, RateLimit-Policy's
+// window is burst/rate seconds; the request past the burst is refused with
+// 429 and Retry-After.
+func wireAPIRate(t *testing.T) {
+	for _, tc := range []struct {
+		rate, burst, limit, policy string
+		refused                    bool // the third request at once
+	}{
+		{"", "", "50", "50;w=5", false},
+		{"1", "2", "2", "2;w=2", true},
+	} {
+		t.Run(cmp.Or(tc.burst, "default"), func(t *testing.T) {
+			t.Parallel()
+			w := boot(t, "OMNISOCIAL_API_RATE", tc.rate, "OMNISOCIAL_API_BURST", tc.burst)
+			v := newVisitor(t, w.URL)
+			v.signup("dana@example.com", "Harbor")
+			_, body := v.do("POST", "/settings/api-keys", url.Values{"name": {"svc"}, "access": {"read"}})
+			doc, _ := goquery.NewDocumentFromReader(bytes.NewReader(body))
+			key := doc.Find("[data-testid=new-key-value]").Text()
+			var last *http.Response
+			for range 3 {
+				req, _ := http.NewRequest(http.MethodGet, w.URL+"/api/v1/accounts", nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				res, err := (&http.Client{Transport: apitest.Transport(t, nil)}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				last = res
+			}
+			if got := last.Header.Get("RateLimit-Limit"); got != tc.limit {
+				t.Errorf("RateLimit-Limit %q, want %q", got, tc.limit)
+			}
+			if got := last.Header.Get("RateLimit-Policy"); got != tc.policy {
+				t.Errorf("RateLimit-Policy %q, want %q", got, tc.policy)
+			}
+			if refused := last.StatusCode == http.StatusTooManyRequests && last.Header.Get("Retry-After") != ""; refused != tc.refused {
+				t.Errorf("third request: %d Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+			}
+		})
+	}
+}
+
+// Webhooks in development mode reach a receiver on this machine over http
+// (outside it, only public https endpoints are accepted). An endpoint whose
+// deliveries failed for OMNISOCIAL_WEBHOOK_PAUSE_AFTER is paused and the
+// owner sees it in the banner; by default (72h) two failures a second
+// apart pause nothing.
+func wireWebhookPause(t *testing.T) {
+	for _, tc := range []struct {
+		after  string
+		paused bool
+	}{{"", false}, {"1s", true}} {
+		t.Run(cmp.Or(tc.after, "default"), func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			got := 0
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				got++
+				mu.Unlock()
+				w.WriteHeader(http.StatusInternalServerError)
+			}))
+			defer rcv.Close()
+			count := func() int { mu.Lock(); defer mu.Unlock(); return got }
+			dir := t.TempDir()
+			w := boot(t, "OMNISOCIAL_DEV", "true", "OMNISOCIAL_DB", filepath.Join(dir, "omnisocial.db"), "OMNISOCIAL_WEBHOOK_PAUSE_AFTER", tc.after)
+			v := newVisitor(t, w.URL)
+			v.signup("dana@example.com", "Harbor")
+			if res, body := v.do("POST", "/settings/webhooks", url.Values{"url": {rcv.URL + "/in"}, "event": {"account.connected"}}); res.StatusCode != http.StatusOK {
+				t.Fatalf("webhook: %d %.300s", res.StatusCode, body)
+			}
+			wait := func(n int) {
+				for i := 0; count() < n; i++ {
+					if i > 500 {
+						t.Fatalf("the receiver got %d requests, want %d\n%s", count(), n, w.logs)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			if res := v.connect("tiktok", w.URL, "bloom"); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("connect: %d", res.StatusCode)
+			}
+			wait(1)
+			time.Sleep(1100 * time.Millisecond)
+			res := v.connect("facebook", w.URL, "dana")
+			if res, _ := v.do("POST", res.Header.Get("Location"), url.Values{"account": {"104000000000101"}}); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("choose: %d", res.StatusCode)
+			}
+			wait(2)
+			var alert string
+			for range 100 {
+				if alert = v.page("/settings/accounts").Find("[data-testid=system-alert]").Text(); alert != "" || !tc.paused {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if paused := strings.Contains(alert, "paused"); paused != tc.paused {
+				t.Fatalf("banner %q, want paused=%v", alert, tc.paused)
+			}
+		})
+	}
+}
+
 func wireGC(t *testing.T) {
 	pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
 	t.Cleanup(func() { debug.SetGCPercent(pct); debug.SetMemoryLimit(limit) })

@@ -1,13 +1,23 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
+	"omnisocial/apispec"
 	"omnisocial/providers"
 	"omnisocial/store"
 )
@@ -28,19 +38,22 @@ func (s *server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return echo.NewHTTPError(http.StatusUnauthorized, "The Authorization header must be 'Bearer' followed by a workspace API key.")
 		}
-		ws, err := s.Store.APIKeyWorkspace(c.Request().Context(), strings.TrimSpace(key))
+		k, err := s.Store.APIKey(c.Request().Context(), strings.TrimSpace(key))
 		if errors.Is(err, store.ErrNotFound) {
 			return echo.NewHTTPError(http.StatusUnauthorized, "This API key is not valid or was revoked.")
 		}
 		if err != nil {
 			return err
 		}
-		m, err := s.Store.WorkspaceMembership(c.Request().Context(), ws)
+		m, err := s.Store.WorkspaceMembership(c.Request().Context(), k.WorkspaceID)
 		if err != nil {
 			return err
 		}
 		m.Role = store.RoleAdmin
-		c.Set(viewerKey, &viewer{member: m, loggedIn: true, apiKey: true})
+		c.Set(viewerKey, &viewer{member: m, loggedIn: true, apiKey: true, keyID: k.KeyID, readOnly: k.ReadOnly})
+		if err := s.keyLimits.take(c, k.KeyID, s.Now()); err != nil {
+			return err
+		}
 		return next(c)
 	}
 }
@@ -99,21 +112,162 @@ func (s *server) apiView(a store.Account) apiAccount {
 	return out
 }
 
+// apiPage is one page of the account list.
+type apiPage struct {
+	Accounts   []apiAccount `json:"accounts"`
+	NextCursor *string      `json:"next_cursor"`
+	Used       int          `json:"used"`
+	Max        int          `json:"max"`
+}
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 100
+)
+
+// handleAPIAccounts lists a workspace's accounts a page at a time, in a
+// stable order (platform, name, id). The cursor names the last account of
+// the page, so a page never repeats or skips an account that stayed while
+// others were added or removed.
 func (s *server) handleAPIAccounts(c echo.Context) error {
 	v := viewerOf(c)
+	q := c.QueryParams()
+	limit := defaultPageSize
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxPageSize {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d.", maxPageSize))
+		}
+		limit = n
+	}
+	platform := q.Get("platform")
+	if platform != "" && !slices.Contains(providers.Platforms(), providers.Platform(platform)) {
+		return echo.NewHTTPError(http.StatusBadRequest, "platform must be facebook, instagram or tiktok.")
+	}
+	status := q.Get("status")
+	if status != "" && !slices.Contains(apiStatuses, status) {
+		return echo.NewHTTPError(http.StatusBadRequest, "status must be one of "+strings.Join(apiStatuses, ", ")+".")
+	}
+	var after *pageKey
+	if cur := q.Get("cursor"); cur != "" {
+		k, err := decodeCursor(cur)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "cursor is not one this API gave out: pass next_cursor from the previous page unchanged.")
+		}
+		after = &k
+	}
 	accts, err := s.Store.Accounts(c.Request().Context(), v.member.ID)
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Accounts []apiAccount `json:"accounts"`
-		Used     int          `json:"used"`
-		Max      int          `json:"max"`
-	}{Accounts: []apiAccount{}, Used: len(accts), Max: v.member.MaxAccounts}
+	out := apiPage{Accounts: []apiAccount{}, Used: len(accts), Max: v.member.MaxAccounts}
+	var last pageKey
 	for _, a := range accts {
-		out.Accounts = append(out.Accounts, s.apiView(a))
+		key := keyOf(a)
+		if after != nil && !after.less(key) {
+			continue
+		}
+		if platform != "" && a.Platform != platform {
+			continue
+		}
+		view := s.apiView(a)
+		if status != "" && view.Status != status {
+			continue
+		}
+		if len(out.Accounts) == limit {
+			cur := encodeCursor(last)
+			out.NextCursor = &cur
+			break
+		}
+		out.Accounts, last = append(out.Accounts, view), key
 	}
-	return c.JSON(http.StatusOK, out)
+	return conditionalJSON(c, out)
+}
+
+// apiStatuses are the values of an account's status in the API.
+var apiStatuses = []string{"active", "expiring", "limited", "needs_reauth"}
+
+// pageKey is an account's place in the list's order, as SQLite sorts it:
+// platform, then the name lowercased in ASCII (SQLite's lower()), then id,
+// each compared bytewise.
+type pageKey struct {
+	Platform string `json:"p"`
+	Name     string `json:"n"`
+	ID       string `json:"i"`
+}
+
+func keyOf(a store.Account) pageKey {
+	name := []byte(a.DisplayName)
+	for i, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			name[i] = b + ('a' - 'A')
+		}
+	}
+	return pageKey{a.Platform, string(name), a.ID}
+}
+
+func (k pageKey) less(o pageKey) bool {
+	if k.Platform != o.Platform {
+		return k.Platform < o.Platform
+	}
+	if k.Name != o.Name {
+		return k.Name < o.Name
+	}
+	return k.ID < o.ID
+}
+
+// Cursors are opaque to clients: base64url of the key, which they are not
+// to parse (its shape may change between versions).
+func encodeCursor(k pageKey) string {
+	b, _ := json.Marshal(k)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (pageKey, error) {
+	var k pageKey
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return k, err
+	}
+	if err := json.Unmarshal(b, &k); err != nil {
+		return k, err
+	}
+	if k.Platform == "" || k.ID == "" {
+		return k, errors.New("incomplete cursor")
+	}
+	return k, nil
+}
+
+// conditionalJSON answers with v and a strong ETag of its bytes, or 304
+// Not Modified when the client already holds exactly those bytes. The
+// answer may be kept by the client, not by shared caches, and must be
+// revalidated each time.
+func conditionalJSON(c echo.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	h := c.Response().Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "private, no-cache")
+	h.Add("Vary", "Authorization")
+	if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.JSONBlob(http.StatusOK, b)
+}
+
+// etagMatches is If-None-Match's weak comparison (RFC 9110 §13.1.2).
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *server) handleAPIAccount(c echo.Context) error {
@@ -121,11 +275,21 @@ func (s *server) handleAPIAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.apiView(a))
+	return conditionalJSON(c, s.apiView(a))
+}
+
+// handleOpenAPI serves the API's description (apispec), the one the tests
+// validate every answer against.
+func handleOpenAPI(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/json", apispec.JSON)
 }
 
 func (s *server) handleAPIDisconnect(c echo.Context) error {
 	v := viewerOf(c)
+	if v.readOnly {
+		return echo.NewHTTPError(http.StatusForbidden, "This API key is read-only: it lists and reads accounts but cannot disconnect them. Use a read-write key (Settings › API keys).")
+	}
 	if !canManage(v) {
 		return echo.NewHTTPError(http.StatusForbidden, "Only owners and admins of this workspace can disconnect accounts.")
 	}
@@ -136,4 +300,46 @@ func (s *server) handleAPIDisconnect(c echo.Context) error {
 	}
 	s.Log.Info("account disconnected", "account_id", a.ID, "platform", a.Platform, "via", "api")
 	return c.NoContent(http.StatusNoContent)
+}
+
+// keyLimits rate-limits API keys, each with its own token bucket: a busy
+// service cannot starve another. Sessions are people at a browser and are
+// not limited here.
+type keyLimits struct {
+	mu    sync.Mutex
+	rate  rate.Limit
+	burst int
+	keys  map[int64]*rate.Limiter
+}
+
+func newKeyLimits(perSecond float64, burst int) *keyLimits {
+	return &keyLimits{rate: rate.Limit(perSecond), burst: burst, keys: map[int64]*rate.Limiter{}}
+}
+
+// take spends one request of key's budget and says so in RateLimit-*
+// headers (the IETF draft's fields: the bucket's size, what is left, and
+// seconds until it is full again); over budget it answers 429 with
+// Retry-After, the seconds until the next request is allowed.
+func (l *keyLimits) take(c echo.Context, key int64, now time.Time) error {
+	l.mu.Lock()
+	lim, ok := l.keys[key]
+	if !ok {
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.keys[key] = lim
+	}
+	allowed := lim.AllowN(now, 1)
+	left := lim.TokensAt(now)
+	l.mu.Unlock()
+	h := c.Response().Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(l.burst))
+	h.Set("RateLimit-Remaining", strconv.Itoa(max(int(math.Floor(left)), 0)))
+	h.Set("RateLimit-Reset", strconv.Itoa(int(math.Ceil((float64(l.burst)-left)/float64(l.rate)))))
+	h.Set("RateLimit-Policy", fmt.Sprintf("%d;w=%d", l.burst, int(math.Ceil(float64(l.burst)/float64(l.rate)))))
+	if allowed {
+		return nil
+	}
+	wait := int(math.Ceil((1 - left) / float64(l.rate)))
+	h.Set("Retry-After", strconv.Itoa(max(wait, 1)))
+	return echo.NewHTTPError(http.StatusTooManyRequests,
+		fmt.Sprintf("This API key sent more than %d requests in a burst (%g a second on average). Wait %d seconds, as Retry-After says.", l.burst, float64(l.rate), max(wait, 1)))
 }

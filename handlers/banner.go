@@ -47,6 +47,15 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 		for _, a := range alerts {
 			b.Alerts = append(b.Alerts, a.Message)
 		}
+		// An endpoint that kept failing was paused: its owners must know.
+		paused, err := s.Store.PausedWebhooks(c.Request().Context(), v.member.ID)
+		if err != nil {
+			return b, err
+		}
+		for _, h := range paused {
+			b.Alerts = append(b.Alerts, "The webhook to "+h.URL+" is paused: "+h.PausedReason+
+				". Fix the endpoint, then resume it on Settings › Webhooks; its messages wait until then.")
+		}
 	}
 	index := map[string]int{}
 	for _, a := range accts {

@@ -613,7 +613,7 @@ func TestAPI(t *testing.T) {
 	accts, _ := k.st.Accounts(t.Context(), 1)
 	id := accts[0].ID
 
-	doc := parse(t, b.form("/settings/api-keys", "/settings/api-keys", url.Values{"name": {"publisher"}}))
+	doc := parse(t, b.form("/settings/api-keys", "/settings/api-keys", url.Values{"name": {"publisher"}, "access": {"read_write"}}))
 	key := doc.Find("[data-testid=new-key-value]").Text()
 	if !strings.HasPrefix(key, "osk_") {
 		t.Fatalf("no key shown: %q", key)

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"omnisocial/auth"
+	"omnisocial/handlers/apitest"
 	"omnisocial/store"
 	"omnisocial/vault"
 )
@@ -80,7 +81,8 @@ func newKit(t testing.TB, opts ...kitOption) *kit {
 	}
 	k := &kit{t: t, st: st, clock: clk, deps: d, logs: logs, dbPath: path}
 	k.echo = New(d)
-	k.srv = httptest.NewServer(k.echo)
+	// Every answer under /api/ is checked against the OpenAPI description.
+	k.srv = httptest.NewServer(apitest.Handler(t, k.echo))
 	t.Cleanup(k.srv.Close)
 	return k
 }

@@ -31,6 +31,7 @@ func (s *server) routes(e *echo.Echo) {
 	account.POST("/invitations/:id/accept", s.handleAcceptInvitation)
 	account.POST("/invitations/:id/decline", s.handleDeclineInvitation)
 
+	e.GET("/api/v1/openapi.json", handleOpenAPI)
 	api := e.Group("/api/v1", s.apiAuth)
 	api.GET("/accounts", s.handleAPIAccounts)
 	api.GET("/accounts/:id", s.handleAPIAccount)
@@ -64,4 +65,10 @@ func (s *server) routes(e *echo.Echo) {
 	manage.POST("/settings/members/:id/remove", s.handleRemoveMember)
 	manage.POST("/settings/api-keys", s.handleCreateAPIKey)
 	manage.POST("/settings/api-keys/:id/revoke", s.handleRevokeAPIKey)
+	manage.GET("/settings/webhooks", s.handleWebhooks)
+	manage.POST("/settings/webhooks", s.handleCreateWebhook)
+	manage.GET("/settings/webhooks/:id", s.handleWebhook)
+	manage.POST("/settings/webhooks/:id/delete", s.handleDeleteWebhook)
+	manage.POST("/settings/webhooks/:id/resume", s.handleResumeWebhook)
+	manage.POST("/settings/webhooks/:id/deliveries/:delivery/resend", s.handleResendDelivery)
 }

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -48,6 +49,12 @@ type Deps struct {
 	Proxies       []*net.IPNet // reverse proxies whose X-Forwarded-For is believed
 	LoginBurst    int
 	LoginInterval time.Duration
+	APIRate       float64 // requests a second per API key, on average
+	APIBurst      int     // requests an API key may send at once
+
+	// Webhooks
+	WebhooksSoon     func() // wakes the webhook sender (a resend); may be nil
+	WebhookAllowHTTP bool   // development mode: http:// endpoints allowed
 }
 
 // Checker refreshes or validates one account at once (the refresh queue).
@@ -57,8 +64,9 @@ type Checker interface {
 
 type server struct {
 	Deps
-	sessions *sessionStore
-	limiter  *auth.Limiter
+	sessions  *sessionStore
+	limiter   *auth.Limiter
+	keyLimits *keyLimits
 }
 
 // New builds the HTTP handler.
@@ -78,12 +86,18 @@ func New(d Deps) *echo.Echo {
 	if d.LoginBurst == 0 {
 		d.LoginBurst, d.LoginInterval = 5, 20*time.Second
 	}
+	if d.APIRate == 0 {
+		d.APIRate, d.APIBurst = 10, 50
+	}
 	secure := d.BaseURL.Scheme == "https"
 	s := &server{
-		Deps:     d,
-		sessions: newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
-		limiter:  auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
+		Deps:      d,
+		sessions:  newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
+		limiter:   auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
+		keyLimits: newKeyLimits(d.APIRate, d.APIBurst),
 	}
+	// Webhook messages show an account exactly as the API does.
+	d.Store.RenderAccountsWith(func(a store.Account) (json.RawMessage, error) { return json.Marshal(s.apiView(a)) })
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

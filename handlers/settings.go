@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,9 +20,14 @@ func (s *server) apiKeysPage(c echo.Context, status int, p views.APIKeysProps) e
 	}
 	now := s.Now()
 	p.CanManage = canManage(v)
+	p.RateLimit = fmt.Sprintf("%d requests at once and %g a second after that", s.APIBurst, s.APIRate)
 	for _, k := range keys {
-		p.Keys = append(p.Keys, views.APIKeyView{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedBy: orDash(k.CreatedBy),
-			Created: views.Ago(k.CreatedAt, now), LastUsed: views.Ago(k.LastUsedAt, now)})
+		kv := views.APIKeyView{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedBy: orDash(k.CreatedBy),
+			Created: views.Ago(k.CreatedAt, now), LastUsed: views.Ago(k.LastUsedAt, now), ReadOnly: k.ReadOnly}
+		if !k.LastUsedAt.IsZero() {
+			kv.LastUsedAt = k.LastUsedAt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		p.Keys = append(p.Keys, kv)
 	}
 	return s.page(c, status, "API keys", "api-keys", func(ch views.Chrome) templ.Component { return views.APIKeysPage(ch, p) })
 }
@@ -38,12 +44,13 @@ func (s *server) handleCreateAPIKey(c echo.Context) error {
 	if name == "" || len(name) > 80 {
 		return s.apiKeysPage(c, http.StatusUnprocessableEntity, views.APIKeysProps{Error: "Name the key (at most 80 characters), for example after the service that uses it."})
 	}
-	key, err := s.Store.CreateAPIKey(c.Request().Context(), v.member.ID, v.user.ID, name)
+	readOnly := c.FormValue("access") != "read_write" // the safer choice unless asked
+	key, err := s.Store.CreateAPIKey(c.Request().Context(), v.member.ID, v.user.ID, name, readOnly)
 	if err != nil {
 		return err
 	}
-	s.Log.Info("api key created", "workspace_id", v.member.ID, "by", v.user.ID)
-	return s.apiKeysPage(c, http.StatusOK, views.APIKeysProps{NewKey: key.Reveal(), NewName: name})
+	s.Log.Info("api key created", "workspace_id", v.member.ID, "by", v.user.ID, "read_only", readOnly)
+	return s.apiKeysPage(c, http.StatusOK, views.APIKeysProps{NewKey: key.Reveal(), NewName: name, NewRead: readOnly})
 }
 
 func (s *server) handleRevokeAPIKey(c echo.Context) error {

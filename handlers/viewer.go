@@ -19,6 +19,8 @@ type viewer struct {
 	memberOf []store.Membership // every workspace of the user
 	loggedIn bool
 	apiKey   bool // authenticated by a workspace API key, not a person
+	keyID    int64
+	readOnly bool // the API key may only read
 }
 
 const viewerKey = "viewer"

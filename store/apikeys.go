@@ -21,6 +21,14 @@ type APIKey struct {
 	CreatedBy  string
 	CreatedAt  time.Time
 	LastUsedAt time.Time
+	ReadOnly   bool // may list and read, not disconnect
+}
+
+// KeyAuth is what a presented key grants.
+type KeyAuth struct {
+	KeyID       int64
+	WorkspaceID int64
+	ReadOnly    bool
 }
 
 const apiKeyPrefix = "osk_"
@@ -28,48 +36,63 @@ const apiKeyPrefix = "osk_"
 // CreateAPIKey makes a key for a workspace and returns it: the only time
 // its value exists outside the caller's hands. Only its hash is kept;
 // a 256-bit random key needs no slow hash.
-func (s *Store) CreateAPIKey(ctx context.Context, workspaceID, userID int64, name string) (vault.Token, error) {
+func (s *Store) CreateAPIKey(ctx context.Context, workspaceID, userID int64, name string, readOnly bool) (vault.Token, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	key := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
 	h := sha256.Sum256([]byte(key))
-	_, err := s.w.ExecContext(ctx, `INSERT INTO api_keys (workspace_id, name, prefix, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		workspaceID, name, key[:len(apiKeyPrefix)+6], h[:], userID, s.now().Unix())
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO api_keys (workspace_id, name, prefix, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			workspaceID, name, key[:len(apiKeyPrefix)+6], h[:], userID, s.now().Unix())
+		if err != nil {
+			return err
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO api_key_access (key_id, read_only) VALUES (?, ?)", id, readOnly)
+		return err
+	})
 	if err != nil {
 		return vault.Token{}, err
 	}
 	return vault.NewToken(key), nil
 }
 
-// APIKeyWorkspace returns the workspace a live key belongs to.
-func (s *Store) APIKeyWorkspace(ctx context.Context, key string) (int64, error) {
+// APIKey returns what a live key grants: its workspace, and whether it
+// may only read.
+func (s *Store) APIKey(ctx context.Context, key string) (KeyAuth, error) {
+	var k KeyAuth
 	if !strings.HasPrefix(key, apiKeyPrefix) || len(key) > 100 {
-		return 0, ErrNotFound
+		return k, ErrNotFound
 	}
 	h := sha256.Sum256([]byte(key))
-	var id, ws int64
 	var used sql.NullInt64
-	err := s.queryRow(ctx, "SELECT id, workspace_id, last_used_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL", h[:]).Scan(&id, &ws, &used)
+	err := s.queryRow(ctx, `SELECT k.id, k.workspace_id, k.last_used_at, coalesce(a.read_only, 0) FROM api_keys k
+		LEFT JOIN api_key_access a ON a.key_id = k.id WHERE k.hash = ? AND k.revoked_at IS NULL`, h[:]).Scan(&k.KeyID, &k.WorkspaceID, &used, &k.ReadOnly)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, ErrNotFound
+		return k, ErrNotFound
 	}
 	if err != nil {
-		return 0, err
+		return k, err
 	}
+	id := k.KeyID
 	// Record use at most once a minute: a busy client must not turn every
 	// read into a write.
 	if now := s.now(); !used.Valid || now.Unix()-used.Int64 > 60 {
 		if _, err := s.w.ExecContext(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", now.Unix(), id); err != nil {
-			return 0, err
+			return k, err
 		}
 	}
-	return ws, nil
+	return k, nil
 }
 
 // APIKeys lists a workspace's live keys.
 func (s *Store) APIKeys(ctx context.Context, workspaceID int64) ([]APIKey, error) {
-	rows, err := s.query(ctx, `SELECT k.id, k.name, k.prefix, coalesce(u.email, ''), k.created_at, k.last_used_at
-		FROM api_keys k LEFT JOIN users u ON u.id = k.created_by WHERE k.workspace_id = ? AND k.revoked_at IS NULL ORDER BY k.id`, workspaceID)
+	rows, err := s.query(ctx, `SELECT k.id, k.name, k.prefix, coalesce(u.email, ''), k.created_at, k.last_used_at, coalesce(a.read_only, 0)
+		FROM api_keys k LEFT JOIN users u ON u.id = k.created_by LEFT JOIN api_key_access a ON a.key_id = k.id
+		WHERE k.workspace_id = ? AND k.revoked_at IS NULL ORDER BY k.id`, workspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +102,7 @@ func (s *Store) APIKeys(ctx context.Context, workspaceID int64) ([]APIKey, error
 		var k APIKey
 		var created int64
 		var used sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.Name, &k.Prefix, &k.CreatedBy, &created, &used); err != nil {
+		if err := rows.Scan(&k.ID, &k.Name, &k.Prefix, &k.CreatedBy, &created, &used, &k.ReadOnly); err != nil {
 			return nil, err
 		}
 		k.CreatedAt, k.LastUsedAt = time.Unix(created, 0), fromNull(used)

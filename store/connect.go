@@ -285,8 +285,14 @@ type Rejection struct{ Name, Reason string }
 // writer, so two people confirming at once cannot exceed the plan.
 func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 	var res ConnectResult
+	queued := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res = ConnectResult{}
+		res, queued = ConnectResult{}, 0
+		emit := func(id, event, detail string) error {
+			n, err := s.emit(ctx, tx, c.WorkspaceID, id, event, detail, nil, s.now())
+			queued += n
+			return err
+		}
 		var used, max int
 		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM social_accounts WHERE workspace_id = w.id), p.max_accounts
 			FROM workspaces w JOIN plans p ON p.name = w.plan WHERE w.id = ?`, c.WorkspaceID).Scan(&used, &max); err != nil {
@@ -307,8 +313,14 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 				if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "reconnected", "Tokens, permissions and profile renewed", now); err != nil {
 					return err
 				}
+				if err := emit(id, EventReconnected, "Tokens, permissions and profile renewed"); err != nil {
+					return err
+				}
 				if change := scopeChange(strings.Fields(oldScopes), d.Scopes); change != "" {
 					if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "permissions_changed", change, now); err != nil {
+						return err
+					}
+					if err := emit(id, EventPermissionsChanged, change); err != nil {
 						return err
 					}
 				}
@@ -342,6 +354,9 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 			if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "connected", "Scopes granted: "+strings.Join(d.Scopes, ", "), now); err != nil {
 				return err
 			}
+			if err := emit(id, EventConnected, "Scopes granted: "+strings.Join(d.Scopes, ", ")); err != nil {
+				return err
+			}
 		}
 		si := SignIn{Subject: c.Subject, Platforms: c.SignIn}
 		if len(res.Added)+len(res.Renewed) > 0 {
@@ -353,6 +368,9 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		s.wakeWebhooks(queued)
+	}
 	return res, err
 }
 
@@ -412,6 +430,7 @@ func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d D
 // clears the old copies from the WAL.
 func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string, byUser int64, signIn func(platform string) []string) (Account, error) {
 	var a Account
+	queued := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if a, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountCols+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id)); err != nil {
@@ -427,12 +446,16 @@ func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string,
 		if err := addEvent(ctx, tx, workspaceID, id, a.DisplayName, byUser, "disconnected", "Account and its stored tokens removed", s.now()); err != nil {
 			return err
 		}
+		if queued, err = s.emit(ctx, tx, workspaceID, id, EventDisconnected, "Account and its stored tokens removed", &a, s.now()); err != nil {
+			return err
+		}
 		si := SignIn{Subject: a.GrantSubject, Platforms: signIn(a.Platform)}
 		return s.queueRevocation(ctx, tx, a.Platform, si, a.PlatformUserID, t, "disconnected")
 	})
 	if err != nil {
 		return a, err
 	}
+	s.wakeWebhooks(queued)
 	s.Checkpoint(ctx)
 	return a, nil
 }

@@ -17,13 +17,16 @@ import (
 // worker holds at this moment are flagged without taking their lease away
 // (see markSignInDead).
 func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string) (int, error) {
-	n := 0
+	n, queued := 0, 0
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		n, err = s.markSignInDead(ctx, tx, Spread{Platforms: []string{"facebook", "instagram"}, Subject: subject},
+		n, queued, err = s.markSignInDead(ctx, tx, Spread{Platforms: []string{"facebook", "instagram"}, Subject: subject},
 			reason, "deauthorized", s.now(), "")
 		return err
 	})
+	if err == nil {
+		s.wakeWebhooks(queued)
+	}
 	return n, err
 }
 
@@ -38,8 +41,9 @@ type Spread struct {
 }
 
 // markSignInDead marks every account of sp, except the one with id except,
-// as needing re-auth with reason, each with an event. It runs inside the
-// caller's write transaction.
+// as needing re-auth with reason, each with an event and its webhook
+// messages (it returns how many accounts it marked and messages it queued).
+// It runs inside the caller's write transaction.
 //
 // The refresh queue's fencing (store/refresh.go) is kept:
 //   - An account with no live lease is marked and its attempt id cleared,
@@ -55,9 +59,9 @@ type Spread struct {
 //     the worker's call may have run before the sign-in died, so its
 //     success is no evidence against the death. If the verdict was wrong
 //     for that account, the cost is one reconnect, never a lost token.
-func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason, outcome string, at time.Time, except string) (int, error) {
+func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason, outcome string, at time.Time, except string) (n, queued int, err error) {
 	if sp.Subject == "" || len(sp.Platforms) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	args := []any{sp.Subject, except}
 	marks := make([]string, len(sp.Platforms))
@@ -69,7 +73,7 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 		FROM social_accounts WHERE grant_subject = ? AND id != ? AND status != 'needs_reauth' AND platform IN (`+strings.Join(marks, ",")+`)`,
 		append([]any{at.Unix()}, args...)...)
 	if err != nil {
-		return 0, fmt.Errorf("store: sign-in accounts: %w", err)
+		return 0, 0, fmt.Errorf("store: sign-in accounts: %w", err)
 	}
 	type hit struct {
 		accountRef
@@ -81,15 +85,14 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 		var h hit
 		if err := rows.Scan(&h.id, &h.name, &h.ws, &h.user, &h.leased); err != nil {
 			rows.Close()
-			return 0, err
+			return 0, 0, err
 		}
 		hits = append(hits, h)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
 	for _, h := range hits {
 		if !sp.UserToken.IsZero() {
 			// Only the accounts this very sign-in reached: another sign-in
@@ -105,28 +108,40 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 			q = `UPDATE social_accounts SET status = 'needs_reauth', last_error = ?, last_outcome = ?, updated_at = ? WHERE id = ?`
 		}
 		if _, err := tx.ExecContext(ctx, q, reason, outcome, at.Unix(), h.id); err != nil {
-			return n, fmt.Errorf("store: mark %s: %w", h.id, err)
+			return n, queued, fmt.Errorf("store: mark %s: %w", h.id, err)
 		}
 		if err := addEvent(ctx, tx, h.ws, h.id, h.name, 0, "needs_reauth", reason, at); err != nil {
-			return n, err
+			return n, queued, err
 		}
+		msgs, err := s.emit(ctx, tx, h.ws, h.id, EventNeedsReauth, reason, nil, at)
+		if err != nil {
+			return n, queued, err
+		}
+		queued += msgs
 		n++
 	}
-	return n, nil
+	return n, queued, nil
 }
 
 // DeleteMetaSubject deletes every Facebook and Instagram account, with its
 // tokens, connected through one person's Facebook sign-in, and records the
 // request under code so its status can be looked up.
 func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (int, error) {
-	n := 0
+	n, queued := 0, 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		queued = 0
 		accts, err := metaAccountsOf(ctx, tx, subject)
 		if err != nil {
 			return err
 		}
 		now := s.now()
 		for _, a := range accts {
+			// The webhook message needs the account as it was: queue it first.
+			q, err := s.emit(ctx, tx, a.ws, a.id, EventDisconnected, "Deleted with its tokens at the person's request to Facebook", nil, now)
+			if err != nil {
+				return err
+			}
+			queued += q
 			if _, err := tx.ExecContext(ctx, "DELETE FROM social_accounts WHERE id = ?", a.id); err != nil {
 				return err
 			}
@@ -139,6 +154,7 @@ func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (in
 		return err
 	})
 	if err == nil {
+		s.wakeWebhooks(queued)
 		s.Checkpoint(ctx)
 	}
 	return n, err
@@ -155,12 +171,12 @@ func (s *Store) DeletionRequest(ctx context.Context, code string) (deleted int, 
 }
 
 type accountRef struct {
-	id, name string
-	ws       int64
+	id, name, status string
+	ws               int64
 }
 
 func metaAccountsOf(ctx context.Context, tx *sql.Tx, subject string) ([]accountRef, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, workspace_id FROM social_accounts
+	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, status, workspace_id FROM social_accounts
 		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ? AND grant_subject != ''`, subject)
 	if err != nil {
 		return nil, err
@@ -169,7 +185,7 @@ func metaAccountsOf(ctx context.Context, tx *sql.Tx, subject string) ([]accountR
 	var out []accountRef
 	for rows.Next() {
 		var a accountRef
-		if err := rows.Scan(&a.id, &a.name, &a.ws); err != nil {
+		if err := rows.Scan(&a.id, &a.name, &a.status, &a.ws); err != nil {
 			return nil, err
 		}
 		out = append(out, a)

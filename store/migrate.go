@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS invitations (
 	UNIQUE (workspace_id, email)
 );
 CREATE INDEX IF NOT EXISTS invitations_email ON invitations (email);`,
+	"", // 5→6: read-only API keys, webhooks and their outbox
 }
 
 // Latest is the schema version this build writes.

@@ -196,7 +196,16 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 		meta = string(b)
 	}
 	at := s.at(r.At)
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	queued := 0
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		queued = 0
+		var oldStatus, oldScopes string
+		if err := tx.QueryRowContext(ctx, "SELECT status, scopes FROM social_accounts WHERE id = ? AND attempt_id = ?",
+			c.ID, c.AttemptID).Scan(&oldStatus, &oldScopes); errors.Is(err, sql.ErrNoRows) {
+			return ErrLostLease
+		} else if err != nil {
+			return fmt.Errorf("store: refresh outcome: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET access_token = ?, refresh_token = coalesce(?, refresh_token),
 			user_token = coalesce(?, user_token), token_expires_at = ?, refresh_expires_at = coalesce(?, refresh_expires_at),
 			username = coalesce(nullif(?, ''), username), display_name = coalesce(nullif(?, ''), display_name),
@@ -214,8 +223,36 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 		if err := fenced(res, err); err != nil {
 			return err
 		}
-		return s.event(ctx, tx, c, r.Event, r.EventDetail, at)
+		if err := s.event(ctx, tx, c, r.Event, r.EventDetail, at); err != nil {
+			return err
+		}
+		// Webhooks hear of a change of status or permissions, not of routine checks.
+		var events [][2]string
+		switch newStatus := statusOr(r.Status); {
+		case newStatus == oldStatus:
+		case newStatus == StatusNeedsReauth:
+			events = append(events, [2]string{EventNeedsReauth, r.EventDetail})
+		case newStatus == StatusActive:
+			events = append(events, [2]string{EventRecovered, "Working again"})
+		}
+		if r.Scopes != nil {
+			if change := scopeChange(strings.Fields(oldScopes), r.Scopes); change != "" {
+				events = append(events, [2]string{EventPermissionsChanged, change})
+			}
+		}
+		for _, e := range events {
+			n, err := s.emit(ctx, tx, c.WorkspaceID, c.ID, e[0], e[1], nil, at)
+			if err != nil {
+				return err
+			}
+			queued += n
+		}
+		return nil
 	})
+	if err == nil {
+		s.wakeWebhooks(queued)
+	}
+	return err
 }
 
 // RecordFailure stores a failed attempt. Transient: the status stays (an
@@ -231,7 +268,9 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 	if next.IsZero() {
 		next = at
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	queued := 0
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		queued = 0
 		// A transient failure keeps the status, and the reason of a
 		// needs_reauth a dead sign-in set meanwhile (markSignInDead).
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET status = CASE WHEN ? THEN ? ELSE status END,
@@ -243,20 +282,32 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 		if err := fenced(res, err); err != nil {
 			return err
 		}
-		reason := f.Reason
+		detail := f.Reason
 		if event == "" {
 			event = "check_failed"
-			reason += "; next try " + next.UTC().Format("2006-01-02 15:04 UTC")
+			detail += "; next try " + next.UTC().Format("2006-01-02 15:04 UTC")
 		}
-		if err := s.event(ctx, tx, c, event, reason, at); err != nil {
+		if err := s.event(ctx, tx, c, event, detail, at); err != nil {
 			return err
 		}
+		if f.Permanent && c.Status != StatusNeedsReauth {
+			n, err := s.emit(ctx, tx, c.WorkspaceID, c.ID, EventNeedsReauth, f.Reason, nil, at)
+			if err != nil {
+				return err
+			}
+			queued += n
+		}
 		if f.Permanent && f.Spread != nil {
-			_, err := s.markSignInDead(ctx, tx, *f.Spread, f.Reason, f.Outcome, at, c.ID)
+			_, n, err := s.markSignInDead(ctx, tx, *f.Spread, f.Reason, f.Outcome, at, c.ID)
+			queued += n
 			return err
 		}
 		return nil
 	})
+	if err == nil {
+		s.wakeWebhooks(queued)
+	}
+	return err
 }
 
 // ReleaseLease puts an account back untouched, to be tried at next: for

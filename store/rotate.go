@@ -90,7 +90,7 @@ func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 }
 
 // RotateRest re-encrypts the short-lived sealed values (OAuth verifiers,
-// pending choices, revocations owed) and finally the key canary, so the old key can go.
+// pending choices, revocations owed, webhook secrets) and finally the key canary, so the old key can go.
 func (s *Store) RotateRest(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		type item struct {
@@ -139,6 +139,10 @@ func (s *Store) RotateRest(ctx context.Context) error {
 		}
 		if err := reseal("SELECT CAST(id AS BLOB), sealed FROM revocations", "UPDATE revocations SET sealed = ? WHERE id = CAST(? AS TEXT)",
 			func(k []byte) (string, string) { return string(k), revocationField }); err != nil {
+			return err
+		}
+		if err := reseal("SELECT CAST(id AS BLOB), secret FROM webhooks", "UPDATE webhooks SET secret = ? WHERE id = CAST(? AS TEXT)",
+			func(k []byte) (string, string) { return string(k), webhookSecretField }); err != nil {
 			return err
 		}
 		c, err := s.box.Canary()

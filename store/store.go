@@ -31,6 +31,7 @@ type Store struct {
 	reads *stmtCache
 	box   *vault.Box
 	now   func() time.Time
+	hooks webhookHooks
 }
 
 // Options configure Open.

@@ -5,6 +5,7 @@ package views
 import (
 	"fmt"
 	"github.com/a-h/templ"
+	"strings"
 	"time"
 )
 
@@ -138,3 +139,5 @@ func signInPlatform(platform, name string) string {
 	}
 	return name
 }
+
+func joinEvents(events []string) string { return strings.Join(events, ", ") }
