@@ -53,7 +53,7 @@ func (s *server) handleConnectChooser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := views.ConnectProps{Used: used, Max: v.member.MaxAccounts}
+	p := views.ConnectProps{Used: used, Max: v.member.MaxAccounts, Plan: v.member.Plan}
 	for _, pl := range providers.Platforms() {
 		info := providers.Describe(pl)
 		choice := views.PlatformChoice{Platform: string(pl), Name: info.Name, AccountType: info.AccountType,
@@ -93,6 +93,17 @@ func (s *server) handleConnectStart(c echo.Context) error {
 			if len(rerequest) == 0 {
 				return echo.NewHTTPError(http.StatusConflict, a.DisplayName+" already has every permission it needs.")
 			}
+		}
+	}
+	if flow.Purpose == "connect" {
+		// A new connection with the plan full would only end in a refusal
+		// after the whole consent: say it before the platform.
+		used, err := s.Store.CountAccounts(ctx, v.member.ID)
+		if err != nil {
+			return err
+		}
+		if used >= v.member.MaxAccounts {
+			return echo.NewHTTPError(http.StatusConflict, "Your plan is full: disconnect an account or change plan. Reconnecting an account already here stays possible from its card.")
 		}
 	}
 	state := randomString()
@@ -236,7 +247,7 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 	msg := "Reconnected " + joinAnd(res.Renewed) + "."
 	if flow.Purpose == "rerequest" {
 		if missing := missingScopes(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
-			return done("error", "The permission was declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
+			return done("error", "Declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
 		}
 		msg = "Permissions granted. " + msg
 	}
@@ -260,7 +271,7 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 		}
 		if missing := missingScopes(p, scopes); len(missing) > 0 {
 			d.Status = store.StatusLimited
-			d.Problem = "Missing permission: " + scopeWords(missing) + "."
+			d.Problem = missingWords(missing)
 		}
 		out = append(out, d)
 	}
@@ -291,7 +302,7 @@ func scopeWords(names []string) string {
 	for _, n := range names {
 		words = append(words, strings.ToLower(providers.ScopeDescription(n)[:1])+providers.ScopeDescription(n)[1:])
 	}
-	return strings.Join(words, "; ")
+	return joinAnd(words)
 }
 
 func exchangeFailure(p providers.Platform, err error) string {

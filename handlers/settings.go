@@ -42,8 +42,10 @@ func (s *server) handleAddMember(c echo.Context) error {
 	if a, err := mail.ParseAddress(f.Email); err != nil || a.Address != f.Email {
 		f.Errors["email"] = "Enter an email address such as sam@example.com."
 	}
-	if f.Name == "" || len(f.Name) > 100 {
-		f.Errors["name"] = "Give a name of at most 100 characters."
+	if f.Name == "" {
+		f.Errors["name"] = "Enter their name."
+	} else if len(f.Name) > 100 {
+		f.Errors["name"] = "Use at most 100 characters."
 	}
 	if msg := auth.CheckPolicy(pw); msg != "" {
 		f.Errors["password"] = msg
