@@ -114,6 +114,13 @@ func (s *server) handleAccountList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The search form sent without JavaScript names every field, empty
+	// ones too: answer with the address a person would write.
+	for _, k := range []string{"q", "platform", "status", "page"} {
+		if vs, ok := c.QueryParams()[k]; ok && (len(vs) == 0 || strings.TrimSpace(vs[0]) == "") {
+			return c.Redirect(http.StatusSeeOther, "/settings/accounts"+p.Filter.Query(p.Filter.Page))
+		}
+	}
 	return s.page(c, http.StatusOK, "Social Accounts", "accounts", func(ch views.Chrome) templ.Component { return views.AccountsPage(ch, p) })
 }
 
@@ -163,6 +170,7 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 	switch {
 	case a.Status == store.StatusNeedsReauth:
 		v.Status, v.StatusLabel = "needs_reauth", "Needs re-auth"
+		v.Expiry = "" // it works until nothing: the problem says what to do
 		v.Problem = sentence(a.LastError)
 		if v.Problem == "" {
 			v.Problem = "OmniSocial can no longer reach this account."

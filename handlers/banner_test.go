@@ -130,13 +130,17 @@ func TestCheckNow(t *testing.T) {
 	before, _ := k.st.Tokens(t.Context(), id)
 
 	tok := b.csrf("/settings/accounts/" + id)
-	res := b.post("/settings/accounts/"+id+"/check", url.Values{}, "HX-Request", "true", "X-CSRF-Token", tok)
+	res := b.post("/settings/accounts/"+id+"/check", url.Values{}, "HX-Request", "true", "HX-Target", "main", "X-CSRF-Token", tok)
 	if res.StatusCode != http.StatusOK || res.Header.Get("HX-Trigger") != "accountsChanged" {
 		t.Fatalf("htmx check: %d %q", res.StatusCode, res.Header.Get("HX-Trigger"))
 	}
 	doc := parse(t, res)
 	if doc.Find(".sidebar").Length() != 0 || doc.Find("[data-testid=details]").Length() != 1 {
 		t.Fatal("htmx check did not answer with the details fragment")
+	}
+	// <main> is replaced whole: the message area comes in it, not out of band.
+	if doc.Find("#flash[hx-swap-oob]").Length() != 0 || doc.Find("#flash").Length() != 1 {
+		t.Fatal("the message area is not part of the new <main>")
 	}
 	if got := doc.Find("[data-testid=flash]").Text(); !strings.Contains(got, "tokens refreshed") {
 		t.Fatalf("flash = %q", got)
