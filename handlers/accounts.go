@@ -624,7 +624,7 @@ func (s *server) handleChoose(c echo.Context) error {
 	}
 	form, err := c.FormParams()
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
 	}
 	var chosen []store.Discovered
 	for _, id := range form["account"] {

@@ -236,7 +236,7 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 			}
 			s.revokeSoon()
 		}
-		return done("error", fmt.Sprintf("You signed in to %s as %s, who cannot manage %s. Nothing was changed: sign in as the account that manages it and reconnect again.",
+		return done("error", fmt.Sprintf("You signed in to %s as %s, who cannot manage %s. Nothing was changed: reconnect again and sign in as someone who manages it.",
 			p.Name(), who, a.DisplayName), "/settings/accounts/"+a.ID)
 	}
 	res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
@@ -313,7 +313,7 @@ func exchangeFailure(p providers.Platform, err error) string {
 	case providers.IsTransient(err):
 		return p.Name() + " did not answer in time. Nothing was connected; try again in a moment."
 	case errors.As(err, &pe) && pe.Reason != "":
-		return pe.Reason + ". Nothing was connected; try again."
+		return sentence(pe.Reason) + " Nothing was connected; try again."
 	}
 	return p.Name() + " did not complete the sign-in. Nothing was connected; try again."
 }
