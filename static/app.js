@@ -187,7 +187,7 @@
       out.innerHTML = "";
       var strong = document.createElement("strong");
       strong.textContent = n + " of " + room;
-      out.append(strong, " selected" + (n >= room ? ": the plan has no more room" : ""));
+      out.append(strong, " selected" + (n > room ? ": untick " + (n - room) : n === room ? ": the plan has no more room" : ""));
     }
   }
   function initChoose(root) {
