@@ -404,7 +404,14 @@ func TestBrowserManyAccounts(t *testing.T) {
 			if platforms != "tiktok" {
 				t.Fatalf("platforms listed under the TikTok filter: %s", platforms)
 			}
-			// Pages: Next, in place with JavaScript.
+			// Pages: Next, in place with JavaScript (once htmx has settled
+			// the list it swapped in, so the new link is live).
+			if js {
+				if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!document.querySelector(".htmx-settling, .htmx-swapping, .htmx-request")`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
 			do(t, ctx, chromedp.Click(`[data-testid=pager-next]`))
 			if !js {
 				waitLoad(t, ctx, "page=2&platform=tiktok")
