@@ -68,6 +68,7 @@ func openDisconnectDialog(t *testing.T, ctx context.Context) string {
 	if err != nil || id == "" {
 		t.Fatalf("first account's id: %q %v", id, err)
 	}
+	openMenu(t, ctx, `[data-testid=account]:first-child`)
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
 		chromedp.WaitVisible(`dialog[data-testid=confirm-disconnect] [data-testid=confirm-disconnect-button]`),
@@ -225,7 +226,8 @@ func TestBrowserErrorPlatformNotConfigured(t *testing.T) {
 	// The same database served without the sandbox and without Facebook
 	// credentials; cookies are per host, so the session carries over.
 	prod := startServer(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "false")
-	do(t, ctx, chromedp.Navigate(prod.URL+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=account] [data-testid=reconnect]`))
+	do(t, ctx, chromedp.Navigate(prod.URL+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=account] [data-testid=more-button]`))
+	openMenu(t, ctx, `[data-testid=account]:first-child`)
 	do(t, ctx, chromedp.Click(`[data-testid=account]:first-child [data-testid=reconnect]`))
 	seenFlash(t, ctx, "Facebook is not configured on this server. The administrator sets OMNISOCIAL_FACEBOOK_APP_ID and OMNISOCIAL_FACEBOOK_APP_SECRET.")
 	shot(t, ctx, "error-409-not-configured")
@@ -270,6 +272,7 @@ func TestBrowserErrorServerUnreachable(t *testing.T) {
 	}
 
 	block(false)
+	openMenu(t, ctx, `[data-testid=account]:first-child`)
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
 		chromedp.WaitVisible(`dialog[data-testid=confirm-disconnect] [data-testid=confirm-disconnect-button]`),

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -65,6 +68,27 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if violations != "" {
 		t.Fatalf("%s: Content-Security-Policy violations: %s", name, violations)
 	}
+	// Every state a test reaches is audited three times, as people see it:
+	// 1280 px light, 1280 px dark, 390 px (a phone).
+	audit(t, ctx, name)
+	save(t, ctx, name)
+	setColorScheme(t, ctx, "dark")
+	audit(t, ctx, name+" (dark)")
+	save(t, ctx, name+"-dark")
+	setColorScheme(t, ctx, "")
+	setWidth(t, ctx, 390)
+	audit(t, ctx, name+" (390 px)")
+	// Nothing may scroll sideways on a phone.
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Errorf("%s: the page is %d px wide at 390 px (%v)", name, w, err)
+	}
+	save(t, ctx, name+"-390")
+	setWidth(t, ctx, 0)
+}
+
+// save writes a full-page screenshot under OMNISOCIAL_SCREENSHOTS, when set.
+func save(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
 	dir := os.Getenv("OMNISOCIAL_SCREENSHOTS")
 	if dir == "" {
 		return
@@ -76,6 +100,88 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	os.MkdirAll(dir, 0o755)
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// setColorScheme emulates prefers-color-scheme ("" restores the default).
+func setColorScheme(t *testing.T, ctx context.Context, scheme string) {
+	t.Helper()
+	p := emulation.SetEmulatedMediaParams{}
+	if scheme != "" {
+		p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setWidth emulates a viewport of that many CSS pixels (0 restores 1280).
+func setWidth(t *testing.T, ctx context.Context, width int64) {
+	t.Helper()
+	var err error
+	if width == 0 {
+		_, err = chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+	} else {
+		_, err = chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: width, Height: 844, DeviceScaleFactor: 1, Mobile: true})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noJS remembers the browsers whose page scripts are off.
+var noJS sync.Map
+
+// disableJS turns the page's scripts off, as for a person without JavaScript.
+func disableJS(t *testing.T, ctx context.Context) {
+	t.Helper()
+	setScripts(t, ctx, false)
+	noJS.Store(ctx, true)
+}
+
+func jsOff(ctx context.Context) bool { _, ok := noJS.Load(ctx); return ok }
+
+func setScripts(t *testing.T, ctx context.Context, on bool) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+//go:embed testdata/axe.min.js
+var axeSource string
+
+// audit runs axe-core (testdata/axe.min.js, see testdata/README.md) over the
+// page as it is now, failing the test on any WCAG 2.2 A/AA violation. The
+// script goes in through DevTools' Runtime.evaluate, which the page's
+// Content-Security-Policy does not govern; it runs in pages whose own
+// scripts are disabled too.
+func audit(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	// Let a CSS transition (a fading message, an opening dialog) finish, so
+	// colours are measured as they settle.
+	time.Sleep(250 * time.Millisecond)
+	if jsOff(ctx) {
+		// axe-core waits on timers, which do not run while the page's
+		// scripts are off: allow them for the audit alone (the page's own
+		// scripts, skipped when it loaded, stay unrun).
+		setScripts(t, ctx, true)
+		defer setScripts(t, ctx, false)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof axe === "object" || (function(){`+axeSource+`; return true})()`)); err != nil {
+		t.Fatalf("%s: injecting axe-core: %v", name, err)
+	}
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {
+		runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+		resultTypes: ["violations"]
+	}).then(r => r.violations.map(v => v.impact + " " + v.id + ": " + v.help + " [" +
+		v.nodes.slice(0, 4).map(n => n.target.join(" ") + (n.failureSummary ? " (" + n.failureSummary.split("\n").slice(1).join(" ").trim() + ")" : "")).join("; ") + "]").join("\n"))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: running axe-core: %v", name, err)
+	}
+	if found != "" {
+		t.Errorf("%s: axe-core found:\n%s", name, found)
 	}
 }
 
@@ -157,6 +263,25 @@ func TestBrowserSignupLandOnAccountsLogout(t *testing.T) {
 	}
 }
 
+// openMenu opens the More menu of the card sel.
+func openMenu(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.Click(sel+` [data-testid=more-button]`),
+		chromedp.WaitVisible(sel+` [data-testid=more] .menu-panel`),
+	)
+}
+
+// focused names the element that has focus: its data-testid, or its tag.
+func focused(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(e => e ? (e.getAttribute("data-testid") || e.tagName.toLowerCase()) : "")(document.activeElement)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // signUpInBrowser creates the first user and lands on Social Accounts.
 func signUpInBrowser(t *testing.T, ctx context.Context, base string) {
 	t.Helper()
@@ -191,10 +316,13 @@ func connectTwoPages(t *testing.T, ctx context.Context) {
 		chromedp.WaitVisible(`[data-testid=choose]`),
 	)
 	shot(t, ctx, "choose")
-	// Untick the two Pages not wanted.
+	// The plan has room for three: three of the four Pages come ticked.
+	// Untick the one not wanted of those.
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("input[name=account]:checked").length`)); n != 3 {
+		t.Fatalf("%d Pages ticked on a plan with room for 3", n)
+	}
 	do(t, ctx,
 		chromedp.Click(`input[name=account][value="104000000000102"]`),
-		chromedp.Click(`input[name=account][value="104000000000104"]`),
 		chromedp.Click(`[data-testid=confirm]`),
 		chromedp.WaitVisible(`[data-testid=account]`),
 	)
@@ -210,13 +338,27 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	connectTwoPages(t, ctx)
 	shot(t, ctx, "accounts-two")
 
-	// Disconnect the first, confirming in the dialog.
+	// The More menu opens without leaving the page.
+	openMenu(t, ctx, `[data-testid=account]:first-child`)
+	shot(t, ctx, "accounts-more-menu")
+	// Disconnect the first, confirming in the dialog. It opens on "Keep
+	// it", so Enter keeps the account.
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
 		chromedp.WaitVisible(`dialog[data-testid=confirm-disconnect]`),
 	)
+	if got := focused(t, ctx); got != "keep-it" {
+		t.Fatalf("the dialog opened with focus on %q, want Keep it", got)
+	}
 	shot(t, ctx, "disconnect-dialog")
+	do(t, ctx, chromedp.KeyEvent("\r"), chromedp.WaitNotPresent(`dialog[open]`))
+	if n := accountRows(t, ctx); n != 2 {
+		t.Fatalf("Enter in the dialog removed an account: %d left", n)
+	}
+	openMenu(t, ctx, `[data-testid=account]:first-child`)
 	do(t, ctx,
+		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
+		chromedp.WaitVisible(`dialog[data-testid=confirm-disconnect]`),
 		chromedp.Click(`dialog [data-testid=confirm-disconnect-button]`),
 		chromedp.WaitNotPresent(`dialog[data-testid=confirm-disconnect]`),
 	)
@@ -232,8 +374,13 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	if loc := location(t, ctx); !strings.HasSuffix(loc, "/settings/accounts") {
 		t.Fatalf("disconnect navigated away: %s", loc)
 	}
+	// Focus is on the message that says what happened, not on <body>.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.activeElement && document.activeElement.matches("#flash .flash")`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("after the disconnect focus is on %q, want the message", focused(t, ctx))
+	}
 
-	// Reconnect the other: through the dialog again, renewed in place.
+	// Reconnect the other, a secondary action of a healthy card.
+	openMenu(t, ctx, `[data-testid=account]`)
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account] [data-testid=reconnect]`),
 		chromedp.WaitVisible(`[data-testid=consent-form]`),
@@ -253,9 +400,9 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 		t.Fatalf("details scopes = %q", got)
 	}
 	// Disconnecting the last account brings back the empty state in place.
+	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=more-button]`))
+	openMenu(t, ctx, `[data-testid=account]`)
 	do(t, ctx,
-		chromedp.Navigate(ts.URL+"/settings/accounts"),
-		chromedp.WaitVisible(`[data-testid=disconnect]`),
 		chromedp.Click(`[data-testid=disconnect]`),
 		chromedp.WaitVisible(`dialog [data-testid=confirm-disconnect-button]`),
 		chromedp.Click(`dialog [data-testid=confirm-disconnect-button]`),
@@ -272,12 +419,13 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 func TestBrowserConnectWithoutJavaScript(t *testing.T) {
 	ts := startServer(t)
 	ctx := newBrowser(t)
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	disableJS(t, ctx)
 	signUpInBrowser(t, ctx, ts.URL)
 	connectTwoPages(t, ctx)
-	// Disconnect without JavaScript: the link leads to a confirmation page.
+	// Disconnect without JavaScript: the More menu opens all the same, and
+	// the link leads to a confirmation page.
+	openMenu(t, ctx, `[data-testid=account]:first-child`)
+	shot(t, ctx, "accounts-more-menu-nojs")
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
 		chromedp.WaitVisible(`[data-testid=confirm-disconnect-button]`),
@@ -345,7 +493,7 @@ func TestBrowserRevokedAccountShowsBannerUntilReconnected(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	shot(t, ctx, "banner")
-	if got := text(t, ctx, `[data-testid=banner-group]`); !strings.Contains(got, "Bloom Botanics") {
+	if got := text(t, ctx, `[data-testid=banner-group]`); got != "Bloom Botanics (TikTok) stopped working. Sign in again" {
 		t.Fatalf("banner = %q", got)
 	}
 	do(t, ctx,

@@ -175,12 +175,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.Proxies = append(c.Proxies, n)
 	}
 	c.DBPath = get("OMNISOCIAL_DB")
-	u, err := url.Parse(strings.TrimRight(get("OMNISOCIAL_BASE_URL"), "/"))
+	c.Dev = boolean("OMNISOCIAL_DEV")
+	base := get("OMNISOCIAL_BASE_URL")
+	if c.Dev && strings.TrimSpace(getenv("OMNISOCIAL_BASE_URL")) == "" {
+		// Development on another port: OMNISOCIAL_ADDR alone moves the
+		// base URL too, so the OAuth redirects come back to this server.
+		base = devBaseURL(c.Addr)
+	}
+	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		bad("OMNISOCIAL_BASE_URL", "must be an absolute http(s) URL without query, got %q", get("OMNISOCIAL_BASE_URL"))
+		bad("OMNISOCIAL_BASE_URL", "must be an absolute http(s) URL without query, got %q", base)
 	}
 	c.BaseURL = u
-	c.Dev = boolean("OMNISOCIAL_DEV")
 	c.Sandbox = boolean("OMNISOCIAL_SANDBOX") || c.Dev
 	c.SandboxControlToken = vault.NewToken(get("OMNISOCIAL_SANDBOX_CONTROL_TOKEN"))
 	if n := len(c.SandboxControlToken.Reveal()); n > 0 && n < 32 {
@@ -358,4 +364,17 @@ func parseEnv(r io.Reader, into map[string]string) error {
 		}
 	}
 	return sc.Err()
+}
+
+// devBaseURL is the base URL development mode serves on: the listen
+// address, with localhost for an address that names no host.
+func devBaseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost:8080"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

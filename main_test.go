@@ -161,6 +161,40 @@ func TestServeRefusesDevModeInProduction(t *testing.T) {
 	}
 }
 
+// In development OMNISOCIAL_ADDR alone moves the base URL along with it;
+// an explicit OMNISOCIAL_BASE_URL wins, and outside development nothing is
+// guessed.
+func TestDevAddrMovesBaseURL(t *testing.T) {
+	keys := []string{"OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret}
+	tests := []struct {
+		kv   []string
+		want string
+	}{
+		{[]string{"OMNISOCIAL_DEV", "true", "OMNISOCIAL_ADDR", ":9090"}, "http://localhost:9090"},
+		{[]string{"OMNISOCIAL_DEV", "true", "OMNISOCIAL_ADDR", "127.0.0.1:9091"}, "http://127.0.0.1:9091"},
+		{[]string{"OMNISOCIAL_DEV", "true"}, "http://localhost:8080"},
+		{[]string{"OMNISOCIAL_DEV", "true", "OMNISOCIAL_ADDR", ":9090", "OMNISOCIAL_BASE_URL", "http://dev.example.test:8000"}, "http://dev.example.test:8000"},
+		{[]string{"OMNISOCIAL_ADDR", ":9090"}, "http://localhost:8080"},
+	}
+	for _, tc := range tests {
+		cfg, err := loadConfig(env(append(append([]string{}, keys...), tc.kv...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.BaseURL.String(); got != tc.want {
+			t.Errorf("%v: base URL %s, want %s", tc.kv, got, tc.want)
+		}
+	}
+}
+
+// The start-up log says where to sign up.
+func TestStartupLogNamesSignup(t *testing.T) {
+	ts := startServer(t)
+	if want := "open " + ts.URL + "/signup"; !strings.Contains(ts.logs.String(), want) {
+		t.Fatalf("the start-up log does not say %q:\n%s", want, ts.logs.String())
+	}
+}
+
 func TestDevModeGeneratesSecretsOnce(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "dev.db")

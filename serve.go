@@ -266,6 +266,11 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		}
 		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","), "control_api", control)
 	}
+	if users, err := st.CountUsers(ctx); err == nil && users == 0 {
+		log.Info("no one has signed up yet: open " + cfg.BaseURL.String() + "/signup (the first person to sign up owns the first workspace)")
+	} else {
+		log.Info("open " + cfg.BaseURL.String() + "/login to log in")
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,16 +33,96 @@ func (s *server) accountsProps(c echo.Context) (views.AccountsProps, error) {
 		return views.AccountsProps{}, err
 	}
 	p := views.AccountsProps{Used: len(accts), Max: v.member.MaxAccounts, Plan: v.member.Plan, CanManage: canManage(v)}
+	all := make([]views.AccountView, 0, len(accts))
 	for _, a := range accts {
-		p.Accounts = append(p.Accounts, s.accountView(a, canManage(v), csrf))
+		all = append(all, s.accountView(a, canManage(v), csrf))
 	}
+	p.Accounts, p.Filter = filterAccounts(all, c.QueryParams())
 	return p, nil
+}
+
+var (
+	filterPlatforms = []views.FilterOption{{Value: "facebook", Label: "Facebook"}, {Value: "instagram", Label: "Instagram"}, {Value: "tiktok", Label: "TikTok"}}
+	filterStatuses  = []views.FilterOption{{Value: "needs_reauth", Label: "Needs re-auth"}, {Value: "expiring", Label: "Expiring soon"},
+		{Value: "limited", Label: "Limited"}, {Value: "active", Label: "Active"}}
+)
+
+// filterAccounts narrows a workspace's accounts by the list's search and
+// filters (q, platform, status) and cuts out the page asked for. The
+// status is the one shown (expiring soon is worked out, not stored), so
+// this happens here rather than in SQL; a workspace holds at most a plan's
+// worth of accounts.
+func filterAccounts(all []views.AccountView, q url.Values) ([]views.AccountView, views.AccountFilter) {
+	f := views.AccountFilter{Show: len(all) > views.FilterThreshold, Q: strings.TrimSpace(q.Get("q")), Page: 1}
+	if len(f.Q) > 100 {
+		f.Q = f.Q[:100]
+	}
+	if slices.ContainsFunc(filterPlatforms, func(o views.FilterOption) bool { return o.Value == q.Get("platform") }) {
+		f.Platform = q.Get("platform")
+	}
+	if slices.ContainsFunc(filterStatuses, func(o views.FilterOption) bool { return o.Value == q.Get("status") }) {
+		f.Status = q.Get("status")
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
+		f.Page = n
+	}
+	// A filter given in the address counts even on a short list, so a
+	// link to it never shows the wrong accounts.
+	f.Show = f.Show || f.Active()
+	needle := strings.ToLower(f.Q)
+	var matched []views.AccountView
+	for _, a := range all {
+		if f.Platform != "" && a.Platform != f.Platform || f.Status != "" && a.Status != f.Status {
+			continue
+		}
+		if needle != "" && !strings.Contains(strings.ToLower(a.Name), needle) && !strings.Contains(strings.ToLower(a.Handle), needle) {
+			continue
+		}
+		matched = append(matched, a)
+	}
+	for _, o := range filterPlatforms {
+		o.Count = countFunc(all, func(a views.AccountView) bool { return a.Platform == o.Value })
+		o.Selected = o.Value == f.Platform
+		f.Platforms = append(f.Platforms, o)
+	}
+	for _, o := range filterStatuses {
+		o.Count = countFunc(all, func(a views.AccountView) bool { return a.Status == o.Value })
+		o.Selected = o.Value == f.Status
+		f.Statuses = append(f.Statuses, o)
+	}
+	f.Matched = len(matched)
+	if !f.Show {
+		return matched, f
+	}
+	f.Pages = max((len(matched)+views.PageSize-1)/views.PageSize, 1)
+	f.Page = min(f.Page, f.Pages)
+	from := (f.Page - 1) * views.PageSize
+	to := min(from+views.PageSize, len(matched))
+	f.From, f.To = min(from+1, to), to
+	return matched[from:to], f
+}
+
+func countFunc[T any](xs []T, keep func(T) bool) int {
+	n := 0
+	for _, x := range xs {
+		if keep(x) {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *server) handleAccountList(c echo.Context) error {
 	p, err := s.accountsProps(c)
 	if err != nil {
 		return err
+	}
+	// The search form sent without JavaScript names every field, empty
+	// ones too: answer with the address a person would write.
+	for _, k := range []string{"q", "platform", "status", "page"} {
+		if vs, ok := c.QueryParams()[k]; ok && (len(vs) == 0 || strings.TrimSpace(vs[0]) == "") {
+			return c.Redirect(http.StatusSeeOther, "/settings/accounts"+p.Filter.Query(p.Filter.Page))
+		}
 	}
 	return s.page(c, http.StatusOK, "Social Accounts", "accounts", func(ch views.Chrome) templ.Component { return views.AccountsPage(ch, p) })
 }
@@ -50,6 +133,9 @@ func (s *server) handleAccountListFragment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The address follows the search and page shown, so reload, back and a
+	// shared link show the same accounts.
+	c.Response().Header().Set("HX-Replace-Url", "/settings/accounts"+p.Filter.Query(p.Filter.Page))
 	// The usage meter sits outside the list; a list reloaded after a change
 	// elsewhere (another tab's disconnect) brings it along.
 	return render(c, http.StatusOK, templ.Join(views.AccountsList(s.fragmentChrome(c), p), views.UsageOOB(p.Used, p.Max)))
@@ -87,7 +173,8 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 	switch {
 	case a.Status == store.StatusNeedsReauth:
 		v.Status, v.StatusLabel = "needs_reauth", "Needs re-auth"
-		v.Problem = a.LastError
+		v.Expiry = "" // it works until nothing: the problem says what to do
+		v.Problem = sentence(a.LastError)
 		if v.Problem == "" {
 			v.Problem = "OmniSocial can no longer reach this account."
 		}
@@ -95,9 +182,9 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 	case a.Status == store.StatusLimited:
 		v.Status, v.StatusLabel = "limited", "Limited"
 		v.Missing = missingScopes(p, a.Scopes)
-		v.Problem = a.LastError
+		v.Problem = sentence(a.LastError)
 		if len(v.Missing) > 0 {
-			v.Problem = "Missing permission: " + scopeWords(v.Missing) + ". Grant it to use every feature."
+			v.Problem = missingWords(v.Missing) + " " + grantAdvice(len(v.Missing))
 		}
 	case !deadline.IsZero() && deadline.Sub(now) < s.ExpiryWarning:
 		v.Status, v.StatusLabel = "expiring", "Expiring soon"
@@ -145,7 +232,33 @@ func (s *server) expiryText(a store.Account, deadline time.Time) string {
 	case deadline.Before(now):
 		return "Expired " + views.Ago(deadline, now)
 	}
-	return "Sign-in valid until " + deadline.Format("2 Jan 2006")
+	return "Works until " + deadline.Format("2 Jan 2006")
+}
+
+// sentence ends a message with a full stop when it has none, so another
+// sentence can follow it.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
+		return s
+	}
+	return s + "."
+}
+
+// missingWords names missing permissions in one sentence:
+// "Missing permissions: publish posts and read engagement."
+func missingWords(scopes []string) string {
+	if len(scopes) == 1 {
+		return "Missing permission: " + scopeWords(scopes) + "."
+	}
+	return "Missing permissions: " + scopeWords(scopes) + "."
+}
+
+func grantAdvice(n int) string {
+	if n == 1 {
+		return "Grant it to use every feature."
+	}
+	return "Grant them to use every feature."
 }
 
 func (s *server) handleAccountDetails(c echo.Context) error {
@@ -166,23 +279,10 @@ func (s *server) handleAccountDetails(c echo.Context) error {
 	now := s.Now()
 	p := views.DetailsProps{
 		Account:     s.accountView(a, canManage(v), csrf),
-		TokenExpiry: tokenExpiry(a, now),
-		LastSynced:  views.Ago(a.LastSyncedAt, now),
-		NextCheck:   views.In(a.NextCheckAt, now),
-		LastError:   orDash(a.LastError),
-		LastOutcome: outcomeWords(a.LastOutcome),
-		Failures:    a.Failures,
-		ConnectedBy: a.ConnectedBy,
-		ConnectedAt: a.ConnectedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 		Metadata:    metadataRows(a.Metadata),
 		HistoryDays: s.HistoryDays,
 	}
-	if a.Status == store.StatusNeedsReauth {
-		p.NextCheck = "Paused until the account is reconnected"
-	}
-	if !a.RefreshExpiresAt.IsZero() {
-		p.RefreshExpiry = a.RefreshExpiresAt.UTC().Format("2 Jan 2006 15:04 UTC")
-	}
+	p.Health, p.HealthKind, p.Connection = s.connectionHealth(a, p.Account, now)
 	required := providers.Describe(providers.Platform(a.Platform)).Scopes
 	for _, sc := range required {
 		p.Scopes = append(p.Scopes, views.ScopeView{Name: sc.Name, Description: sc.Description, Granted: slices.Contains(a.Scopes, sc.Name)})
@@ -193,20 +293,98 @@ func (s *server) handleAccountDetails(c echo.Context) error {
 		}
 	}
 	for _, e := range events {
-		ev := views.EventView{When: views.Ago(e.At, now), Kind: eventWords(e.Kind), Detail: e.Detail}
-		if e.Actor != "" {
-			ev.Actor = " by " + e.Actor
-		}
-		p.Events = append(p.Events, ev)
+		p.Events = append(p.Events, views.EventView{When: views.Ago(e.At, now), Kind: eventWords(e.Kind), Detail: e.Detail, Actor: e.Actor})
 	}
 	return s.page(c, http.StatusOK, a.DisplayName, "accounts", func(ch views.Chrome) templ.Component { return views.DetailsPage(ch, p) })
 }
 
-func tokenExpiry(a store.Account, now time.Time) string {
-	if a.TokenExpiresAt.IsZero() {
-		return "Does not expire"
+// connectionHealth says in one sentence what works, until when, and what the
+// person must do by when; then lists only the facts that apply now.
+func (s *server) connectionHealth(a store.Account, av views.AccountView, now time.Time) (health, kind string, rows []views.Fact) {
+	deadline := renewalDeadline(a)
+	day := func(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
+	tiktok := providers.Platform(a.Platform) == providers.TikTok
+	switch av.Status {
+	case "needs_reauth":
+		kind = "bad"
+		reason := sentence(a.LastError)
+		if reason == "" {
+			reason = "OmniSocial can no longer reach it."
+		}
+		health = "Stopped working " + av.Checked + ". " + reason + " Nothing is retried until it is reconnected: choose Reconnect and sign in as someone who manages it."
+	case "expiring":
+		kind = "warn"
+		health = fmt.Sprintf("Working until %s (%s). %s cannot renew this access on its own: reconnect before then.",
+			day(deadline), views.In(deadline, now), av.PlatformName)
+	case "limited":
+		kind = "warn"
+		health = "Working, with limits. " + av.Problem
+	default:
+		kind = "ok"
+		switch {
+		case tiktok && !deadline.IsZero():
+			health = "Working. OmniSocial renews its access on its own until " + day(deadline) + "; sign in again before then to keep it going."
+		case deadline.IsZero():
+			health = "Working. Its access does not expire; there is nothing to do."
+		default:
+			health = "Working until " + day(deadline) + " (" + views.In(deadline, now) + "), when " + signInName(a) + " asks you to sign in again. OmniSocial warns you ahead of time."
+		}
+		if a.Failures > 0 {
+			kind = "warn"
+			health = fmt.Sprintf("Working, but the last %s failed (%s). OmniSocial retries on its own; nothing to do yet.",
+				plural(a.Failures, "check"), lowerFirst(outcomeWords(a.LastOutcome)))
+		}
 	}
-	return a.TokenExpiresAt.UTC().Format("2 Jan 2006 15:04 UTC") + " (" + views.In(a.TokenExpiresAt, now) + ")"
+	add := func(label, value, testid string) {
+		rows = append(rows, views.Fact{Label: label, Value: value, TestID: testid})
+	}
+	if av.Status != "needs_reauth" {
+		switch {
+		case tiktok && !a.TokenExpiresAt.IsZero():
+			add("Access token", "Renewed automatically; the current one ends "+views.In(a.TokenExpiresAt, now), "token-expiry")
+			if !a.RefreshExpiresAt.IsZero() {
+				add("Renewal possible until", a.RefreshExpiresAt.UTC().Format("2 Jan 2006 15:04 UTC"), "")
+			}
+		case deadline.IsZero():
+			add("Access", "Does not expire", "token-expiry")
+		default:
+			add("Access until", deadline.UTC().Format("2 Jan 2006 15:04 UTC")+" ("+views.In(deadline, now)+")", "token-expiry")
+		}
+		add("Next check", views.In(a.NextCheckAt, now), "next-check")
+	}
+	add("Last synced", views.Ago(a.LastSyncedAt, now), "")
+	add("Last outcome", outcomeWords(a.LastOutcome), "last-outcome")
+	if a.Failures > 0 && av.Status != "needs_reauth" {
+		add("Failed checks", fmt.Sprintf("%d in a row; retrying with backoff", a.Failures), "")
+	}
+	if a.LastError != "" && av.Status != "needs_reauth" {
+		add("Last error", a.LastError, "last-error")
+	}
+	add("Connected", a.ConnectedAt.UTC().Format("2 Jan 2006 15:04 UTC")+" by "+orDash(a.ConnectedBy), "")
+	return health, kind, rows
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return views.Thousands(int64(n)) + " " + unit + "s"
+}
+
+// signInName is where the person signs in for an account: Instagram
+// accounts are reached through Facebook Login.
+func signInName(a store.Account) string {
+	if providers.Platform(a.Platform) == providers.TikTok {
+		return "TikTok"
+	}
+	return "Facebook"
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 func orDash(s string) string {
@@ -228,9 +406,20 @@ var metadataLabels = map[string]string{
 	"category": "Category", "fan_count": "Page likes", "followers_count": "Followers", "follower_count": "Followers",
 	"following_count": "Following", "likes_count": "Likes", "video_count": "Videos", "media_count": "Posts",
 	providers.MetaPageID: "Linked Page id", providers.MetaPageName: "Linked Page", providers.MetaFacebookUser: "Signed in as",
-	providers.MetaFacebookUserID: "Facebook user id", providers.MetaUserTokenExpiry: "Sign-in valid until",
-	providers.MetaDataAccessUntil: "Data access until", "tasks": "Page roles", "union_id": "Union id",
-	"account_type": "Account type", "user_token_valid": "Sign-in valid",
+	providers.MetaFacebookUserID: "Facebook user id", "tasks": "Page roles", "union_id": "Union id",
+	"account_type": "Account type",
+}
+
+// countKeys are metadata that count something, written as people read
+// counts (12,410); other numbers (ids) keep their digits.
+var countKeys = map[string]bool{"fan_count": true, "followers_count": true, "follower_count": true, "following_count": true,
+	"likes_count": true, "video_count": true, "media_count": true}
+
+// connectionKeys are metadata the Connection health summary already says
+// in words (when the sign-in and data access end, whether the sign-in still
+// works): listed raw beside it they would contradict it.
+var connectionKeys = map[string]bool{
+	providers.MetaUserTokenExpiry: true, providers.MetaDataAccessUntil: true, "user_token_valid": true,
 }
 
 // metadataRows lists platform metadata as label/value pairs, known keys
@@ -238,7 +427,9 @@ var metadataLabels = map[string]string{
 func metadataRows(m map[string]any) [][2]string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
-		keys = append(keys, k)
+		if !connectionKeys[k] {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	var rows [][2]string
@@ -250,7 +441,10 @@ func metadataRows(m map[string]any) [][2]string {
 		var val string
 		switch x := m[k].(type) {
 		case float64:
-			val = fmt.Sprintf("%.0f", x)
+			val = strconv.FormatFloat(x, 'f', -1, 64)
+			if countKeys[k] {
+				val = number(x)
+			}
 		case []any:
 			var parts []string
 			for _, p := range x {
@@ -264,12 +458,23 @@ func metadataRows(m map[string]any) [][2]string {
 			if t, err := time.Parse(time.RFC3339, x); err == nil {
 				val = t.UTC().Format("2 Jan 2006 15:04 UTC")
 			}
+		case bool:
+			val = map[bool]string{true: "Yes", false: "No"}[x]
 		default:
 			val = fmt.Sprint(x)
 		}
 		rows = append(rows, [2]string{label, val})
 	}
 	return rows
+}
+
+// number writes a count from JSON as people read it (12,410); ids and
+// other large values keep their digits.
+func number(x float64) string {
+	if x != math.Trunc(x) || math.Abs(x) >= 1e15 {
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return views.Thousands(int64(x))
 }
 
 func (s *server) handleDisconnectConfirm(c echo.Context) error {
@@ -303,6 +508,9 @@ func (s *server) handleDisconnect(c echo.Context) error {
 			return err
 		}
 		c.Response().Header().Set("HX-Trigger", "accountsChanged")
+		// app.js moves focus to the message (or the list's heading), not
+		// leaving it on <body> where the dialog was.
+		c.Response().Header().Set("HX-Trigger-After-Settle", "focusMessage")
 		return render(c, http.StatusOK, views.AccountRemoved(used, v.member.MaxAccounts, []views.Flash{{Kind: "success", Text: msg}}))
 	}
 	s.addFlash(c, "success", msg)
@@ -346,6 +554,14 @@ func (s *server) pendingGrant(c echo.Context) (store.PendingGrant, error) {
 }
 
 func (s *server) renderChoose(c echo.Context, status int, formError string) error {
+	return s.renderChooseWith(c, status, formError, nil)
+}
+
+// renderChooseWith shows the choose step. selected, when not nil, is what
+// the person ticked (kept when the form comes back with a message);
+// otherwise the accounts already connected are ticked, and new ones in
+// order while the plan has room for them.
+func (s *server) renderChooseWith(c echo.Context, status int, formError string, selected []string) error {
 	v := viewerOf(c)
 	ctx := c.Request().Context()
 	g, err := s.pendingGrant(c)
@@ -371,6 +587,17 @@ func (s *server) renderChoose(c echo.Context, status int, formError string) erro
 		ch.Connected = slices.ContainsFunc(existing, func(a store.Account) bool {
 			return a.Platform == g.Platform && a.PlatformUserID == d.PlatformUserID
 		})
+		switch {
+		case selected != nil:
+			ch.Checked = slices.Contains(selected, d.PlatformUserID) && (ch.Connected || props.Room > 0)
+		case ch.Connected:
+			ch.Checked = true
+		default:
+			ch.Checked = props.Selected < props.Room
+		}
+		if ch.Checked && !ch.Connected {
+			props.Selected++
+		}
 		props.Choices = append(props.Choices, ch)
 	}
 	return s.page(c, status, "Choose what to manage", "accounts", func(ch views.Chrome) templ.Component { return views.ChoosePage(ch, props) })
@@ -387,7 +614,7 @@ func choiceDetail(p providers.Platform, d store.Discovered) string {
 	}
 	for _, k := range []string{"followers_count", "follower_count", "fan_count"} {
 		if n, ok := d.Metadata[k].(float64); ok {
-			parts = append(parts, fmt.Sprintf("%.0f followers", n))
+			parts = append(parts, number(n)+" followers")
 			break
 		}
 	}
@@ -403,7 +630,7 @@ func (s *server) handleChoose(c echo.Context) error {
 	}
 	form, err := c.FormParams()
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
 	}
 	var chosen []store.Discovered
 	for _, id := range form["account"] {
@@ -414,7 +641,24 @@ func (s *server) handleChoose(c echo.Context) error {
 		chosen = append(chosen, g.Accounts[i])
 	}
 	if len(chosen) == 0 {
-		return s.renderChoose(c, http.StatusUnprocessableEntity, "Tick at least one account, or choose Cancel.")
+		return s.renderChooseWith(c, http.StatusUnprocessableEntity, "Tick at least one account, or choose Cancel.", []string{})
+	}
+	// More new accounts than the plan has room for: say so before anything
+	// is connected, keeping the selection, so the person decides which.
+	existing, err := s.Store.Accounts(ctx, v.member.ID)
+	if err != nil {
+		return err
+	}
+	added := countFunc(chosen, func(d store.Discovered) bool {
+		return !slices.ContainsFunc(existing, func(a store.Account) bool { return a.Platform == g.Platform && a.PlatformUserID == d.PlatformUserID })
+	})
+	if room := max(v.member.MaxAccounts-len(existing), 0); added > room {
+		msg := fmt.Sprintf("You selected %s, but your %s plan has room for %s. Untick %d, or disconnect an account or change plan first.",
+			plural(added, "new account"), v.member.Plan, plural(room, "more"), added-room)
+		if room == 0 {
+			msg = fmt.Sprintf("Your %s plan is full: disconnect an account or change plan to add one. Accounts already connected can still be renewed.", v.member.Plan)
+		}
+		return s.renderChooseWith(c, http.StatusUnprocessableEntity, msg, form["account"])
 	}
 	res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: g.Platform,
 		Subject: g.Subject, SubjectName: g.SubjectName, Accounts: chosen, SignIn: signInPlatforms(g.Platform)})
@@ -478,11 +722,14 @@ func (s *server) handleCheckNow(c echo.Context) error {
 		}
 		switch after.Status {
 		case store.StatusNeedsReauth:
-			kind, msg = "error", a.DisplayName+" needs to be reconnected: "+after.LastError
+			kind, msg = "error", a.DisplayName+" needs to be reconnected: "+sentence(after.LastError)
 		default:
-			msg = a.DisplayName + ": " + strings.ToLower(outcomeWords(after.LastOutcome)[:1]) + outcomeWords(after.LastOutcome)[1:] + "."
+			msg = a.DisplayName + " is working."
+			if strings.HasPrefix(after.LastOutcome, "refreshed") {
+				msg = a.DisplayName + " is working: tokens refreshed."
+			}
 			if after.LastError != "" {
-				kind, msg = "error", a.DisplayName+": "+after.LastError+" OmniSocial will retry on its own."
+				kind, msg = "error", "The check of "+a.DisplayName+" failed: "+sentence(after.LastError)+" OmniSocial will retry on its own."
 			}
 		}
 	}
@@ -508,7 +755,7 @@ func outcomeWords(o string) string {
 	case "refreshed":
 		return "Tokens refreshed"
 	case "checked":
-		return "Checked: working"
+		return "Checked, working"
 	case "reconnected":
 		return "Reconnected"
 	case "deauthorized":

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -60,27 +61,31 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 	index := map[string]int{}
 	for _, a := range accts {
 		p := providers.Platform(a.Platform)
-		key, label, bySignIn := a.ID, a.DisplayName+" on "+p.Name(), false
+		key := a.ID
+		g := views.BannerGroup{SignIn: p.Name(), Platform: a.Platform, AccountID: a.ID, CanReconnect: canManage(v)}
 		if p != providers.TikTok && a.GrantSubject != "" {
-			bySignIn = true
 			// Facebook and Instagram accounts of one Facebook sign-in.
 			key = "meta:" + a.GrantSubject
-			who := a.GrantSubjectName
-			if who == "" {
-				who = "the Facebook account"
-			}
-			label = "Reconnect " + who + "'s Facebook"
+			g.SignIn, g.Who = providers.Facebook.Name(), a.GrantSubjectName
 		}
 		i, ok := index[key]
 		if !ok {
 			i = len(b.Groups)
 			index[key] = i
-			b.Groups = append(b.Groups, views.BannerGroup{Label: label, Platform: a.Platform, AccountID: a.ID,
-				CanReconnect: canManage(v), BySignIn: bySignIn})
+			b.Groups = append(b.Groups, g)
 		}
-		b.Groups[i].Accounts = append(b.Groups[i].Accounts, a.DisplayName)
+		b.Groups[i].Accounts = append(b.Groups[i].Accounts, views.BannerAccount{Name: bannerName(a), Platform: p.Name()})
 	}
 	return b, nil
+}
+
+// bannerName is how the banner names an account: Instagram accounts by
+// their handle, as Instagram does, the rest by their name.
+func bannerName(a store.Account) string {
+	if providers.Platform(a.Platform) == providers.Instagram && a.Username != "" {
+		return "@" + strings.TrimPrefix(a.Username, "@")
+	}
+	return a.DisplayName
 }
 
 // handleBanner is the banner alone, for htmx to poll. It builds no page

@@ -37,12 +37,14 @@ func TestReauthBanner(t *testing.T) {
 			t.Fatalf("%s: %d banner groups, want 1", page, groups.Length())
 		}
 		text := strings.Join(strings.Fields(groups.Text()), " ")
-		if !strings.Contains(text, "Reconnect Dana Whitfield's Facebook") || !strings.Contains(text, "fixes 2 accounts") ||
-			!strings.Contains(text, "Harbor Coffee Roasters") || !strings.Contains(text, "Luma Yoga Studio") {
+		if text != "Dana Whitfield's Facebook sign-in stopped working: Harbor Coffee Roasters (Facebook), Luma Yoga Studio (Facebook). Sign in again" {
 			t.Fatalf("%s: banner says %q", page, text)
 		}
 		if groups.Find("[data-testid=banner-reconnect]").Length() != 1 {
 			t.Fatalf("%s: no Reconnect for the owner", page)
+		}
+		if doc.Find("[data-testid=banner-reconnect]").Length() != 1 {
+			t.Fatalf("%s: %d actions in the banner, want one", page, doc.Find("[data-testid=banner-reconnect]").Length())
 		}
 	}
 	// htmx polls /banner for the same fragment.
@@ -52,7 +54,8 @@ func TestReauthBanner(t *testing.T) {
 	}
 	// A member sees the warning without the button.
 	doc := parse(t, m.get("/settings/accounts"))
-	if doc.Find("[data-testid=banner-group]").Length() != 1 || doc.Find("[data-testid=banner-reconnect]").Length() != 0 {
+	if doc.Find("[data-testid=banner-group]").Length() != 1 || doc.Find("[data-testid=banner-reconnect]").Length() != 0 ||
+		!strings.Contains(doc.Find("[data-testid=banner-group]").Text(), "Ask an owner or admin to sign in again.") {
 		t.Fatal("member banner wrong")
 	}
 
@@ -127,13 +130,17 @@ func TestCheckNow(t *testing.T) {
 	before, _ := k.st.Tokens(t.Context(), id)
 
 	tok := b.csrf("/settings/accounts/" + id)
-	res := b.post("/settings/accounts/"+id+"/check", url.Values{}, "HX-Request", "true", "X-CSRF-Token", tok)
+	res := b.post("/settings/accounts/"+id+"/check", url.Values{}, "HX-Request", "true", "HX-Target", "main", "X-CSRF-Token", tok)
 	if res.StatusCode != http.StatusOK || res.Header.Get("HX-Trigger") != "accountsChanged" {
 		t.Fatalf("htmx check: %d %q", res.StatusCode, res.Header.Get("HX-Trigger"))
 	}
 	doc := parse(t, res)
 	if doc.Find(".sidebar").Length() != 0 || doc.Find("[data-testid=details]").Length() != 1 {
 		t.Fatal("htmx check did not answer with the details fragment")
+	}
+	// <main> is replaced whole: the message area comes in it, not out of band.
+	if doc.Find("#flash[hx-swap-oob]").Length() != 0 || doc.Find("#flash").Length() != 1 {
+		t.Fatal("the message area is not part of the new <main>")
 	}
 	if got := doc.Find("[data-testid=flash]").Text(); !strings.Contains(got, "tokens refreshed") {
 		t.Fatalf("flash = %q", got)

@@ -53,7 +53,7 @@ func (s *server) handleConnectChooser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := views.ConnectProps{Used: used, Max: v.member.MaxAccounts}
+	p := views.ConnectProps{Used: used, Max: v.member.MaxAccounts, Plan: v.member.Plan}
 	for _, pl := range providers.Platforms() {
 		info := providers.Describe(pl)
 		choice := views.PlatformChoice{Platform: string(pl), Name: info.Name, AccountType: info.AccountType,
@@ -93,6 +93,17 @@ func (s *server) handleConnectStart(c echo.Context) error {
 			if len(rerequest) == 0 {
 				return echo.NewHTTPError(http.StatusConflict, a.DisplayName+" already has every permission it needs.")
 			}
+		}
+	}
+	if flow.Purpose == "connect" {
+		// A new connection with the plan full would only end in a refusal
+		// after the whole consent: say it before the platform.
+		used, err := s.Store.CountAccounts(ctx, v.member.ID)
+		if err != nil {
+			return err
+		}
+		if used >= v.member.MaxAccounts {
+			return echo.NewHTTPError(http.StatusConflict, "Your plan is full: disconnect an account or change plan. Reconnecting an account already here stays possible from its card.")
 		}
 	}
 	state := randomString()
@@ -229,7 +240,7 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 			}
 			s.revokeSoon()
 		}
-		return done("error", fmt.Sprintf("You signed in to %s as %s, who cannot manage %s. Nothing was changed: sign in as the account that manages it and reconnect again.",
+		return done("error", fmt.Sprintf("You signed in to %s as %s, who cannot manage %s. Nothing was changed: reconnect again and sign in as someone who manages it.",
 			p.Name(), who, a.DisplayName), "/settings/accounts/"+a.ID)
 	}
 	res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
@@ -240,7 +251,7 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 	msg := "Reconnected " + joinAnd(res.Renewed) + "."
 	if flow.Purpose == "rerequest" {
 		if missing := missingScopes(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
-			return done("error", "The permission was declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
+			return done("error", "Declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
 		}
 		msg = "Permissions granted. " + msg
 	}
@@ -264,7 +275,7 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 		}
 		if missing := missingScopes(p, scopes); len(missing) > 0 {
 			d.Status = store.StatusLimited
-			d.Problem = "Missing permission: " + scopeWords(missing) + "."
+			d.Problem = missingWords(missing)
 		}
 		out = append(out, d)
 	}
@@ -295,7 +306,7 @@ func scopeWords(names []string) string {
 	for _, n := range names {
 		words = append(words, strings.ToLower(providers.ScopeDescription(n)[:1])+providers.ScopeDescription(n)[1:])
 	}
-	return strings.Join(words, "; ")
+	return joinAnd(words)
 }
 
 func exchangeFailure(p providers.Platform, err error) string {
@@ -306,7 +317,7 @@ func exchangeFailure(p providers.Platform, err error) string {
 	case providers.IsTransient(err):
 		return p.Name() + " did not answer in time. Nothing was connected; try again in a moment."
 	case errors.As(err, &pe) && pe.Reason != "":
-		return pe.Reason + ". Nothing was connected; try again."
+		return sentence(pe.Reason) + " Nothing was connected; try again."
 	}
 	return p.Name() + " did not complete the sign-in. Nothing was connected; try again."
 }

@@ -97,6 +97,8 @@ func errorTitle(status int) string {
 		return "That was too much to send"
 	case http.StatusTooManyRequests:
 		return "Slow down a little"
+	case http.StatusConflict:
+		return "That cannot be done now"
 	}
 	return "Something went wrong"
 }

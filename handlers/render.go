@@ -103,6 +103,11 @@ func (s *server) page(c echo.Context, status int, title, nav string, body func(v
 		return err
 	}
 	if isHX(c) {
+		if c.Request().Header.Get("HX-Target") == "main" {
+			// The whole of <main> is replaced, message area included: the
+			// messages go in it, where the layout has them.
+			return render(c, status, templ.Join(views.Flashes(ch.Flashes), body(ch)))
+		}
 		return render(c, status, templ.Join(body(ch), views.FlashOOB(ch.Flashes)))
 	}
 	return render(c, status, views.Layout(ch, body(ch)))

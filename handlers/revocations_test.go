@@ -89,10 +89,19 @@ func TestTokensLetGoAreRevoked(t *testing.T) {
 			}
 		}}, []string{"dana"}, []string{"lee"}, 1},
 		{"a plan with no room for what was granted", []step{func(t *testing.T, k *kit, b *browser, sb *sandboxCtl) {
+			// The plan fills while the person is at TikTok (another tab, a
+			// colleague): a full plan is refused before the platform, so
+			// the authorization starts with room.
+			sb.consent("bloom")
+			res := b.form("/settings/accounts/connect", "/connect/tiktok", url.Values{})
+			if res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("connect start: %d", res.StatusCode)
+			}
 			if err := k.st.SetPlanLimit(t.Context(), "free", 0); err != nil {
 				t.Fatal(err)
 			}
-		}, connectTikTok}, nil, []string{"bloom"}, 0},
+			b.followPlatform(res.Header.Get("Location"))
+		}}, nil, []string{"bloom"}, 0},
 		{"a reconnect cancels the revocation still owed", []step{connectTikTok, func(t *testing.T, k *kit, b *browser, sb *sandboxCtl) {
 			// TikTok is down when the person disconnects: the revocation waits.
 			sb.control("POST", "faults", map[string]any{"endpoint": "tiktok.revoke", "kind": "5xx", "count": 1})

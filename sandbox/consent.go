@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-//go:embed consent.html consent.css
+//go:embed consent.html consent.css favicon.svg
 var assets embed.FS
 
 // scopeLabels are the human sentences the dialogs show next to a permission.
@@ -179,6 +179,15 @@ func (s *Sandbox) renderPage(w http.ResponseWriter, status int, name string, v c
 func serveCSS(w http.ResponseWriter, r *http.Request) {
 	b, _ := assets.ReadFile("consent.css")
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(b)
+}
+
+// serveFavicon is the sandbox's own tab icon: a striped "S", so its tabs are
+// never taken for the real platforms' or the app's.
+func serveFavicon(w http.ResponseWriter, r *http.Request) {
+	b, _ := assets.ReadFile("favicon.svg")
+	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(b)
 }

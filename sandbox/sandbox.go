@@ -34,7 +34,7 @@ const (
 )
 
 // appName is what the consent dialogs and debug_token call the client app.
-const appName = "Omnisocial"
+const appName = "OmniSocial"
 
 // Options configures a Sandbox. Empty credentials default to the Dev* values.
 type Options struct {
@@ -152,6 +152,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 	m.HandleFunc("GET /sandbox/open.tiktokapis.com/v2/user/info/{$}", s.tiktokUserInfo)
 
 	m.HandleFunc("GET /sandbox/static/consent.css", serveCSS)
+	m.HandleFunc("GET /sandbox/static/favicon.svg", serveFavicon)
 
 	ctl := http.NewServeMux()
 	m.Handle("/sandbox/control/", s.guardControl(ctl))

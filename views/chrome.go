@@ -4,9 +4,12 @@ package views
 
 import (
 	"fmt"
-	"github.com/a-h/templ"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/a-h/templ"
 )
 
 // Chrome is what every page of the app shell needs.
@@ -42,13 +45,33 @@ type Banner struct {
 	Alerts []string // problems of the app itself, for owners and admins
 }
 
+// BannerGroup is one sign-in that stopped working and the accounts it
+// serves: one sentence, one action.
 type BannerGroup struct {
-	Label        string // "Reconnect Dana Whitfield's Facebook" or an account's name
-	Accounts     []string
-	Platform     string
-	AccountID    string // the account a Reconnect starts from
+	Who          string // whose sign-in ("Dana Whitfield"); "" when the account is its own sign-in
+	SignIn       string // the platform signed in at: Facebook for Pages and Instagram, TikTok
+	Accounts     []BannerAccount
+	Platform     string // where a Sign in again starts
+	AccountID    string // the account a Sign in again starts from
 	CanReconnect bool   // members see the warning, owners and admins the button
-	BySignIn     bool   // Label names the sign-in, so the accounts are listed
+}
+
+type BannerAccount struct{ Name, Platform string }
+
+// Sentence is the group in words: "Dana Whitfield's Facebook sign-in stopped
+// working: Harbor Coffee Roasters (Facebook), @harborcoffee (Instagram)."
+func (g BannerGroup) Sentence() string {
+	names := ""
+	for i, a := range g.Accounts {
+		if i > 0 {
+			names += ", "
+		}
+		names += a.Name + " (" + a.Platform + ")"
+	}
+	if g.Who == "" {
+		return names + " stopped working."
+	}
+	return g.Who + "'s " + g.SignIn + " sign-in stopped working: " + names + "."
 }
 
 func (c Chrome) static(path string) string { return "/static/" + path + "?v=" + c.Asset }
@@ -114,6 +137,53 @@ func initial(s string) string {
 }
 
 func idString(id int64) string { return fmt.Sprint(id) }
+
+// num writes a count as people read it: 12,410.
+func num(n int) string { return Thousands(int64(n)) }
+
+// Thousands groups digits by three with commas: 12410 is "12,410".
+func Thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := ""
+	if n < 0 {
+		neg, s = "-", s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return neg + s
+}
+
+// FilterThreshold is how many accounts a workspace has before its list
+// offers search, filters and pages; PageSize is how many a page shows.
+const (
+	FilterThreshold = 20
+	PageSize        = 20
+)
+
+// query is the filter as a query string ("?q=…&page=2"), "" when empty.
+func (f AccountFilter) query(page int) string {
+	v := url.Values{}
+	if f.Q != "" {
+		v.Set("q", f.Q)
+	}
+	if f.Platform != "" {
+		v.Set("platform", f.Platform)
+	}
+	if f.Status != "" {
+		v.Set("status", f.Status)
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+// Query is the filter's query string for the given page.
+func (f AccountFilter) Query(page int) string { return f.query(page) }
 
 func joinNames(names []string) string {
 	out := ""
