@@ -45,7 +45,9 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Con
 	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
+	// Every shot runs axe three times (light, dark, 390 px): a long journey
+	// on a loaded machine needs minutes, not seconds.
+	ctx, cancelC := context.WithTimeout(ctx, 4*time.Minute)
 	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
 	// Record Content-Security-Policy violations on every page, so a test
 	// fails when htmx or our markup needs something the policy forbids.

@@ -231,11 +231,10 @@ func TestBrowserPendingStatesSettings(t *testing.T) {
 	ctx := newBrowser(t)
 	signUpInBrowser(t, ctx, ts.URL)
 	pending := pendingChecker(t, ctx)
-	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/members"), chromedp.WaitVisible(`[data-testid=add-member]`),
-		chromedp.SendKeys(`input[name=name]`, "Sam Ortega"), chromedp.SendKeys(`input[name=email]`, "sam@example.com"),
-		chromedp.SendKeys(`input[name=password]`, "correct horse battery"))
-	pending("add member", `[data-testid=add-member]`, `[data-testid=add-member]`, "/settings/members")
-	do(t, ctx, chromedp.WaitVisible(`[data-testid=flash]`))
+	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/members"), chromedp.WaitVisible(`[data-testid=invite]`),
+		chromedp.SendKeys(`input[name=email]`, "sam@example.com"))
+	pending("invite", `[data-testid=invite]`, `[data-testid=invite]`, "/settings/invitations")
+	do(t, ctx, chromedp.WaitVisible(`[data-testid=invitation-link]`))
 
 	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/api-keys"), chromedp.WaitVisible(`[data-testid=create-key]`),
 		chromedp.SendKeys(`input[name=name]`, "Publisher"))
