@@ -112,15 +112,6 @@ func (s *Store) CountAccounts(ctx context.Context, workspaceID int64) (int, erro
 	return n, err
 }
 
-// CountMetaAccountsBySubject counts Facebook and Instagram accounts, in any
-// workspace, connected through one person's Facebook sign-in.
-func (s *Store) CountMetaAccountsBySubject(ctx context.Context, subject string) (int, error) {
-	var n int
-	err := s.queryRow(ctx, `SELECT count(*) FROM social_accounts
-		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ?`, subject).Scan(&n)
-	return n, err
-}
-
 // NeedingReauth lists a workspace's accounts that need someone to sign in
 // again, in the list's order (the banner reads the same either way).
 func (s *Store) NeedingReauth(ctx context.Context, workspaceID int64) ([]Account, error) {
