@@ -19,8 +19,10 @@ import (
 	"omnisocial/providers"
 	"omnisocial/refresh"
 	"omnisocial/sandbox"
+	"omnisocial/setupcheck"
 	"omnisocial/store"
 	"omnisocial/vault"
+	"omnisocial/views"
 	"omnisocial/webhook"
 )
 
@@ -185,6 +187,11 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		WebhookAllowHTTP: cfg.Dev,
 	}
 	deps.Sandbox = sbHandler
+	deps.SetupCheck = func(ctx context.Context, reached string) []views.SetupLine {
+		in := setupInput(cfg, st, nil, onSandbox)
+		in.Reached = reached
+		return setupLines(setupcheck.Run(ctx, in))
+	}
 	refresher := refresh.New(refresh.Options{
 		Store: st, Providers: provs, Log: log.With("component", "refresh"),
 		Batch: cfg.RefreshBatch, Workers: cfg.RefreshWorkers, Rate: cfg.RefreshRate, ExpiryWarning: cfg.ExpiryWarning,

@@ -854,6 +854,70 @@ var commandCases = map[string]func(t *testing.T){
 	"sandbox": cmdSandbox,
 	"version": cmdVersion,
 	"help":    cmdHelp,
+	"doctor":  cmdDoctor,
+}
+
+// doctor: against a running server's database it prints every line good,
+// with the callback URLs built from OMNISOCIAL_BASE_URL; with the wrong key,
+// unconfigured platforms, an http public base URL or a refresh job that
+// never ran it prints those lines FAIL with the fix and exits with an error.
+func cmdDoctor(t *testing.T) {
+	w := boot(t, "OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_REFRESH_INTERVAL", "1s")
+	base := "http://" + w.Addr
+	if err := os.Chmod(filepath.Dir(w.DB), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	doctor := func(kv ...string) (string, error) {
+		m := map[string]string{"OMNISOCIAL_DB": w.DB, "OMNISOCIAL_ENCRYPTION_KEY": testKey, "OMNISOCIAL_SESSION_SECRET": testSecret,
+			"OMNISOCIAL_BASE_URL": base, "OMNISOCIAL_SANDBOX": "true", "OMNISOCIAL_REFRESH_INTERVAL": "1s"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"omnisocial", "doctor"}, func(k string) string { return m[k] }, nil, &out, io.Discard)
+		return out.String(), err
+	}
+	var out string
+	var err error
+	for range 100 { // the refresh job runs at start
+		if out, err = doctor(); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("doctor against a good install: %v\n%s", err, out)
+	}
+	for _, want := range []string{base + "/oauth/facebook/callback", base + "/oauth/instagram/callback", base + "/oauth/tiktok/callback",
+		"[ok  ] The encryption key opens the database", "[ok  ] Database is writable", "[ok  ] Refresh job ran in the last interval",
+		"[ok  ] Database files are the owner's alone"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"wrong key", []string{"OMNISOCIAL_ENCRYPTION_KEY", testSecret, "OMNISOCIAL_SESSION_SECRET", testKey},
+			[]string{"[FAIL] The encryption key does not open the database", "fix: set OMNISOCIAL_ENCRYPTION_KEY"}},
+		{"fresh public install", []string{"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "fresh.db"), "OMNISOCIAL_SANDBOX", "",
+			"OMNISOCIAL_BASE_URL", "http://social.example.com:8080"},
+			[]string{"[FAIL] TikTok: not configured", "fix: set OMNISOCIAL_TIKTOK_CLIENT_KEY and OMNISOCIAL_TIKTOK_CLIENT_SECRET",
+				"[FAIL] Facebook: not configured", "http://social.example.com:8080/oauth/tiktok/callback",
+				"[FAIL] Base URL is not https", "[FAIL] Refresh job has never run", "[FAIL] Database folder is readable by others"}},
+	} {
+		out, err := doctor(tc.env...)
+		if err == nil {
+			t.Errorf("%s: doctor exited well:\n%s", tc.name, out)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.name, want, out)
+			}
+		}
+	}
 }
 
 // TestCommandsInUsage fails when the usage text lists a command without a case.

@@ -65,6 +65,7 @@ func (s *server) routes(e *echo.Echo) {
 	manage.POST("/settings/members/:id/remove", s.handleRemoveMember)
 	manage.POST("/settings/api-keys", s.handleCreateAPIKey)
 	manage.POST("/settings/api-keys/:id/revoke", s.handleRevokeAPIKey)
+	app.GET("/settings/setup", s.handleSetup)
 	manage.GET("/settings/webhooks", s.handleWebhooks)
 	manage.POST("/settings/webhooks", s.handleCreateWebhook)
 	manage.GET("/settings/webhooks/:id", s.handleWebhook)

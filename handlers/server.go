@@ -19,6 +19,7 @@ import (
 	"omnisocial/providers"
 	"omnisocial/store"
 	"omnisocial/vault"
+	"omnisocial/views"
 )
 
 // Deps is everything the web surface needs, built by main.
@@ -51,6 +52,10 @@ type Deps struct {
 	LoginInterval time.Duration
 	APIRate       float64 // requests a second per API key, on average
 	APIBurst      int     // requests an API key may send at once
+
+	// SetupCheck runs the setup check; reached is scheme://host of the
+	// request. nil hides the page.
+	SetupCheck func(ctx context.Context, reached string) []views.SetupLine
 
 	// Webhooks
 	WebhooksSoon     func() // wakes the webhook sender (a resend); may be nil

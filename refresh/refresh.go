@@ -168,6 +168,9 @@ func (r *Refresher) RunOnce(ctx context.Context) (Stats, error) {
 	if err := r.recoverStore(ctx); err != nil {
 		return st, err
 	}
+	if err := r.st.MarkRefreshRun(ctx, r.o.Now()); err != nil {
+		r.log.Warn("refresh: could not record the run", "err", err)
+	}
 	for range maxRounds {
 		if ctx.Err() != nil || r.isBroken() {
 			break
