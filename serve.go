@@ -16,6 +16,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"omnisocial/handlers"
+	"omnisocial/metrics"
 	"omnisocial/providers"
 	"omnisocial/refresh"
 	"omnisocial/sandbox"
@@ -192,9 +193,16 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		in.Reached = reached
 		return setupLines(setupcheck.Run(ctx, in))
 	}
+	var observer refresh.Observer
+	if !cfg.MetricsToken.IsZero() {
+		// Overdue: due for longer than three intervals (the job has missed some).
+		deps.Metrics, deps.MetricsToken = metrics.New(st, 3*cfg.RefreshEvery), cfg.MetricsToken
+		observer = deps.Metrics
+	}
 	refresher := refresh.New(refresh.Options{
 		Store: st, Providers: provs, Log: log.With("component", "refresh"),
 		Batch: cfg.RefreshBatch, Workers: cfg.RefreshWorkers, Rate: cfg.RefreshRate, ExpiryWarning: cfg.ExpiryWarning,
+		Observer: observer,
 	})
 	deps.Checker = refresher
 

@@ -67,6 +67,7 @@ var wiringCases = []wiringCase{
 	{"logs", []string{"OMNISOCIAL_LOG_LEVEL", "OMNISOCIAL_LOG_FORMAT"}, wireLogs},
 	{"API rate limit", []string{"OMNISOCIAL_API_RATE", "OMNISOCIAL_API_BURST"}, wireAPIRate},
 	{"webhook pause", []string{"OMNISOCIAL_WEBHOOK_PAUSE_AFTER", "OMNISOCIAL_DEV"}, wireWebhookPause},
+	{"metrics", []string{"OMNISOCIAL_METRICS_TOKEN", "OMNISOCIAL_REFRESH_INTERVAL"}, wireMetrics},
 	{"garbage collector", []string{"GOGC", "GOMEMLIMIT"}, wireGC},
 }
 
@@ -623,6 +624,101 @@ func wireRefresh(t *testing.T) {
 			}
 		})
 	}
+}
+
+// OMNISOCIAL_METRICS_TOKEN: without it /metrics is 404; with it a scraper
+// needs the bearer, and after a refresh storm in the sandbox the counters,
+// the latency histogram, the account gauges and the request counts (by
+// route pattern, not the raw URL) have moved.
+func wireMetrics(t *testing.T) {
+	const token = "metrics-token-0123456789abcdef0123456789"
+	off := boot(t)
+	if res := httpGet(t, off.URL+"/metrics"); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics without OMNISOCIAL_METRICS_TOKEN: %d %s, want 404", res.StatusCode, res.Request.URL)
+	}
+	if _, err := tryBoot(t, "OMNISOCIAL_METRICS_TOKEN", "short"); err == nil || !strings.Contains(err.Error(), "OMNISOCIAL_METRICS_TOKEN") {
+		t.Fatalf("a short token: err = %v", err)
+	}
+
+	const accounts = 5
+	p := startPlatform(t, 50*time.Millisecond)
+	db := filepath.Join(t.TempDir(), "metrics.db")
+	seedTikTok(t, db, p.URL, accounts)
+	dbh := openRaw(t, db)
+	w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_METRICS_TOKEN", token, "OMNISOCIAL_REFRESH_INTERVAL", "1s",
+		"OMNISOCIAL_TIKTOK_CLIENT_KEY", sandbox.DevTikTokClientKey, "OMNISOCIAL_TIKTOK_CLIENT_SECRET", sandbox.DevTikTokClientSecret,
+		"OMNISOCIAL_TIKTOK_AUTH_URL", p.URL+"/sandbox/www.tiktok.com", "OMNISOCIAL_TIKTOK_API_URL", p.URL+"/sandbox/open.tiktokapis.com")
+	scrape := func(bearer string) (int, string) {
+		req, _ := http.NewRequest("GET", w.URL+"/metrics", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, bearer := range []string{"", "wrong-" + token} {
+		if code, body := scrape(bearer); code != http.StatusUnauthorized || strings.Contains(body, "omnisocial_") {
+			t.Fatalf("/metrics with bearer %q: %d", bearer, code)
+		}
+	}
+	// A request to a route with an id: counted under its pattern.
+	httpGet(t, w.URL+"/join/some-secret-looking-token")
+	httpGet(t, w.URL+"/no/such/page")
+	_, before := scrape(token)
+	if !strings.Contains(before, `omnisocial_accounts{platform="tiktok",status="active"} `+fmt.Sprint(accounts)) {
+		t.Fatalf("accounts gauge before the storm:\n%s", grepLines(before, "omnisocial_accounts"))
+	}
+	// The storm: every account due at once.
+	if _, err := dbh.Exec("UPDATE social_accounts SET next_check_at = ?, last_synced_at = 0", time.Now().Add(-time.Minute).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	deadline := time.Now().Add(20 * time.Second)
+	want := []string{
+		`omnisocial_refreshes_total{outcome="refreshed",platform="tiktok"} ` + fmt.Sprint(accounts),
+		`omnisocial_platform_call_seconds_count{platform="tiktok"} ` + fmt.Sprint(accounts),
+		`omnisocial_refresh_due_accounts 0`,
+		`omnisocial_http_requests_total{code="404",method="GET",route="/join/:token"} 1`,
+		`omnisocial_http_requests_total{code="303",method="GET",route="unmatched"} 1`,
+		`omnisocial_revocations_owed 0`,
+	}
+	for {
+		_, after = scrape(token)
+		missing := ""
+		for _, l := range want {
+			if !strings.Contains(after, l) {
+				missing = l
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the storm, no %q:\n%s", missing, grepLines(after, "omnisocial_"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(after, "some-secret-looking-token") || strings.Contains(after, "/no/such/page") {
+		t.Errorf("a raw URL is a label:\n%s", grepLines(after, "http_requests"))
+	}
+	if strings.Contains(before, `omnisocial_refreshes_total{outcome="refreshed",platform="tiktok"} `+fmt.Sprint(accounts)) {
+		t.Errorf("the counter had its after-storm value before the storm")
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 type refreshSeen struct {

@@ -9,6 +9,7 @@ import (
 // routes is the whole web surface in one place.
 func (s *server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.handleHealth)
+	e.GET("/metrics", s.handleMetrics) // 404 unless OMNISOCIAL_METRICS_TOKEN is set
 	e.StaticFS("/static", s.Static)
 	if s.Sandbox != nil {
 		e.Any("/sandbox/*", echo.WrapHandler(s.Sandbox))

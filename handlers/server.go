@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"omnisocial/auth"
+	"omnisocial/metrics"
 	"omnisocial/providers"
 	"omnisocial/store"
 	"omnisocial/vault"
@@ -57,6 +58,11 @@ type Deps struct {
 	// request. nil hides the page.
 	SetupCheck func(ctx context.Context, reached string) []views.SetupLine
 
+	// Metrics, when not nil, counts requests; /metrics serves it only
+	// when MetricsToken is set (bearer), and is 404 otherwise.
+	Metrics      *metrics.Metrics
+	MetricsToken vault.Token
+
 	// Webhooks
 	WebhooksSoon     func() // wakes the webhook sender (a resend); may be nil
 	WebhookAllowHTTP bool   // development mode: http:// endpoints allowed
@@ -72,6 +78,7 @@ type server struct {
 	sessions  *sessionStore
 	limiter   *auth.Limiter
 	keyLimits *keyLimits
+	routeSet  map[string]bool // "METHOD /pattern" of every route, for the metrics
 }
 
 // New builds the HTTP handler.
@@ -120,12 +127,19 @@ func New(d Deps) *echo.Echo {
 
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
 	e.Use(middleware.RequestID())
+	if d.Metrics != nil {
+		e.Use(s.countRequests)
+	}
 	e.Use(s.requestLog)
 	e.Use(s.securityHeaders(secure))
 	e.Use(middleware.BodyLimit(d.BodyLimit))
 	e.Use(s.loadViewer)
 	e.Use(s.csrfCheck)
 	routesWithHead(e, s.routes)
+	s.routeSet = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routeSet[r.Method+" "+r.Path] = true
+	}
 	return e
 }
 
