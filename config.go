@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -61,6 +62,8 @@ type config struct {
 	APIBurst          int     // requests an API key may send at once
 	WebhookPauseAfter time.Duration
 	MetricsToken      vault.Token // /metrics is off without it
+	SMTP              *url.URL    // nil: no e-mail; holds a password, never logged
+	MailFrom          string
 }
 
 // setting is one environment variable: its default and what it means. The
@@ -102,6 +105,8 @@ var settings = []setting{
 	{"OMNISOCIAL_API_BURST", "50", "API requests an API key may send at once before OMNISOCIAL_API_RATE applies (the RateLimit-Limit header)"},
 	{"OMNISOCIAL_WEBHOOK_PAUSE_AFTER", "72h", "a webhook endpoint whose every delivery failed this long is paused, and its workspace's owners and admins told"},
 	{"OMNISOCIAL_METRICS_TOKEN", "", "bearer token (at least 32 characters) a Prometheus scraper sends to GET /metrics; without it /metrics is off (404)"},
+	{"OMNISOCIAL_SMTP_URL", "", "SMTP server for e-mail alerts, such as smtp://user:pass@mail.example.com:587 (STARTTLS when the server offers it); empty: no e-mail"},
+	{"OMNISOCIAL_MAIL_FROM", "", "the From address of e-mail alerts, such as OmniSocial <alerts@example.com>; required with OMNISOCIAL_SMTP_URL"},
 	{"OMNISOCIAL_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"OMNISOCIAL_LOG_FORMAT", "text", "text or json"},
 }
@@ -265,6 +270,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.MetricsToken = vault.NewToken(get("OMNISOCIAL_METRICS_TOKEN"))
 	if n := len(c.MetricsToken.Reveal()); n > 0 && n < 32 {
 		bad("OMNISOCIAL_METRICS_TOKEN", "must be at least 32 characters (`omnisocial keygen` makes one), got %d", n)
+	}
+	if v := get("OMNISOCIAL_SMTP_URL"); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "smtp" || u.Hostname() == "" {
+			// Never the value: it may hold a password.
+			bad("OMNISOCIAL_SMTP_URL", "must look like smtp://user:pass@host:587")
+		} else {
+			c.SMTP = u
+		}
+		c.MailFrom = get("OMNISOCIAL_MAIL_FROM")
+		if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+			bad("OMNISOCIAL_MAIL_FROM", "must be an e-mail address such as OmniSocial <alerts@example.com> when OMNISOCIAL_SMTP_URL is set, got %q", c.MailFrom)
+		}
 	}
 	c.LogLevel = get("OMNISOCIAL_LOG_LEVEL")
 	if !map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel] {

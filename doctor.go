@@ -19,7 +19,7 @@ import (
 // page and `omnisocial doctor`.
 func setupInput(cfg config, st *store.Store, storeErr error, onSandbox []string) setupcheck.Input {
 	in := setupcheck.Input{BaseURL: cfg.BaseURL, Store: st, StoreErr: storeErr, DBPath: cfg.DBPath,
-		RefreshEvery: cfg.RefreshEvery, Now: time.Now()}
+		RefreshEvery: cfg.RefreshEvery, SMTP: cfg.SMTP != nil, Now: time.Now()}
 	for _, p := range providers.Platforms() {
 		sp := setupcheck.Platform{Name: p.Name(), Slug: string(p), OnSandbox: slices.Contains(onSandbox, string(p))}
 		if p == providers.TikTok {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"omnisocial/handlers"
+	"omnisocial/mail"
 	"omnisocial/metrics"
 	"omnisocial/providers"
 	"omnisocial/refresh"
@@ -250,6 +251,15 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 			}
 		}
 	}()
+	// E-mail alerts, from the durable mail outbox.
+	if cfg.SMTP != nil {
+		mailer := mail.New(mail.Options{Store: st, SMTP: cfg.SMTP, From: cfg.MailFrom, BaseURL: cfg.BaseURL,
+			Warning: cfg.ExpiryWarning, Log: log.With("component", "mail")})
+		if _, err := mail.Register(sched, mailer, 5*time.Second); err != nil {
+			return err
+		}
+	}
+	deps.MailOn = cfg.SMTP != nil
 	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {
 		housekeeping(ctx, st, cfg, log)
 	}), gocron.WithName("housekeeping"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {

@@ -68,6 +68,8 @@ var wiringCases = []wiringCase{
 	{"API rate limit", []string{"OMNISOCIAL_API_RATE", "OMNISOCIAL_API_BURST"}, wireAPIRate},
 	{"webhook pause", []string{"OMNISOCIAL_WEBHOOK_PAUSE_AFTER", "OMNISOCIAL_DEV"}, wireWebhookPause},
 	{"metrics", []string{"OMNISOCIAL_METRICS_TOKEN", "OMNISOCIAL_REFRESH_INTERVAL"}, wireMetrics},
+	{"e-mail alerts", []string{"OMNISOCIAL_SMTP_URL", "OMNISOCIAL_MAIL_FROM"}, wireMail},
+	{"e-mail digest", []string{"OMNISOCIAL_SMTP_URL", "OMNISOCIAL_MAIL_FROM", "OMNISOCIAL_EXPIRY_WARNING"}, wireMailDigest},
 	{"garbage collector", []string{"GOGC", "GOMEMLIMIT"}, wireGC},
 }
 
@@ -721,6 +723,184 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
+// OMNISOCIAL_SMTP_URL and OMNISOCIAL_MAIL_FROM: when a Facebook sign-in
+// dies, its workspace's owners and admins (not one who turned alerts off)
+// get one message for all its accounts, from OMNISOCIAL_MAIL_FROM, through
+// the SMTP server of the URL (auth with its user and password), linking to
+// the fix and carrying no token; a message the server refused first is
+// retried from the outbox. A bad URL or a missing From stops the start.
+func wireMail(t *testing.T) {
+	for _, kv := range [][]string{{"OMNISOCIAL_SMTP_URL", "http://mail.example.com"}, {"OMNISOCIAL_SMTP_URL", "smtp://mail.example.com:587", "OMNISOCIAL_MAIL_FROM", ""}} {
+		if _, err := tryBoot(t, kv...); err == nil || !strings.Contains(err.Error(), kv[len(kv)-2]) {
+			t.Fatalf("%v: err = %v", kv, err)
+		}
+	}
+	sink := startSMTPSink(t)
+	sink.refuseNext(1)
+	db := filepath.Join(t.TempDir(), "mail.db")
+	w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true",
+		"OMNISOCIAL_SMTP_URL", "smtp://user:pass@"+sink.Addr, "OMNISOCIAL_MAIL_FROM", "OmniSocial <alerts@example.com>")
+	owner := newVisitor(t, w.URL)
+	owner.signup("owner@example.com", "Harbor")
+	res := owner.connect("facebook", w.URL, "dana")
+	choose := owner.page(res.Header.Get("Location"))
+	form := url.Values{}
+	choose.Find("input[name=account]").Each(func(_ int, s *goquery.Selection) { form.Add("account", s.AttrOr("value", "")) })
+	if res, _ = owner.do("POST", res.Header.Get("Location"), form); res.StatusCode != http.StatusSeeOther || len(form["account"]) < 2 {
+		t.Fatalf("choose %v: %d", form["account"], res.StatusCode)
+	}
+	for _, who := range []string{"admin", "quiet", "member"} {
+		role := map[string]string{"admin": "admin", "quiet": "admin", "member": "member"}[who]
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"omnisocial", "user", "add", "--email", who + "@example.com", "--workspace", "Harbor", "--role", role,
+			"--password-stdin"}, env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret),
+			strings.NewReader("correct horse battery\n"), &out, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quiet := newVisitor(t, w.URL)
+	if res, _ := quiet.do("POST", "/login", url.Values{"email": {"quiet@example.com"}, "password": {"correct horse battery"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("log-in: %d", res.StatusCode)
+	}
+	if res, _ := quiet.do("POST", "/settings/alerts", url.Values{"alerts": {"off"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alerts off: %d", res.StatusCode)
+	}
+	if res, _ := quiet.do("POST", "/settings/alerts", url.Values{"alerts": {"maybe"}}); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("alerts=maybe: %d", res.StatusCode)
+	}
+	// Dana's Facebook sign-in dies; checking one of its accounts finds out.
+	req, _ := http.NewRequest("POST", w.URL+"/sandbox/control/revoke", strings.NewReader(`{"persona":"dana"}`))
+	req.Header.Set("Authorization", "Bearer "+testControlToken)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode >= 300 {
+		t.Fatalf("revoke: %v %v", res, err)
+	}
+	first := queryString(t, db, "SELECT id FROM social_accounts WHERE platform = 'facebook' ORDER BY id LIMIT 1")
+	owner.do("POST", "/settings/accounts/"+first+"/check", url.Values{})
+	n := queryString(t, db, "SELECT count(*) FROM social_accounts WHERE status = 'needs_reauth'")
+	if n != fmt.Sprint(len(form["account"])) && n < "2" {
+		t.Fatalf("%s accounts need re-auth after the check", n)
+	}
+	// The relay refused the first try: the message waits in the outbox.
+	deadline := time.Now().Add(20 * time.Second)
+	for queryString(t, db, "SELECT coalesce(max(attempts), 0) FROM mail_outbox WHERE kind = 'reauth'") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed attempt recorded; logs:\n%s", w.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	openRaw(t, db).Exec("UPDATE mail_outbox SET next_attempt_at = 0") // past its backoff
+	for len(sink.messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail received; logs:\n%s", w.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(6 * time.Second) // a second message would have come by now
+	msgs := sink.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want one for the sign-in", len(msgs))
+	}
+	m := msgs[0]
+	slices.Sort(m.To)
+	if m.From != "alerts@example.com" || !slices.Equal(m.To, []string{"admin@example.com", "owner@example.com"}) {
+		t.Errorf("from %s to %v; want alerts@example.com to the owner and the admin who kept alerts on", m.From, m.To)
+	}
+	body := string(m.Data)
+	_, link, _ := strings.Cut(body, w.URL+"/settings/accounts/")
+	link, _, _ = strings.Cut(link, "\r\n")
+	if queryString(t, db, "SELECT status FROM social_accounts WHERE id = '"+link+"'") != "needs_reauth" {
+		t.Errorf("the link does not lead to an account to reconnect: %q", link)
+	}
+	for _, want := range []string{"From: \"OmniSocial\" <alerts@example.com>", `workspace "Harbor", Dana Whitfield's Facebook sign-in stopped working`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("mail lacks %q:\n%s", want, body)
+		}
+	}
+	names := strings.Split(queryString(t, db, "SELECT group_concat(display_name, '|') FROM social_accounts WHERE status = 'needs_reauth'"), "|")
+	for _, name := range names {
+		if !strings.Contains(body, "  - "+name+" on ") {
+			t.Errorf("mail does not list %q:\n%s", name, body)
+		}
+	}
+	// No token, in any byte: every token the sandbox ever issued.
+	req, _ = http.NewRequest("GET", w.URL+"/sandbox/control/tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+testControlToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toks []struct{ Token string }
+	json.NewDecoder(res.Body).Decode(&toks)
+	res.Body.Close()
+	if len(toks) == 0 {
+		t.Fatal("the sandbox listed no tokens")
+	}
+	for _, tok := range toks {
+		if len(tok.Token) >= 8 && bytes.Contains(m.Data, []byte(tok.Token)) {
+			t.Errorf("a token is in the mail")
+		}
+	}
+	if strings.Contains(w.logs.String(), "pass@") {
+		t.Error("the SMTP password reached the log")
+	}
+	if left := queryString(t, db, "SELECT count(*) FROM mail_outbox WHERE kind = 'reauth'"); left != "0" {
+		t.Errorf("%s messages left in the outbox after sending", left)
+	}
+}
+
+// The daily digest: accounts whose access ends within
+// OMNISOCIAL_EXPIRY_WARNING are listed in one message to the owners at the
+// day's run (at start, then daily); a restart the same day sends no second.
+func wireMailDigest(t *testing.T) {
+	sink := startSMTPSink(t)
+	db := filepath.Join(t.TempDir(), "digest.db")
+	start := func() *wired {
+		return boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_EXPIRY_WARNING", "96h",
+			"OMNISOCIAL_SMTP_URL", "smtp://user:pass@"+sink.Addr, "OMNISOCIAL_MAIL_FROM", "alerts@example.com")
+	}
+	w := start()
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	res := v.connect("facebook", w.URL, "dana")
+	if res, _ = v.do("POST", res.Header.Get("Location"), url.Values{"account": {"104000000000101"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("choose: %d", res.StatusCode)
+	}
+	end := time.Now().Add(72 * time.Hour).UTC()
+	if _, err := openRaw(t, db).Exec("UPDATE social_accounts SET metadata = json_set(metadata, '$.user_token_expires_at', ?)", end.Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	w = start()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(sink.messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no digest; logs:\n%s", w.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	body := string(sink.messages()[0].Data)
+	name := queryString(t, db, "SELECT display_name FROM social_accounts")
+	for _, want := range []string{"1 account(s) expire soon", "  - " + name + " on Facebook: ends " + end.Format("2006-01-02 15:04 UTC"), w.URL + "/settings/accounts"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("digest lacks %q:\n%s", want, body)
+		}
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	w = start()
+	time.Sleep(6 * time.Second)
+	if n := len(sink.messages()); n != 1 {
+		t.Errorf("%d digests after a restart the same day, want 1", n)
+	}
+	if sent := queryString(t, db, "SELECT count(*) FROM mail_outbox WHERE kind = 'digest' AND state = 'sent'"); sent != "1" {
+		t.Errorf("%s digests kept as sent; logs:\n%s", sent, w.logs)
+	}
+}
+
 type refreshSeen struct {
 	maxLeased, maxInFlight int
 	starts                 []time.Time
@@ -965,7 +1145,8 @@ func cmdDoctor(t *testing.T) {
 	}
 	doctor := func(kv ...string) (string, error) {
 		m := map[string]string{"OMNISOCIAL_DB": w.DB, "OMNISOCIAL_ENCRYPTION_KEY": testKey, "OMNISOCIAL_SESSION_SECRET": testSecret,
-			"OMNISOCIAL_BASE_URL": base, "OMNISOCIAL_SANDBOX": "true", "OMNISOCIAL_REFRESH_INTERVAL": "1s"}
+			"OMNISOCIAL_BASE_URL": base, "OMNISOCIAL_SANDBOX": "true", "OMNISOCIAL_REFRESH_INTERVAL": "1s",
+			"OMNISOCIAL_SMTP_URL": "smtp://user:pass@127.0.0.1:2525", "OMNISOCIAL_MAIL_FROM": "alerts@example.com"}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
@@ -986,7 +1167,7 @@ func cmdDoctor(t *testing.T) {
 	}
 	for _, want := range []string{base + "/oauth/facebook/callback", base + "/oauth/instagram/callback", base + "/oauth/tiktok/callback",
 		"[ok  ] The encryption key opens the database", "[ok  ] Database is writable", "[ok  ] Refresh job ran in the last interval",
-		"[ok  ] Database files are the owner's alone"} {
+		"[ok  ] Database files are the owner's alone", "[ok  ] E-mail alerts: SMTP configured"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
@@ -999,10 +1180,11 @@ func cmdDoctor(t *testing.T) {
 		{"wrong key", []string{"OMNISOCIAL_ENCRYPTION_KEY", testSecret, "OMNISOCIAL_SESSION_SECRET", testKey},
 			[]string{"[FAIL] The encryption key does not open the database", "fix: set OMNISOCIAL_ENCRYPTION_KEY"}},
 		{"fresh public install", []string{"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "fresh.db"), "OMNISOCIAL_SANDBOX", "",
-			"OMNISOCIAL_BASE_URL", "http://social.example.com:8080"},
+			"OMNISOCIAL_BASE_URL", "http://social.example.com:8080", "OMNISOCIAL_SMTP_URL", ""},
 			[]string{"[FAIL] TikTok: not configured", "fix: set OMNISOCIAL_TIKTOK_CLIENT_KEY and OMNISOCIAL_TIKTOK_CLIENT_SECRET",
 				"[FAIL] Facebook: not configured", "http://social.example.com:8080/oauth/tiktok/callback",
-				"[FAIL] Base URL is not https", "[FAIL] Refresh job has never run", "[FAIL] Database folder is readable by others"}},
+				"[FAIL] Base URL is not https", "[FAIL] Refresh job has never run", "[FAIL] Database folder is readable by others",
+				"[FAIL] E-mail alerts: SMTP not configured"}},
 	} {
 		out, err := doctor(tc.env...)
 		if err == nil {

@@ -67,6 +67,7 @@ func (s *server) routes(e *echo.Echo) {
 	manage.POST("/settings/api-keys", s.handleCreateAPIKey)
 	manage.POST("/settings/api-keys/:id/revoke", s.handleRevokeAPIKey)
 	app.GET("/settings/setup", s.handleSetup)
+	app.POST("/settings/alerts", s.handleMailAlerts)
 	manage.GET("/settings/webhooks", s.handleWebhooks)
 	manage.POST("/settings/webhooks", s.handleCreateWebhook)
 	manage.GET("/settings/webhooks/:id", s.handleWebhook)

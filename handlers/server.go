@@ -58,6 +58,8 @@ type Deps struct {
 	// request. nil hides the page.
 	SetupCheck func(ctx context.Context, reached string) []views.SetupLine
 
+	MailOn bool // e-mail alerts are sent (OMNISOCIAL_SMTP_URL)
+
 	// Metrics, when not nil, counts requests; /metrics serves it only
 	// when MetricsToken is set (bearer), and is 404 otherwise.
 	Metrics      *metrics.Metrics

@@ -45,6 +45,7 @@ type Input struct {
 	StoreErr     error        // why not
 	DBPath       string
 	RefreshEvery time.Duration
+	SMTP         bool // OMNISOCIAL_SMTP_URL set
 	Now          time.Time
 }
 
@@ -129,6 +130,12 @@ func Run(ctx context.Context, in Input) []Line {
 			l.Fix = "make sure `omnisocial serve` is running against this database and its log shows no refresh errors"
 		}
 		out = append(out, l)
+	}
+	if in.SMTP {
+		out = append(out, Line{OK: true, Title: "E-mail alerts: SMTP configured"})
+	} else {
+		out = append(out, Line{Title: "E-mail alerts: SMTP not configured",
+			Fix: "set OMNISOCIAL_SMTP_URL (smtp://user:pass@host:587) and OMNISOCIAL_MAIL_FROM, so owners hear when accounts need reconnecting"})
 	}
 	return out
 }
