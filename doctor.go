@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"omnisocial/providers"
@@ -47,6 +48,13 @@ func setupLines(lines []setupcheck.Line) []views.SetupLine {
 // doctor prints the setup check. A database the key cannot open is a
 // finding, not a reason to stop; it fails (exit 1) when any line is bad.
 func doctor(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	if dev := strings.TrimSpace(getenv("OMNISOCIAL_DEV")); strings.EqualFold(dev, "true") || dev == "1" {
+		// Development mode keeps its secrets in a file beside the database.
+		var err error
+		if getenv, _, err = devSecrets(getenv); err != nil {
+			return fmt.Errorf("development secrets: %w", err)
+		}
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n  %v", err)

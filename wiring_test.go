@@ -688,6 +688,7 @@ func wireMetrics(t *testing.T) {
 		`omnisocial_http_requests_total{code="404",method="GET",route="/join/:token"} 1`,
 		`omnisocial_http_requests_total{code="303",method="GET",route="unmatched"} 1`,
 		`omnisocial_revocations_owed 0`,
+		`omnisocial_mail_pending 0`,
 	}
 	for {
 		_, after = scrape(token)
@@ -1185,6 +1186,10 @@ func cmdDoctor(t *testing.T) {
 				"[FAIL] Facebook: not configured", "http://social.example.com:8080/oauth/tiktok/callback",
 				"[FAIL] Base URL is not https", "[FAIL] Refresh job has never run", "[FAIL] Database folder is readable by others",
 				"[FAIL] E-mail alerts: SMTP not configured"}},
+		{"development mode, secrets from its file", []string{"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "dev.db"), "OMNISOCIAL_DEV", "true",
+			"OMNISOCIAL_ENCRYPTION_KEY", "", "OMNISOCIAL_SESSION_SECRET", "", "OMNISOCIAL_SMTP_URL", ""},
+			[]string{"[ok  ] The encryption key opens the database", "[ok  ] Facebook: configured: talking to the built-in sandbox",
+				"[FAIL] Refresh job has never run"}},
 	} {
 		out, err := doctor(tc.env...)
 		if err == nil {

@@ -65,6 +65,7 @@ var (
 	lagDesc         = prometheus.NewDesc("omnisocial_refresh_queue_lag_seconds", "How long the oldest due account has waited.", nil, nil)
 	revocationsDesc = prometheus.NewDesc("omnisocial_revocations_owed", "Token revocations waiting in the outbox.", nil, nil)
 	webhooksDesc    = prometheus.NewDesc("omnisocial_webhook_messages_pending", "Webhook messages waiting in the outbox.", nil, nil)
+	mailDesc        = prometheus.NewDesc("omnisocial_mail_pending", "E-mail alerts waiting in the outbox (unsent or being retried).", nil, nil)
 	scrapeErrDesc   = prometheus.NewDesc("omnisocial_store_scrape_error", "1 when the database could not be read for this scrape.", nil, nil)
 )
 
@@ -75,7 +76,7 @@ type queue struct {
 }
 
 func (q *queue) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{accountsDesc, dueDesc, overdueDesc, lagDesc, revocationsDesc, webhooksDesc, scrapeErrDesc} {
+	for _, d := range []*prometheus.Desc{accountsDesc, dueDesc, overdueDesc, lagDesc, revocationsDesc, webhooksDesc, mailDesc, scrapeErrDesc} {
 		ch <- d
 	}
 }
@@ -99,4 +100,5 @@ func (q *queue) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, s.Lag.Seconds())
 	ch <- prometheus.MustNewConstMetric(revocationsDesc, prometheus.GaugeValue, float64(s.Revocations))
 	ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.GaugeValue, float64(s.Webhooks))
+	ch <- prometheus.MustNewConstMetric(mailDesc, prometheus.GaugeValue, float64(s.Mail))
 }

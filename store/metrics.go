@@ -15,6 +15,7 @@ type QueueStats struct {
 	Lag         time.Duration     // how long the oldest due account has waited
 	Revocations int               // revocations owed
 	Webhooks    int               // webhook messages pending
+	Mail        int               // e-mail alerts pending
 }
 
 // QueueStats counts accounts by platform and status, what is due (not
@@ -52,6 +53,9 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time, overdueAfter time
 		return q, fmt.Errorf("store: queue stats: %w", err)
 	}
 	if err := s.queryRow(ctx, "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'").Scan(&q.Webhooks); err != nil {
+		return q, fmt.Errorf("store: queue stats: %w", err)
+	}
+	if err := s.queryRow(ctx, "SELECT count(*) FROM mail_outbox WHERE state = 'pending'").Scan(&q.Mail); err != nil {
 		return q, fmt.Errorf("store: queue stats: %w", err)
 	}
 	return q, nil
