@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -60,6 +61,9 @@ type config struct {
 	APIRate           float64 // requests a second per API key, on average
 	APIBurst          int     // requests an API key may send at once
 	WebhookPauseAfter time.Duration
+	MetricsToken      vault.Token // /metrics is off without it
+	SMTP              *url.URL    // nil: no e-mail; holds a password, never logged
+	MailFrom          string
 }
 
 // setting is one environment variable: its default and what it means. The
@@ -100,6 +104,9 @@ var settings = []setting{
 	{"OMNISOCIAL_API_RATE", "10", "API requests a second each API key may send, on average (answered 429 with Retry-After beyond it)"},
 	{"OMNISOCIAL_API_BURST", "50", "API requests an API key may send at once before OMNISOCIAL_API_RATE applies (the RateLimit-Limit header)"},
 	{"OMNISOCIAL_WEBHOOK_PAUSE_AFTER", "72h", "a webhook endpoint whose every delivery failed this long is paused, and its workspace's owners and admins told"},
+	{"OMNISOCIAL_METRICS_TOKEN", "", "bearer token (at least 32 characters) a Prometheus scraper sends to GET /metrics; without it /metrics is off (404)"},
+	{"OMNISOCIAL_SMTP_URL", "", "SMTP server for e-mail alerts, such as smtp://user:pass@mail.example.com:587 (STARTTLS when the server offers it); empty: no e-mail"},
+	{"OMNISOCIAL_MAIL_FROM", "", "the From address of e-mail alerts, such as OmniSocial <alerts@example.com>; required with OMNISOCIAL_SMTP_URL"},
 	{"OMNISOCIAL_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"OMNISOCIAL_LOG_FORMAT", "text", "text or json"},
 }
@@ -266,6 +273,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.APIRate = float64(integer("OMNISOCIAL_API_RATE"))
 	c.APIBurst = integer("OMNISOCIAL_API_BURST")
 	c.WebhookPauseAfter = duration("OMNISOCIAL_WEBHOOK_PAUSE_AFTER")
+	c.MetricsToken = vault.NewToken(get("OMNISOCIAL_METRICS_TOKEN"))
+	if n := len(c.MetricsToken.Reveal()); n > 0 && n < 32 {
+		bad("OMNISOCIAL_METRICS_TOKEN", "must be at least 32 characters (`omnisocial keygen` makes one), got %d", n)
+	}
+	if v := get("OMNISOCIAL_SMTP_URL"); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "smtp" || u.Hostname() == "" {
+			// Never the value: it may hold a password.
+			bad("OMNISOCIAL_SMTP_URL", "must look like smtp://user:pass@host:587")
+		} else {
+			c.SMTP = u
+		}
+		c.MailFrom = get("OMNISOCIAL_MAIL_FROM")
+		if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+			bad("OMNISOCIAL_MAIL_FROM", "must be an e-mail address such as OmniSocial <alerts@example.com> when OMNISOCIAL_SMTP_URL is set, got %q", c.MailFrom)
+		}
+	}
 	c.LogLevel = get("OMNISOCIAL_LOG_LEVEL")
 	if !map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel] {
 		bad("OMNISOCIAL_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)

@@ -41,6 +41,7 @@ commands:
   plan set     change a workspace's plan: --workspace NAME --plan free|pro|business
   rotate-key   re-encrypt every token under OMNISOCIAL_ENCRYPTION_KEY (the old key in OMNISOCIAL_ENCRYPTION_KEY_OLD)
   sandbox      run the platform sandbox on its own: --addr, --state
+  doctor       check the install (platforms, callback URLs, base URL, key, database, refresh job); exit 1 on a problem
   version      print the version
 
 Configuration comes from environment variables; see the README.`
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return sandboxCmd(ctx, rest, stderr)
 	case "rotate-key":
 		return rotateKey(ctx, getenv, stdout)
+	case "doctor":
+		return doctor(ctx, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

@@ -13,13 +13,16 @@ CREATE TABLE IF NOT EXISTS plans (
 );
 INSERT OR IGNORE INTO plans (name, max_accounts) VALUES ('free', 3), ('pro', 10), ('business', 50);
 
+-- mail_alerts 0: this person turned e-mail alerts off for themselves.
+-- (Written where SQLite's ALTER TABLE puts it, so a migrated file and a
+-- fresh one read the same.)
 CREATE TABLE IF NOT EXISTS users (
 	id              INTEGER PRIMARY KEY,
 	email           TEXT NOT NULL UNIQUE COLLATE NOCASE,
 	name            TEXT NOT NULL DEFAULT '',
 	password_hash   TEXT NOT NULL,
 	created_at      INTEGER NOT NULL
-);
+, mail_alerts INTEGER NOT NULL DEFAULT 1);
 
 CREATE TABLE IF NOT EXISTS workspaces (
 	id         INTEGER PRIMARY KEY,
@@ -268,4 +271,22 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
 );
 CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
 
-PRAGMA user_version = 6;
+-- E-mail alerts owed: written in the same transaction as their cause (an
+-- account needing re-auth) or by the daily digest job; the message itself is
+-- composed when sent, from what is still true, and never holds a token.
+CREATE TABLE IF NOT EXISTS mail_outbox (
+	id              INTEGER PRIMARY KEY,
+	workspace_id    INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	kind            TEXT NOT NULL CHECK (kind IN ('reauth', 'digest')),
+	key             TEXT NOT NULL,
+	account_id      TEXT NOT NULL DEFAULT '',
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed', 'sent')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT NOT NULL DEFAULT '',
+	next_attempt_at INTEGER NOT NULL,
+	created_at      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS mail_outbox_pending ON mail_outbox (workspace_id, kind, key) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (next_attempt_at) WHERE state = 'pending';
+
+PRAGMA user_version = 7;

@@ -16,11 +16,15 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"omnisocial/handlers"
+	"omnisocial/mail"
+	"omnisocial/metrics"
 	"omnisocial/providers"
 	"omnisocial/refresh"
 	"omnisocial/sandbox"
+	"omnisocial/setupcheck"
 	"omnisocial/store"
 	"omnisocial/vault"
+	"omnisocial/views"
 	"omnisocial/webhook"
 )
 
@@ -185,9 +189,21 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		WebhookAllowHTTP: cfg.Dev,
 	}
 	deps.Sandbox = sbHandler
+	deps.SetupCheck = func(ctx context.Context, reached string) []views.SetupLine {
+		in := setupInput(cfg, st, nil, onSandbox)
+		in.Reached = reached
+		return setupLines(setupcheck.Run(ctx, in))
+	}
+	var observer refresh.Observer
+	if !cfg.MetricsToken.IsZero() {
+		// Overdue: due for longer than three intervals (the job has missed some).
+		deps.Metrics, deps.MetricsToken = metrics.New(st, 3*cfg.RefreshEvery), cfg.MetricsToken
+		observer = deps.Metrics
+	}
 	refresher := refresh.New(refresh.Options{
 		Store: st, Providers: provs, Log: log.With("component", "refresh"),
 		Batch: cfg.RefreshBatch, Workers: cfg.RefreshWorkers, Rate: cfg.RefreshRate, ExpiryWarning: cfg.ExpiryWarning,
+		Observer: observer,
 	})
 	deps.Checker = refresher
 
@@ -235,6 +251,15 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 			}
 		}
 	}()
+	// E-mail alerts, from the durable mail outbox.
+	if cfg.SMTP != nil {
+		mailer := mail.New(mail.Options{Store: st, SMTP: cfg.SMTP, From: cfg.MailFrom, BaseURL: cfg.BaseURL,
+			Warning: cfg.ExpiryWarning, Log: log.With("component", "mail")})
+		if _, err := mail.Register(sched, mailer, 5*time.Second); err != nil {
+			return err
+		}
+	}
+	deps.MailOn = cfg.SMTP != nil
 	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {
 		housekeeping(ctx, st, cfg, log)
 	}), gocron.WithName("housekeeping"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {

@@ -67,6 +67,9 @@ var wiringCases = []wiringCase{
 	{"logs", []string{"OMNISOCIAL_LOG_LEVEL", "OMNISOCIAL_LOG_FORMAT"}, wireLogs},
 	{"API rate limit", []string{"OMNISOCIAL_API_RATE", "OMNISOCIAL_API_BURST"}, wireAPIRate},
 	{"webhook pause", []string{"OMNISOCIAL_WEBHOOK_PAUSE_AFTER", "OMNISOCIAL_DEV"}, wireWebhookPause},
+	{"metrics", []string{"OMNISOCIAL_METRICS_TOKEN", "OMNISOCIAL_REFRESH_INTERVAL"}, wireMetrics},
+	{"e-mail alerts", []string{"OMNISOCIAL_SMTP_URL", "OMNISOCIAL_MAIL_FROM"}, wireMail},
+	{"e-mail digest", []string{"OMNISOCIAL_SMTP_URL", "OMNISOCIAL_MAIL_FROM", "OMNISOCIAL_EXPIRY_WARNING"}, wireMailDigest},
 	{"garbage collector", []string{"GOGC", "GOMEMLIMIT"}, wireGC},
 }
 
@@ -625,6 +628,280 @@ func wireRefresh(t *testing.T) {
 	}
 }
 
+// OMNISOCIAL_METRICS_TOKEN: without it /metrics is 404; with it a scraper
+// needs the bearer, and after a refresh storm in the sandbox the counters,
+// the latency histogram, the account gauges and the request counts (by
+// route pattern, not the raw URL) have moved.
+func wireMetrics(t *testing.T) {
+	const token = "metrics-token-0123456789abcdef0123456789"
+	off := boot(t)
+	if res := httpGet(t, off.URL+"/metrics"); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics without OMNISOCIAL_METRICS_TOKEN: %d %s, want 404", res.StatusCode, res.Request.URL)
+	}
+	if _, err := tryBoot(t, "OMNISOCIAL_METRICS_TOKEN", "short"); err == nil || !strings.Contains(err.Error(), "OMNISOCIAL_METRICS_TOKEN") {
+		t.Fatalf("a short token: err = %v", err)
+	}
+
+	const accounts = 5
+	p := startPlatform(t, 50*time.Millisecond)
+	db := filepath.Join(t.TempDir(), "metrics.db")
+	seedTikTok(t, db, p.URL, accounts)
+	dbh := openRaw(t, db)
+	w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_METRICS_TOKEN", token, "OMNISOCIAL_REFRESH_INTERVAL", "1s",
+		"OMNISOCIAL_TIKTOK_CLIENT_KEY", sandbox.DevTikTokClientKey, "OMNISOCIAL_TIKTOK_CLIENT_SECRET", sandbox.DevTikTokClientSecret,
+		"OMNISOCIAL_TIKTOK_AUTH_URL", p.URL+"/sandbox/www.tiktok.com", "OMNISOCIAL_TIKTOK_API_URL", p.URL+"/sandbox/open.tiktokapis.com")
+	scrape := func(bearer string) (int, string) {
+		req, _ := http.NewRequest("GET", w.URL+"/metrics", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, bearer := range []string{"", "wrong-" + token} {
+		if code, body := scrape(bearer); code != http.StatusUnauthorized || strings.Contains(body, "omnisocial_") {
+			t.Fatalf("/metrics with bearer %q: %d", bearer, code)
+		}
+	}
+	// A request to a route with an id: counted under its pattern.
+	httpGet(t, w.URL+"/join/some-secret-looking-token")
+	httpGet(t, w.URL+"/no/such/page")
+	_, before := scrape(token)
+	if !strings.Contains(before, `omnisocial_accounts{platform="tiktok",status="active"} `+fmt.Sprint(accounts)) {
+		t.Fatalf("accounts gauge before the storm:\n%s", grepLines(before, "omnisocial_accounts"))
+	}
+	// The storm: every account due at once.
+	if _, err := dbh.Exec("UPDATE social_accounts SET next_check_at = ?, last_synced_at = 0", time.Now().Add(-time.Minute).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	deadline := time.Now().Add(20 * time.Second)
+	want := []string{
+		`omnisocial_refreshes_total{outcome="refreshed",platform="tiktok"} ` + fmt.Sprint(accounts),
+		`omnisocial_platform_call_seconds_count{platform="tiktok"} ` + fmt.Sprint(accounts),
+		`omnisocial_refresh_due_accounts 0`,
+		`omnisocial_http_requests_total{code="404",method="GET",route="/join/:token"} 1`,
+		`omnisocial_http_requests_total{code="303",method="GET",route="unmatched"} 1`,
+		`omnisocial_revocations_owed 0`,
+		`omnisocial_mail_pending 0`,
+	}
+	for {
+		_, after = scrape(token)
+		missing := ""
+		for _, l := range want {
+			if !strings.Contains(after, l) {
+				missing = l
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the storm, no %q:\n%s", missing, grepLines(after, "omnisocial_"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(after, "some-secret-looking-token") || strings.Contains(after, "/no/such/page") {
+		t.Errorf("a raw URL is a label:\n%s", grepLines(after, "http_requests"))
+	}
+	if strings.Contains(before, `omnisocial_refreshes_total{outcome="refreshed",platform="tiktok"} `+fmt.Sprint(accounts)) {
+		t.Errorf("the counter had its after-storm value before the storm")
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// OMNISOCIAL_SMTP_URL and OMNISOCIAL_MAIL_FROM: when a Facebook sign-in
+// dies, its workspace's owners and admins (not one who turned alerts off)
+// get one message for all its accounts, from OMNISOCIAL_MAIL_FROM, through
+// the SMTP server of the URL (auth with its user and password), linking to
+// the fix and carrying no token; a message the server refused first is
+// retried from the outbox. A bad URL or a missing From stops the start.
+func wireMail(t *testing.T) {
+	for _, kv := range [][]string{{"OMNISOCIAL_SMTP_URL", "http://mail.example.com"}, {"OMNISOCIAL_SMTP_URL", "smtp://mail.example.com:587", "OMNISOCIAL_MAIL_FROM", ""}} {
+		if _, err := tryBoot(t, kv...); err == nil || !strings.Contains(err.Error(), kv[len(kv)-2]) {
+			t.Fatalf("%v: err = %v", kv, err)
+		}
+	}
+	sink := startSMTPSink(t)
+	sink.refuseNext(1)
+	db := filepath.Join(t.TempDir(), "mail.db")
+	w := boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true",
+		"OMNISOCIAL_SMTP_URL", "smtp://user:pass@"+sink.Addr, "OMNISOCIAL_MAIL_FROM", "OmniSocial <alerts@example.com>")
+	owner := newVisitor(t, w.URL)
+	owner.signup("owner@example.com", "Harbor")
+	res := owner.connect("facebook", w.URL, "dana")
+	choose := owner.page(res.Header.Get("Location"))
+	form := url.Values{}
+	choose.Find("input[name=account]").Each(func(_ int, s *goquery.Selection) { form.Add("account", s.AttrOr("value", "")) })
+	if res, _ = owner.do("POST", res.Header.Get("Location"), form); res.StatusCode != http.StatusSeeOther || len(form["account"]) < 2 {
+		t.Fatalf("choose %v: %d", form["account"], res.StatusCode)
+	}
+	for _, who := range []string{"admin", "quiet", "member"} {
+		role := map[string]string{"admin": "admin", "quiet": "admin", "member": "member"}[who]
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"omnisocial", "user", "add", "--email", who + "@example.com", "--workspace", "Harbor", "--role", role,
+			"--password-stdin"}, env("OMNISOCIAL_DB", db, "OMNISOCIAL_ENCRYPTION_KEY", testKey, "OMNISOCIAL_SESSION_SECRET", testSecret),
+			strings.NewReader("correct horse battery\n"), &out, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quiet := newVisitor(t, w.URL)
+	if res, _ := quiet.do("POST", "/login", url.Values{"email": {"quiet@example.com"}, "password": {"correct horse battery"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("log-in: %d", res.StatusCode)
+	}
+	if res, _ := quiet.do("POST", "/settings/alerts", url.Values{"alerts": {"off"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alerts off: %d", res.StatusCode)
+	}
+	if res, _ := quiet.do("POST", "/settings/alerts", url.Values{"alerts": {"maybe"}}); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("alerts=maybe: %d", res.StatusCode)
+	}
+	// Dana's Facebook sign-in dies; checking one of its accounts finds out.
+	req, _ := http.NewRequest("POST", w.URL+"/sandbox/control/revoke", strings.NewReader(`{"persona":"dana"}`))
+	req.Header.Set("Authorization", "Bearer "+testControlToken)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode >= 300 {
+		t.Fatalf("revoke: %v %v", res, err)
+	}
+	first := queryString(t, db, "SELECT id FROM social_accounts WHERE platform = 'facebook' ORDER BY id LIMIT 1")
+	owner.do("POST", "/settings/accounts/"+first+"/check", url.Values{})
+	n := queryString(t, db, "SELECT count(*) FROM social_accounts WHERE status = 'needs_reauth'")
+	if n != fmt.Sprint(len(form["account"])) && n < "2" {
+		t.Fatalf("%s accounts need re-auth after the check", n)
+	}
+	// The relay refused the first try: the message waits in the outbox.
+	deadline := time.Now().Add(20 * time.Second)
+	for queryString(t, db, "SELECT coalesce(max(attempts), 0) FROM mail_outbox WHERE kind = 'reauth'") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed attempt recorded; logs:\n%s", w.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	openRaw(t, db).Exec("UPDATE mail_outbox SET next_attempt_at = 0") // past its backoff
+	for len(sink.messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail received; logs:\n%s", w.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(6 * time.Second) // a second message would have come by now
+	msgs := sink.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want one for the sign-in", len(msgs))
+	}
+	m := msgs[0]
+	slices.Sort(m.To)
+	if m.From != "alerts@example.com" || !slices.Equal(m.To, []string{"admin@example.com", "owner@example.com"}) {
+		t.Errorf("from %s to %v; want alerts@example.com to the owner and the admin who kept alerts on", m.From, m.To)
+	}
+	body := string(m.Data)
+	_, link, _ := strings.Cut(body, w.URL+"/settings/accounts/")
+	link, _, _ = strings.Cut(link, "\r\n")
+	if queryString(t, db, "SELECT status FROM social_accounts WHERE id = '"+link+"'") != "needs_reauth" {
+		t.Errorf("the link does not lead to an account to reconnect: %q", link)
+	}
+	for _, want := range []string{"From: \"OmniSocial\" <alerts@example.com>", `workspace "Harbor", Dana Whitfield's Facebook sign-in stopped working`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("mail lacks %q:\n%s", want, body)
+		}
+	}
+	names := strings.Split(queryString(t, db, "SELECT group_concat(display_name, '|') FROM social_accounts WHERE status = 'needs_reauth'"), "|")
+	for _, name := range names {
+		if !strings.Contains(body, "  - "+name+" on ") {
+			t.Errorf("mail does not list %q:\n%s", name, body)
+		}
+	}
+	// No token, in any byte: every token the sandbox ever issued.
+	req, _ = http.NewRequest("GET", w.URL+"/sandbox/control/tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+testControlToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toks []struct{ Token string }
+	json.NewDecoder(res.Body).Decode(&toks)
+	res.Body.Close()
+	if len(toks) == 0 {
+		t.Fatal("the sandbox listed no tokens")
+	}
+	for _, tok := range toks {
+		if len(tok.Token) >= 8 && bytes.Contains(m.Data, []byte(tok.Token)) {
+			t.Errorf("a token is in the mail")
+		}
+	}
+	if strings.Contains(w.logs.String(), "pass@") {
+		t.Error("the SMTP password reached the log")
+	}
+	if left := queryString(t, db, "SELECT count(*) FROM mail_outbox WHERE kind = 'reauth'"); left != "0" {
+		t.Errorf("%s messages left in the outbox after sending", left)
+	}
+}
+
+// The daily digest: accounts whose access ends within
+// OMNISOCIAL_EXPIRY_WARNING are listed in one message to the owners at the
+// day's run (at start, then daily); a restart the same day sends no second.
+func wireMailDigest(t *testing.T) {
+	sink := startSMTPSink(t)
+	db := filepath.Join(t.TempDir(), "digest.db")
+	start := func() *wired {
+		return boot(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_EXPIRY_WARNING", "96h",
+			"OMNISOCIAL_SMTP_URL", "smtp://user:pass@"+sink.Addr, "OMNISOCIAL_MAIL_FROM", "alerts@example.com")
+	}
+	w := start()
+	v := newVisitor(t, w.URL)
+	v.signup("dana@example.com", "Harbor")
+	res := v.connect("facebook", w.URL, "dana")
+	if res, _ = v.do("POST", res.Header.Get("Location"), url.Values{"account": {"104000000000101"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("choose: %d", res.StatusCode)
+	}
+	end := time.Now().Add(72 * time.Hour).UTC()
+	if _, err := openRaw(t, db).Exec("UPDATE social_accounts SET metadata = json_set(metadata, '$.user_token_expires_at', ?)", end.Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	w = start()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(sink.messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no digest; logs:\n%s", w.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	body := string(sink.messages()[0].Data)
+	name := queryString(t, db, "SELECT display_name FROM social_accounts")
+	for _, want := range []string{"1 account(s) expire soon", "  - " + name + " on Facebook: ends " + end.Format("2006-01-02 15:04 UTC"), w.URL + "/settings/accounts"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("digest lacks %q:\n%s", want, body)
+		}
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	w = start()
+	time.Sleep(6 * time.Second)
+	if n := len(sink.messages()); n != 1 {
+		t.Errorf("%d digests after a restart the same day, want 1", n)
+	}
+	if sent := queryString(t, db, "SELECT count(*) FROM mail_outbox WHERE kind = 'digest' AND state = 'sent'"); sent != "1" {
+		t.Errorf("%s digests kept as sent; logs:\n%s", sent, w.logs)
+	}
+}
+
 type refreshSeen struct {
 	maxLeased, maxInFlight int
 	starts                 []time.Time
@@ -854,6 +1131,76 @@ var commandCases = map[string]func(t *testing.T){
 	"sandbox": cmdSandbox,
 	"version": cmdVersion,
 	"help":    cmdHelp,
+	"doctor":  cmdDoctor,
+}
+
+// doctor: against a running server's database it prints every line good,
+// with the callback URLs built from OMNISOCIAL_BASE_URL; with the wrong key,
+// unconfigured platforms, an http public base URL or a refresh job that
+// never ran it prints those lines FAIL with the fix and exits with an error.
+func cmdDoctor(t *testing.T) {
+	w := boot(t, "OMNISOCIAL_SANDBOX", "true", "OMNISOCIAL_REFRESH_INTERVAL", "1s")
+	base := "http://" + w.Addr
+	if err := os.Chmod(filepath.Dir(w.DB), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	doctor := func(kv ...string) (string, error) {
+		m := map[string]string{"OMNISOCIAL_DB": w.DB, "OMNISOCIAL_ENCRYPTION_KEY": testKey, "OMNISOCIAL_SESSION_SECRET": testSecret,
+			"OMNISOCIAL_BASE_URL": base, "OMNISOCIAL_SANDBOX": "true", "OMNISOCIAL_REFRESH_INTERVAL": "1s",
+			"OMNISOCIAL_SMTP_URL": "smtp://user:pass@127.0.0.1:2525", "OMNISOCIAL_MAIL_FROM": "alerts@example.com"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"omnisocial", "doctor"}, func(k string) string { return m[k] }, nil, &out, io.Discard)
+		return out.String(), err
+	}
+	var out string
+	var err error
+	for range 100 { // the refresh job runs at start
+		if out, err = doctor(); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("doctor against a good install: %v\n%s", err, out)
+	}
+	for _, want := range []string{base + "/oauth/facebook/callback", base + "/oauth/instagram/callback", base + "/oauth/tiktok/callback",
+		"[ok  ] The encryption key opens the database", "[ok  ] Database is writable", "[ok  ] Refresh job ran in the last interval",
+		"[ok  ] Database files are the owner's alone", "[ok  ] E-mail alerts: SMTP configured"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"wrong key", []string{"OMNISOCIAL_ENCRYPTION_KEY", testSecret, "OMNISOCIAL_SESSION_SECRET", testKey},
+			[]string{"[FAIL] The encryption key does not open the database", "fix: set OMNISOCIAL_ENCRYPTION_KEY"}},
+		{"fresh public install", []string{"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "fresh.db"), "OMNISOCIAL_SANDBOX", "",
+			"OMNISOCIAL_BASE_URL", "http://social.example.com:8080", "OMNISOCIAL_SMTP_URL", ""},
+			[]string{"[FAIL] TikTok: not configured", "fix: set OMNISOCIAL_TIKTOK_CLIENT_KEY and OMNISOCIAL_TIKTOK_CLIENT_SECRET",
+				"[FAIL] Facebook: not configured", "http://social.example.com:8080/oauth/tiktok/callback",
+				"[FAIL] Base URL is not https", "[FAIL] Refresh job has never run", "[FAIL] Database folder is readable by others",
+				"[FAIL] E-mail alerts: SMTP not configured"}},
+		{"development mode, secrets from its file", []string{"OMNISOCIAL_DB", filepath.Join(t.TempDir(), "dev.db"), "OMNISOCIAL_DEV", "true",
+			"OMNISOCIAL_ENCRYPTION_KEY", "", "OMNISOCIAL_SESSION_SECRET", "", "OMNISOCIAL_SMTP_URL", ""},
+			[]string{"[ok  ] The encryption key opens the database", "[ok  ] Facebook: configured: talking to the built-in sandbox",
+				"[FAIL] Refresh job has never run"}},
+	} {
+		out, err := doctor(tc.env...)
+		if err == nil {
+			t.Errorf("%s: doctor exited well:\n%s", tc.name, out)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.name, want, out)
+			}
+		}
+	}
 }
 
 // TestCommandsInUsage fails when the usage text lists a command without a case.

@@ -199,28 +199,7 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 // renewalDeadline is when an account stops working unless a person signs in
 // again: a TikTok refresh token's end, a Meta sign-in's or data access's
 // end, or an access token's end when nothing can renew it.
-func renewalDeadline(a store.Account) time.Time {
-	var d time.Time
-	earliest := func(t time.Time) {
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
-			d = t
-		}
-	}
-	switch providers.Platform(a.Platform) {
-	case providers.TikTok:
-		earliest(a.RefreshExpiresAt)
-	default:
-		for _, k := range []string{providers.MetaUserTokenExpiry, providers.MetaDataAccessUntil} {
-			if s, ok := a.Metadata[k].(string); ok {
-				if t, err := time.Parse(time.RFC3339, s); err == nil {
-					earliest(t)
-				}
-			}
-		}
-		earliest(a.TokenExpiresAt)
-	}
-	return d
-}
+func renewalDeadline(a store.Account) time.Time { return a.RenewalDeadline() }
 
 func (s *server) expiryText(a store.Account, deadline time.Time) string {
 	now := s.Now()

@@ -51,6 +51,10 @@ func (s *server) membersPage(c echo.Context, status int, p views.MembersProps) e
 	}
 	p.CanManage = canManage(v)
 	p.CanLeave = v.member.Role != store.RoleOwner || owners > 1
+	p.MailOn, p.MailEligible = s.MailOn, canManage(v)
+	if p.MailAlerts, err = s.Store.MailAlerts(ctx, v.user.ID); err != nil {
+		return err
+	}
 	p.Members = nil
 	for _, m := range ms {
 		mv := views.MemberView{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, You: m.UserID == v.user.ID}
@@ -357,4 +361,25 @@ func (s *server) handleJoin(c echo.Context) error {
 	}
 	s.Log.Info("invitation accepted by a new user", "workspace_id", ws.ID, "user_id", u.ID)
 	return s.logIn(c, u, "Welcome to "+ws.Name+".")
+}
+
+// handleMailAlerts turns the viewer's own e-mail alerts on or off.
+func (s *server) handleMailAlerts(c echo.Context) error {
+	v := viewerOf(c)
+	var on bool
+	switch c.FormValue("alerts") {
+	case "on":
+		on = true
+	case "off":
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, "Say alerts=on or alerts=off.")
+	}
+	if err := s.Store.SetMailAlerts(c.Request().Context(), v.user.ID, on); err != nil {
+		return err
+	}
+	msg := "Your e-mail alerts are off. Others in the workspace still get theirs."
+	if on {
+		msg = "Your e-mail alerts are on."
+	}
+	return s.membersDone(c, "success", msg)
 }

@@ -9,6 +9,7 @@ import (
 // routes is the whole web surface in one place.
 func (s *server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.handleHealth)
+	e.GET("/metrics", s.handleMetrics) // 404 unless OMNISOCIAL_METRICS_TOKEN is set
 	e.StaticFS("/static", s.Static)
 	if s.Sandbox != nil {
 		e.Any("/sandbox/*", echo.WrapHandler(s.Sandbox))
@@ -65,6 +66,8 @@ func (s *server) routes(e *echo.Echo) {
 	manage.POST("/settings/members/:id/remove", s.handleRemoveMember)
 	manage.POST("/settings/api-keys", s.handleCreateAPIKey)
 	manage.POST("/settings/api-keys/:id/revoke", s.handleRevokeAPIKey)
+	app.GET("/settings/setup", s.handleSetup)
+	app.POST("/settings/alerts", s.handleMailAlerts)
 	manage.GET("/settings/webhooks", s.handleWebhooks)
 	manage.POST("/settings/webhooks", s.handleCreateWebhook)
 	manage.GET("/settings/webhooks/:id", s.handleWebhook)

@@ -16,9 +16,11 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"omnisocial/auth"
+	"omnisocial/metrics"
 	"omnisocial/providers"
 	"omnisocial/store"
 	"omnisocial/vault"
+	"omnisocial/views"
 )
 
 // Deps is everything the web surface needs, built by main.
@@ -52,6 +54,17 @@ type Deps struct {
 	APIRate       float64 // requests a second per API key, on average
 	APIBurst      int     // requests an API key may send at once
 
+	// SetupCheck runs the setup check; reached is scheme://host of the
+	// request. nil hides the page.
+	SetupCheck func(ctx context.Context, reached string) []views.SetupLine
+
+	MailOn bool // e-mail alerts are sent (OMNISOCIAL_SMTP_URL)
+
+	// Metrics, when not nil, counts requests; /metrics serves it only
+	// when MetricsToken is set (bearer), and is 404 otherwise.
+	Metrics      *metrics.Metrics
+	MetricsToken vault.Token
+
 	// Webhooks
 	WebhooksSoon     func() // wakes the webhook sender (a resend); may be nil
 	WebhookAllowHTTP bool   // development mode: http:// endpoints allowed
@@ -67,6 +80,7 @@ type server struct {
 	sessions  *sessionStore
 	limiter   *auth.Limiter
 	keyLimits *keyLimits
+	routeSet  map[string]bool // "METHOD /pattern" of every route, for the metrics
 }
 
 // New builds the HTTP handler.
@@ -115,12 +129,19 @@ func New(d Deps) *echo.Echo {
 
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
 	e.Use(middleware.RequestID())
+	if d.Metrics != nil {
+		e.Use(s.countRequests)
+	}
 	e.Use(s.requestLog)
 	e.Use(s.securityHeaders(secure))
 	e.Use(middleware.BodyLimit(d.BodyLimit))
 	e.Use(s.loadViewer)
 	e.Use(s.csrfCheck)
 	routesWithHead(e, s.routes)
+	s.routeSet = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routeSet[r.Method+" "+r.Path] = true
+	}
 	return e
 }
 

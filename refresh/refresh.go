@@ -41,7 +41,17 @@ type Options struct {
 	MetaEvery     time.Duration // default 24 h
 	Margin        time.Duration // AccessToken renews tokens expiring within this; default 5 min
 	Owner         string        // names this process in attempt ids; default host:pid
+	Observer      Observer      // told each outcome and call duration; may be nil
 }
+
+// Observer is told what the queue does (the metrics).
+type Observer interface {
+	Outcome(platform, outcome string)
+	Call(platform string, d time.Duration)
+}
+
+var outcomeNames = map[outcome]string{refreshed: "refreshed", checked: "checked", retried: "retried", needsReauth: "needs_reauth",
+	misconfigured: "misconfigured", deferred: "deferred", superseded: "superseded", failed: "failed"}
 
 // Stats count what one RunOnce did.
 type Stats struct {
@@ -168,6 +178,9 @@ func (r *Refresher) RunOnce(ctx context.Context) (Stats, error) {
 	if err := r.recoverStore(ctx); err != nil {
 		return st, err
 	}
+	if err := r.st.MarkRefreshRun(ctx, r.o.Now()); err != nil {
+		r.log.Warn("refresh: could not record the run", "err", err)
+	}
 	for range maxRounds {
 		if ctx.Err() != nil || r.isBroken() {
 			break
@@ -198,6 +211,9 @@ func (r *Refresher) workAll(ctx context.Context, claims []store.Claim, st *Stats
 		wg.Go(func() {
 			for c := range jobs {
 				o := r.safeWork(ctx, c)
+				if r.o.Observer != nil {
+					r.o.Observer.Outcome(c.Platform, outcomeNames[o])
+				}
 				mu.Lock()
 				st.add(o)
 				mu.Unlock()
@@ -272,7 +288,11 @@ func (r *Refresher) work(ctx context.Context, c store.Claim) outcome {
 	defer cancel()
 	creds := providers.Credentials{AccessToken: c.Tokens.Access, RefreshToken: c.Tokens.Refresh, UserToken: c.Tokens.User,
 		Expiry: c.Tokens.Expiry, RefreshExpiry: c.Tokens.RefreshExpiry, PlatformUserID: c.PlatformUserID, Metadata: c.Metadata}
+	start := time.Now()
 	res, err := prov.Check(callCtx, creds)
+	if r.o.Observer != nil {
+		r.o.Observer.Call(c.Platform, time.Since(start))
+	}
 	if res != nil {
 		return r.succeeded(ctx, c, res, err)
 	}

@@ -31,6 +31,22 @@ CREATE TABLE IF NOT EXISTS invitations (
 );
 CREATE INDEX IF NOT EXISTS invitations_email ON invitations (email);`,
 	"", // 5→6: read-only API keys, webhooks and their outbox
+	// 6→7: e-mail alerts: a person's own switch, and the mail outbox.
+	`ALTER TABLE users ADD COLUMN mail_alerts INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE IF NOT EXISTS mail_outbox (
+	id              INTEGER PRIMARY KEY,
+	workspace_id    INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	kind            TEXT NOT NULL CHECK (kind IN ('reauth', 'digest')),
+	key             TEXT NOT NULL,
+	account_id      TEXT NOT NULL DEFAULT '',
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed', 'sent')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT NOT NULL DEFAULT '',
+	next_attempt_at INTEGER NOT NULL,
+	created_at      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS mail_outbox_pending ON mail_outbox (workspace_id, kind, key) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (next_attempt_at) WHERE state = 'pending';`,
 }
 
 // Latest is the schema version this build writes.

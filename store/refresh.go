@@ -462,3 +462,27 @@ func (s *Store) at(t time.Time) time.Time {
 	}
 	return t
 }
+
+// MarkRefreshRun records that the refresh job ran at t, for the setup
+// check (`omnisocial doctor` reads it from another process).
+func (s *Store) MarkRefreshRun(ctx context.Context, t time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('refresh_last_run', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, t.Unix())
+	return err
+}
+
+// LastRefreshRun is when the refresh job last ran; zero if never.
+func (s *Store) LastRefreshRun(ctx context.Context) (time.Time, error) {
+	var at int64
+	err := s.queryRow(ctx, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'refresh_last_run'").Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: last refresh run: %w", err)
+	}
+	return time.Unix(at, 0), nil
+}
+
+// CheckKey reports whether the key canary opens with the configured key.
+func (s *Store) CheckKey(ctx context.Context) error { return s.checkKey(ctx) }

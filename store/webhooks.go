@@ -113,6 +113,11 @@ type messageData struct {
 // emit queues event about a to every webhook of the workspace subscribed to
 // it, inside the caller's transaction. a nil reads the account in tx.
 func (s *Store) emit(ctx context.Context, tx *sql.Tx, ws int64, accountID, event, detail string, a *Account, at time.Time) (int, error) {
+	if event == EventNeedsReauth {
+		if err := queueReauthMail(ctx, tx, ws, accountID, at); err != nil {
+			return 0, err
+		}
+	}
 	rows, err := tx.QueryContext(ctx, "SELECT id, events FROM webhooks WHERE workspace_id = ? ORDER BY id", ws)
 	if err != nil {
 		return 0, fmt.Errorf("store: webhooks: %w", err)
