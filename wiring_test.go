@@ -25,6 +25,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"omnisocial/handlers/apitest"
+	"omnisocial/internal/testrig"
 	"omnisocial/sandbox"
 )
 
@@ -1241,7 +1242,7 @@ func cmdServe(t *testing.T) {
 	for _, args := range [][]string{{"omnisocial", "serve"}, {"omnisocial"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			addr := wiringAddr(t)
-			logs := &syncBuffer{}
+			logs := &testrig.SyncBuffer{}
 			getenv := env("OMNISOCIAL_DB", filepath.Join(t.TempDir(), "serve.db"), "OMNISOCIAL_ENCRYPTION_KEY", testKey,
 				"OMNISOCIAL_SESSION_SECRET", testSecret, "OMNISOCIAL_ADDR", addr, "OMNISOCIAL_BASE_URL", "http://"+addr)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -1263,7 +1264,7 @@ func cmdServe(t *testing.T) {
 func cmdSandbox(t *testing.T) {
 	addr := wiringAddr(t)
 	state := filepath.Join(t.TempDir(), "sandbox.json")
-	stderr := &syncBuffer{}
+	stderr := &testrig.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -1307,7 +1308,7 @@ func cmdHelp(t *testing.T) {
 // wired is the real server started through serve().
 type wired struct {
 	URL, Addr, DB string
-	logs          *syncBuffer
+	logs          *testrig.SyncBuffer
 	stop          func() error // idempotent; returns what serve returned
 }
 
@@ -1334,7 +1335,7 @@ func tryBoot(t *testing.T, kv ...string) (*wired, error) {
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
-	w := &wired{DB: m["OMNISOCIAL_DB"], logs: &syncBuffer{}}
+	w := &wired{DB: m["OMNISOCIAL_DB"], logs: &testrig.SyncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

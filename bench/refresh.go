@@ -50,9 +50,9 @@ func benchRefresh(schema string, n, workers int) (refreshRow, error) {
 	}
 	defer sb.Close()
 	client := sb.Client(30 * time.Second)
-	tiktok := providers.New(providers.TikTok, providers.Config{RedirectURL: "https://omnisocial.example/oauth/tiktok/callback",
-		HTTPClient: client, TikTokClientKey: sandbox.DevTikTokClientKey, TikTokClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
-		TikTokAuthBase: "https://sandbox.local/sandbox/www.tiktok.com", TikTokAPIBase: "https://sandbox.local/sandbox/open.tiktokapis.com"})
+	tiktok := providers.NewTikTokLogin(providers.TikTokConfig{RedirectURL: "https://omnisocial.example/oauth/tiktok/callback",
+		HTTPClient: client, ClientKey: sandbox.DevTikTokClientKey, ClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
+		AuthBase: "https://sandbox.local/sandbox/www.tiktok.com", APIBase: "https://sandbox.local/sandbox/open.tiktokapis.com"})
 	if _, err := client.Post("https://sandbox.local/sandbox/control/autoconsent", "application/json",
 		strings.NewReader(`{"enabled":true,"persona":"bloom"}`)); err != nil {
 		return row, err

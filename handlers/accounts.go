@@ -42,7 +42,7 @@ func (s *server) accountsProps(c echo.Context) (views.AccountsProps, error) {
 }
 
 var (
-	filterPlatforms = []views.FilterOption{{Value: "facebook", Label: "Facebook"}, {Value: "instagram", Label: "Instagram"}, {Value: "tiktok", Label: "TikTok"}}
+	filterPlatforms = platformOptions()
 	filterStatuses  = []views.FilterOption{{Value: "needs_reauth", Label: "Needs re-auth"}, {Value: "expiring", Label: "Expiring soon"},
 		{Value: "limited", Label: "Limited"}, {Value: "active", Label: "Active"}}
 )
@@ -102,6 +102,15 @@ func filterAccounts(all []views.AccountView, q url.Values) ([]views.AccountView,
 	return matched[from:to], f
 }
 
+// platformOptions offers every platform, in chooser order.
+func platformOptions() []views.FilterOption {
+	var out []views.FilterOption
+	for _, p := range providers.Platforms() {
+		out = append(out, views.FilterOption{Value: string(p), Label: p.Name()})
+	}
+	return out
+}
+
 func countFunc[T any](xs []T, keep func(T) bool) int {
 	n := 0
 	for _, x := range xs {
@@ -153,10 +162,10 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 	if a.Username != "" {
 		v.Handle = "@" + strings.TrimPrefix(a.Username, "@")
 	}
-	if p == providers.Facebook {
-		v.Handle = fmt.Sprint(a.Metadata["category"])
-		if v.Handle == "<nil>" || v.Handle == "" {
-			v.Handle = "Page"
+	if providers.Describe(p).Handle == providers.HandleCategory {
+		v.Handle = "Page"
+		if c := a.Metadata["category"]; c != nil && fmt.Sprint(c) != "" {
+			v.Handle = fmt.Sprint(c)
 		}
 	}
 	deadline := renewalDeadline(a)
@@ -181,7 +190,7 @@ func (s *server) accountView(a store.Account, manage bool, csrf string) views.Ac
 		v.Problem += " Reconnect it to keep publishing."
 	case a.Status == store.StatusLimited:
 		v.Status, v.StatusLabel = "limited", "Limited"
-		v.Missing = missingScopes(p, a.Scopes)
+		v.Missing = providers.Missing(p, a.Scopes)
 		v.Problem = sentence(a.LastError)
 		if len(v.Missing) > 0 {
 			v.Problem = missingWords(v.Missing) + " " + grantAdvice(len(v.Missing))
@@ -204,7 +213,7 @@ func renewalDeadline(a store.Account) time.Time { return a.RenewalDeadline() }
 func (s *server) expiryText(a store.Account, deadline time.Time) string {
 	now := s.Now()
 	switch {
-	case a.Platform == string(providers.TikTok) && !a.RefreshExpiresAt.IsZero():
+	case renews(a) && !a.RefreshExpiresAt.IsZero():
 		return "Renews automatically until " + a.RefreshExpiresAt.Format("2 Jan 2006")
 	case deadline.IsZero():
 		return "Never expires"
@@ -282,7 +291,7 @@ func (s *server) handleAccountDetails(c echo.Context) error {
 func (s *server) connectionHealth(a store.Account, av views.AccountView, now time.Time) (health, kind string, rows []views.Fact) {
 	deadline := renewalDeadline(a)
 	day := func(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
-	tiktok := providers.Platform(a.Platform) == providers.TikTok
+	renewing := renews(a)
 	switch av.Status {
 	case "needs_reauth":
 		kind = "bad"
@@ -301,7 +310,7 @@ func (s *server) connectionHealth(a store.Account, av views.AccountView, now tim
 	default:
 		kind = "ok"
 		switch {
-		case tiktok && !deadline.IsZero():
+		case renewing && !deadline.IsZero():
 			health = "Working. OmniSocial renews its access on its own until " + day(deadline) + "; sign in again before then to keep it going."
 		case deadline.IsZero():
 			health = "Working. Its access does not expire; there is nothing to do."
@@ -319,7 +328,7 @@ func (s *server) connectionHealth(a store.Account, av views.AccountView, now tim
 	}
 	if av.Status != "needs_reauth" {
 		switch {
-		case tiktok && !a.TokenExpiresAt.IsZero():
+		case renewing && !a.TokenExpiresAt.IsZero():
 			add("Access token", "Renewed automatically; the current one ends "+views.In(a.TokenExpiresAt, now), "token-expiry")
 			if !a.RefreshExpiresAt.IsZero() {
 				add("Renewal possible until", a.RefreshExpiresAt.UTC().Format("2 Jan 2006 15:04 UTC"), "")
@@ -353,10 +362,13 @@ func plural(n int, unit string) string {
 // signInName is where the person signs in for an account: Instagram
 // accounts are reached through Facebook Login.
 func signInName(a store.Account) string {
-	if providers.Platform(a.Platform) == providers.TikTok {
-		return "TikTok"
-	}
-	return "Facebook"
+	return providers.Describe(providers.Platform(a.Platform)).SignIn
+}
+
+// renews reports whether the account's platform renews its access on its
+// own with a refresh token (TikTok), rather than only validating it.
+func renews(a store.Account) bool {
+	return providers.Describe(providers.Platform(a.Platform)).Renewal == providers.Rotated
 }
 
 func lowerFirst(s string) string {
@@ -552,7 +564,9 @@ func (s *server) renderChooseWith(c echo.Context, status int, formError string, 
 		return err
 	}
 	p := providers.Platform(g.Platform)
-	props := views.ChooseProps{GrantID: g.ID, Platform: g.Platform, PlatformName: p.Name(), SignedInAs: g.SubjectName,
+	info := providers.Describe(p)
+	props := views.ChooseProps{GrantID: g.ID, Platform: g.Platform, PlatformName: p.Name(), SignIn: info.SignIn,
+		LinkedPage: info.LinkedPage, SignedInAs: g.SubjectName,
 		Unlinked: g.Unlinked, Notes: g.Notes, Room: max(v.member.MaxAccounts-len(existing), 0), Plan: v.member.Plan, Error: formError}
 	for _, d := range g.Accounts {
 		ch := views.ChoiceView{PlatformUserID: d.PlatformUserID, Name: d.DisplayName, AvatarURL: safeAvatar(d.AvatarURL),
@@ -560,7 +574,7 @@ func (s *server) renderChooseWith(c echo.Context, status int, formError string, 
 		if via, ok := d.Metadata[providers.MetaBusinessName].(string); ok && via != "" {
 			ch.Via = "via Business portfolio " + via
 		}
-		if d.Username != "" && p != providers.Facebook {
+		if d.Username != "" && info.Handle == providers.HandleUsername {
 			ch.Handle = "@" + d.Username
 		}
 		ch.Connected = slices.ContainsFunc(existing, func(a store.Account) bool {
@@ -584,7 +598,7 @@ func (s *server) renderChooseWith(c echo.Context, status int, formError string, 
 
 func choiceDetail(p providers.Platform, d store.Discovered) string {
 	var parts []string
-	if p == providers.Instagram {
+	if providers.Describe(p).LinkedPage {
 		if page, ok := d.Metadata[providers.MetaPageName].(string); ok {
 			parts = append(parts, "linked to "+page)
 		}

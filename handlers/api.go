@@ -95,7 +95,7 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *server) apiView(a store.Account) apiAccount {
 	v := s.accountView(a, false, "")
-	missing := missingScopes(providers.Platform(a.Platform), a.Scopes)
+	missing := providers.Missing(providers.Platform(a.Platform), a.Scopes)
 	if missing == nil {
 		missing = []string{}
 	}

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"omnisocial/providers"
-	"omnisocial/refresh"
 	"omnisocial/store"
 	"omnisocial/vault"
 	"omnisocial/views"
@@ -34,16 +33,13 @@ func (s *server) platformParam(c echo.Context) (providers.Provider, error) {
 	}
 	prov := s.Providers[p]
 	if prov == nil || !prov.Configured() {
-		return nil, echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+howToConfigure(p))
+		return nil, notConfigured(p)
 	}
 	return prov, nil
 }
 
-func howToConfigure(p providers.Platform) string {
-	if p == providers.TikTok {
-		return "The administrator sets OMNISOCIAL_TIKTOK_CLIENT_KEY and OMNISOCIAL_TIKTOK_CLIENT_SECRET."
-	}
-	return "The administrator sets OMNISOCIAL_FACEBOOK_APP_ID and OMNISOCIAL_FACEBOOK_APP_SECRET."
+func notConfigured(p providers.Platform) error {
+	return echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+providers.Describe(p).Configure)
 }
 
 // handleConnectChooser shows the platforms (SPEC §3 step 2).
@@ -57,7 +53,7 @@ func (s *server) handleConnectChooser(c echo.Context) error {
 	for _, pl := range providers.Platforms() {
 		info := providers.Describe(pl)
 		choice := views.PlatformChoice{Platform: string(pl), Name: info.Name, AccountType: info.AccountType,
-			Requirements: info.Requirements, HowTo: howToConfigure(pl)}
+			Requirements: info.Requirements, HowTo: info.Configure}
 		for _, sc := range info.Scopes {
 			choice.Permissions = append(choice.Permissions, sc.Description)
 		}
@@ -89,7 +85,7 @@ func (s *server) handleConnectStart(c echo.Context) error {
 		}
 		flow.Purpose, flow.AccountID = "reconnect", a.ID
 		if c.FormValue("rerequest") != "" {
-			flow.Purpose, rerequest = "rerequest", missingScopes(prov.Platform(), a.Scopes)
+			flow.Purpose, rerequest = "rerequest", providers.Missing(prov.Platform(), a.Scopes)
 			if len(rerequest) == 0 {
 				return echo.NewHTTPError(http.StatusConflict, a.DisplayName+" already has every permission it needs.")
 			}
@@ -162,7 +158,7 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 	}
 	prov := s.Providers[p]
 	if prov == nil || !prov.Configured() {
-		return echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+howToConfigure(p))
+		return notConfigured(p)
 	}
 	done := func(kind, msg, to string) error {
 		s.addFlash(c, kind, msg)
@@ -192,8 +188,8 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 	case "reconnect", "rerequest":
 		return s.finishReconnect(c, v, flow, p, grant, found, done)
 	}
-	if p == providers.TikTok && len(found) == 1 {
-		// TikTok yields exactly one account: confirm it directly.
+	if providers.Describe(p).OneAccount && len(found) == 1 {
+		// A sign-in yielding exactly one account (TikTok's): confirm it directly.
 		res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
 			Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found, SignIn: signInPlatforms(string(p))})
 		if err != nil {
@@ -250,7 +246,7 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 	}
 	msg := "Reconnected " + joinAnd(res.Renewed) + "."
 	if flow.Purpose == "rerequest" {
-		if missing := missingScopes(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
+		if missing := providers.Missing(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
 			return done("error", "Declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
 		}
 		msg = "Permissions granted. " + msg
@@ -267,29 +263,20 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 		if len(scopes) == 0 {
 			scopes = g.Scopes
 		}
+		standing := providers.Schedule{}.Assess(p, scopes, a.Credentials, now)
 		d := store.Discovered{
 			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: safeAvatar(a.AvatarURL),
 			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
 				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry},
-			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: refresh.NextCheck(p, a.Credentials, now),
+			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: standing.NextCheck,
 		}
-		if missing := missingScopes(p, scopes); len(missing) > 0 {
+		if standing.Limited {
 			d.Status = store.StatusLimited
-			d.Problem = missingWords(missing)
+			d.Problem = missingWords(standing.Missing)
 		}
 		out = append(out, d)
 	}
 	return out
-}
-
-func missingScopes(p providers.Platform, granted []string) []string {
-	var missing []string
-	for _, sc := range providers.Describe(p).Scopes {
-		if !slices.Contains(granted, sc.Name) {
-			missing = append(missing, sc.Name)
-		}
-	}
-	return missing
 }
 
 func scopesOf(found []store.Discovered, puid string) []string {

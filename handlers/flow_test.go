@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"omnisocial/internal/testrig"
 	"omnisocial/providers"
 	"omnisocial/refresh"
 	"omnisocial/sandbox"
@@ -23,12 +23,7 @@ import (
 // withSandbox gives the kit a real sandbox on its own server and adapters
 // pointed at it, with redirect URIs on the kit's server.
 func withSandbox(t *testing.T) (kitOption, *sandboxCtl) {
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
+	srv := testrig.Sandbox(t)
 	ctl := &sandboxCtl{t: t, url: srv.URL}
 	return func(d *Deps) {
 		d.Providers = map[providers.Platform]providers.Provider{}
@@ -45,14 +40,8 @@ type sandboxCtl struct {
 
 // wire creates the adapters once the kit's server URL is known.
 func (s *sandboxCtl) wire(k *kit) {
-	for _, p := range providers.Platforms() {
-		k.deps.Providers[p] = providers.New(p, providers.Config{
-			RedirectURL: k.srv.URL + "/oauth/" + string(p) + "/callback",
-			MetaAppID:   sandbox.DevMetaAppID, MetaAppSecret: vault.NewToken(sandbox.DevMetaAppSecret),
-			MetaDialogBase: s.url + "/sandbox/www.facebook.com", MetaGraphBase: s.url + "/sandbox/graph.facebook.com",
-			TikTokClientKey: sandbox.DevTikTokClientKey, TikTokClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
-			TikTokAuthBase: s.url + "/sandbox/www.tiktok.com", TikTokAPIBase: s.url + "/sandbox/open.tiktokapis.com",
-		})
+	for p, prov := range providers.All(testrig.SandboxApps(s.url, nil), k.srv.URL) {
+		k.deps.Providers[p] = prov
 	}
 }
 

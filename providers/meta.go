@@ -22,28 +22,89 @@ import (
 	"omnisocial/vault"
 )
 
+// MetaConfig is the Meta app and its endpoints. Empty bases take the real
+// hosts.
+type MetaConfig struct {
+	RedirectURL  string       // {base}/oauth/{platform}/callback, exactly
+	HTTPClient   *http.Client // nil: a client with a 20 s timeout
+	AppID        string
+	AppSecret    vault.Token
+	GraphVersion string // default "v26.0"
+	DialogBase   string // default "https://www.facebook.com"
+	GraphBase    string // default "https://graph.facebook.com"
+}
+
+// FacebookLogin is the Provider of a platform reached through Facebook
+// Login: Facebook (its Pages) or Instagram (the Pages' linked accounts).
+type FacebookLogin struct {
+	caller
+	c MetaConfig
+}
+
+var _ Provider = (*FacebookLogin)(nil)
+
+// NewFacebookLogin returns the adapter for p, Facebook or Instagram.
+func NewFacebookLogin(p Platform, c MetaConfig) *FacebookLogin {
+	def(&c.GraphVersion, "v26.0")
+	def(&c.DialogBase, "https://www.facebook.com")
+	def(&c.GraphBase, "https://graph.facebook.com")
+	return &FacebookLogin{caller: newCaller(p, c.HTTPClient), c: c}
+}
+
+// Configured reports whether the app credentials are set.
+func (a *FacebookLogin) Configured() bool { return a.c.AppID != "" && !a.c.AppSecret.IsZero() }
+
+// UsesPKCE: Facebook documents PKCE only for its OIDC flow, still in
+// testing, so the manual flow goes without.
+func (a *FacebookLogin) UsesPKCE() bool { return false }
+
+func (a *FacebookLogin) AuthCodeURL(r AuthRequest) string { return a.authURL(r) }
+
+func (a *FacebookLogin) AuthBase() string { return a.c.DialogBase }
+
+func (a *FacebookLogin) Exchange(ctx context.Context, code, _ string) (*Grant, error) {
+	if !a.Configured() {
+		return nil, a.notConfigured()
+	}
+	return a.exchange(ctx, code)
+}
+
+func (a *FacebookLogin) Check(ctx context.Context, c Credentials) (*Checked, error) {
+	if !a.Configured() {
+		return nil, a.notConfigured()
+	}
+	return a.check(ctx, c)
+}
+
+func (a *FacebookLogin) Revoke(ctx context.Context, c Credentials) error {
+	if !a.Configured() {
+		return a.notConfigured()
+	}
+	return a.revoke(ctx, c)
+}
+
 // oauthConfig is x/oauth2's view of Facebook Login. The secret is left out
 // unless the caller exchanges a code. AuthStyle is explicit: AutoDetect would
 // re-send a single-use code after a first failure.
-func (a *Adapter) oauthConfig(withSecret bool) *oauth2.Config {
+func (a *FacebookLogin) oauthConfig(withSecret bool) *oauth2.Config {
 	c := &oauth2.Config{
-		ClientID:    a.c.MetaAppID,
+		ClientID:    a.c.AppID,
 		RedirectURL: a.c.RedirectURL,
 		Endpoint: oauth2.Endpoint{
-			AuthURL:   a.c.MetaDialogBase + "/" + a.c.MetaGraphVersion + "/dialog/oauth",
+			AuthURL:   a.c.DialogBase + "/" + a.c.GraphVersion + "/dialog/oauth",
 			TokenURL:  a.graphURL("oauth/access_token"),
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
 	}
 	if withSecret {
-		c.ClientSecret = a.c.MetaAppSecret.Reveal()
+		c.ClientSecret = a.c.AppSecret.Reveal()
 	}
 	return c
 }
 
-// metaAuthURL builds the dialog URL. Facebook wants comma-separated scopes,
+// authURL builds the dialog URL. Facebook wants comma-separated scopes,
 // x/oauth2 joins with spaces, so scope is set as a parameter.
-func (a *Adapter) metaAuthURL(r AuthRequest) string {
+func (a *FacebookLogin) authURL(r AuthRequest) string {
 	scopes := append(required(a.p), optionalScopes[a.p]...)
 	var opts []oauth2.AuthCodeOption
 	if len(r.Rerequest) > 0 {
@@ -121,9 +182,9 @@ type igUser struct {
 
 const igFields = "id,username,name,profile_picture_url,followers_count"
 
-func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error) {
+func (a *FacebookLogin) exchange(ctx context.Context, code string) (*Grant, error) {
 	cfg := a.oauthConfig(true)
-	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, a.c.HTTPClient), code)
+	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, a.hc), code)
 	if err != nil {
 		return nil, a.exchangeError(cfg.Endpoint.TokenURL, err)
 	}
@@ -134,8 +195,8 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 		AccessToken string  `json:"access_token"`
 		ExpiresIn   seconds `json:"expires_in"`
 	}
-	q := url.Values{"grant_type": {"fb_exchange_token"}, "client_id": {a.c.MetaAppID},
-		"client_secret": {a.c.MetaAppSecret.Reveal()}, "fb_exchange_token": {tok.AccessToken}}
+	q := url.Values{"grant_type": {"fb_exchange_token"}, "client_id": {a.c.AppID},
+		"client_secret": {a.c.AppSecret.Reveal()}, "fb_exchange_token": {tok.AccessToken}}
 	if err := a.graph(ctx, http.MethodGet, a.graphURL("oauth/access_token"), q, vault.Token{}, &long); err != nil {
 		return nil, err
 	}
@@ -173,7 +234,7 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 	switch {
 	case !d.IsValid:
 		return nil, a.invalidToken(d)
-	case d.AppID != "" && string(d.AppID) != a.c.MetaAppID, d.UserID != "" && string(d.UserID) != me.ID:
+	case d.AppID != "" && string(d.AppID) != a.c.AppID, d.UserID != "" && string(d.UserID) != me.ID:
 		// A token minted for another app or person was injected (SECURITY.md §1.1, 4.5.4).
 		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "token_mismatch",
 			Reason: "Facebook issued the sign-in for another app or person"}
@@ -182,7 +243,7 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 		userExpiry = time.Unix(d.ExpiresAt, 0).UTC()
 	}
 
-	g := &Grant{Subject: me.ID, SubjectName: me.Name, Scopes: granted, Declined: missing(a.p, granted),
+	g := &Grant{Subject: me.ID, SubjectName: me.Name, Scopes: granted, Declined: Missing(a.p, granted),
 		UserTokenExpiry: userExpiry, DataAccessExpiry: unixTime(d.DataAccessExpiresAt), Notes: notes}
 	base := map[string]any{MetaFacebookUserID: me.ID, MetaFacebookUser: me.Name}
 	setTime(base, MetaUserTokenExpiry, g.UserTokenExpiry)
@@ -211,7 +272,7 @@ func (a *Adapter) metaExchange(ctx context.Context, code string) (*Grant, error)
 
 // metaAccount describes what one Page offers: the Page itself (Facebook) or
 // its linked Instagram account; ok is false for a Page with none linked.
-func (a *Adapter) metaAccount(p page, base map[string]any, granted []string, gran []granular) (acc Account, ok bool) {
+func (a *FacebookLogin) metaAccount(p page, base map[string]any, granted []string, gran []granular) (acc Account, ok bool) {
 	meta := cloneMeta(base)
 	if p.viaID != "" {
 		meta[MetaBusinessID], meta[MetaBusinessName] = p.viaID, p.viaName
@@ -236,7 +297,7 @@ func (a *Adapter) metaAccount(p page, base map[string]any, granted []string, gra
 }
 
 // pageFields are the Page fields asked for on every list of Pages.
-func (a *Adapter) pageFields() string {
+func (a *FacebookLogin) pageFields() string {
 	fields := "id,name,access_token,category,tasks,picture.type(large)"
 	if a.p == Facebook {
 		return fields + ",fan_count"
@@ -245,7 +306,7 @@ func (a *Adapter) pageFields() string {
 }
 
 // pages lists the Pages the person selected and holds a direct role on.
-func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
+func (a *FacebookLogin) pages(ctx context.Context, user vault.Token) ([]page, error) {
 	return list[page](ctx, a, "me/accounts", url.Values{"fields": {a.pageFields()}, "limit": {"100"}}, user)
 }
 
@@ -254,7 +315,7 @@ func (a *Adapter) pages(ctx context.Context, user vault.Token) ([]page, error) {
 // owned_pages and client_pages, paged, each Page with its token. Pages are
 // a bonus to /me/accounts, so a failure costs only that portfolio's Pages
 // and is told in words (notes); it never fails the connection.
-func (a *Adapter) portfolioPages(ctx context.Context, user vault.Token) (pages []page, notes []string) {
+func (a *FacebookLogin) portfolioPages(ctx context.Context, user vault.Token) (pages []page, notes []string) {
 	bizs, err := list[business](ctx, a, "me/businesses", url.Values{"fields": {"id,name"}, "limit": {"100"}}, user)
 	if err != nil {
 		return nil, []string{"Pages held through a Business portfolio could not be listed (" + reasonOf(err) +
@@ -294,7 +355,7 @@ func reasonOf(err error) string {
 
 // list returns every item of a paged Graph edge, following paging.next
 // back to the Graph host only: the next URL carries the token.
-func list[T any](ctx context.Context, a *Adapter, path string, q url.Values, user vault.Token) ([]T, error) {
+func list[T any](ctx context.Context, a *FacebookLogin, path string, q url.Values, user vault.Token) ([]T, error) {
 	next := a.graphURL(path)
 	var all []T
 	for range 100 {
@@ -320,15 +381,15 @@ func list[T any](ctx context.Context, a *Adapter, path string, q url.Values, use
 	return nil, &Error{Platform: a.p, Kind: Transient, Code: "bad_paging", Reason: "Facebook's list did not end"}
 }
 
-func (a *Adapter) isGraphURL(raw string) bool {
+func (a *FacebookLogin) isGraphURL(raw string) bool {
 	u, err1 := url.Parse(raw)
-	base, err2 := url.Parse(a.c.MetaGraphBase)
+	base, err2 := url.Parse(a.c.GraphBase)
 	return err1 == nil && err2 == nil && u.Scheme == base.Scheme && u.Host == base.Host &&
 		strings.HasPrefix(u.Path, strings.TrimSuffix(base.Path, "/")+"/")
 }
 
 // permissions returns the granted scopes from /me/permissions.
-func (a *Adapter) permissions(ctx context.Context, user vault.Token) ([]string, error) {
+func (a *FacebookLogin) permissions(ctx context.Context, user vault.Token) ([]string, error) {
 	var res struct {
 		Data []struct{ Permission, Status string } `json:"data"`
 	}
@@ -345,8 +406,8 @@ func (a *Adapter) permissions(ctx context.Context, user vault.Token) ([]string, 
 }
 
 // debugToken introspects t with the app token.
-func (a *Adapter) debugToken(ctx context.Context, t vault.Token) (*debugInfo, error) {
-	q := url.Values{"input_token": {t.Reveal()}, "access_token": {a.c.MetaAppID + "|" + a.c.MetaAppSecret.Reveal()}}
+func (a *FacebookLogin) debugToken(ctx context.Context, t vault.Token) (*debugInfo, error) {
+	q := url.Values{"input_token": {t.Reveal()}, "access_token": {a.c.AppID + "|" + a.c.AppSecret.Reveal()}}
 	var res struct {
 		Data *debugInfo `json:"data"`
 	}
@@ -367,7 +428,7 @@ func (a *Adapter) debugToken(ctx context.Context, t vault.Token) (*debugInfo, er
 }
 
 // invalidToken explains debug_token's is_valid:false; always Permanent.
-func (a *Adapter) invalidToken(d *debugInfo) *Error {
+func (a *FacebookLogin) invalidToken(d *debugInfo) *Error {
 	g := graphError{Code: 190}
 	if d.Error != nil {
 		g = *d.Error
@@ -390,7 +451,7 @@ func (a *Adapter) invalidToken(d *debugInfo) *Error {
 // of that person; an expired token (463), a log-out (467) and a lost
 // session (492) are this sign-in's, so they reach the accounts holding
 // this very user token. A person's later sign-in holds a new token.
-func (a *Adapter) signInDead(u *debugInfo) *Error {
+func (a *FacebookLogin) signInDead(u *debugInfo) *Error {
 	if u.Error == nil {
 		return nil
 	}
@@ -413,7 +474,7 @@ func (a *Adapter) signInDead(u *debugInfo) *Error {
 		detail: "debug_token of the user token: is_valid false"}
 }
 
-func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error) {
+func (a *FacebookLogin) check(ctx context.Context, c Credentials) (*Checked, error) {
 	if c.AccessToken.IsZero() || c.PlatformUserID == "" {
 		return nil, &Error{Platform: a.p, Kind: Permanent, Code: "no_token", Reason: "No Facebook token is stored for this account"}
 	}
@@ -477,11 +538,11 @@ func (a *Adapter) metaCheck(ctx context.Context, c Credentials) (*Checked, error
 	return out, nil
 }
 
-// metaRevoke removes the app from the person's Facebook account. Without a
+// revoke removes the app from the person's Facebook account. Without a
 // user token there is nothing to call: a Page token cannot do it. Success
 // is documented as the bare JSON true; some answers carry
 // {"success":true} instead (PLATFORMS.md §8): both are success.
-func (a *Adapter) metaRevoke(ctx context.Context, c Credentials) error {
+func (a *FacebookLogin) revoke(ctx context.Context, c Credentials) error {
 	if c.UserToken.IsZero() {
 		return nil
 	}

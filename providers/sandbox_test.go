@@ -27,7 +27,7 @@ import (
 type sbEnv struct {
 	t   *testing.T
 	srv *httptest.Server
-	cfg Config
+	cfg Apps
 }
 
 func newSandbox(t *testing.T) *sbEnv {
@@ -39,23 +39,17 @@ func newSandbox(t *testing.T) *sbEnv {
 	srv := httptest.NewServer(sb)
 	t.Cleanup(func() { srv.Close(); sb.Close() })
 	base := srv.URL + "/sandbox/"
-	return &sbEnv{t: t, srv: srv, cfg: Config{
-		HTTPClient:         &http.Client{Timeout: 5 * time.Second},
-		MetaAppID:          sandbox.DevMetaAppID,
-		MetaAppSecret:      vault.NewToken(sandbox.DevMetaAppSecret),
-		MetaDialogBase:     base + "www.facebook.com",
-		MetaGraphBase:      base + "graph.facebook.com",
-		TikTokClientKey:    sandbox.DevTikTokClientKey,
-		TikTokClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
-		TikTokAuthBase:     base + "www.tiktok.com",
-		TikTokAPIBase:      base + "open.tiktokapis.com",
+	hc := &http.Client{Timeout: 5 * time.Second}
+	return &sbEnv{t: t, srv: srv, cfg: Apps{
+		Meta: MetaConfig{HTTPClient: hc, AppID: sandbox.DevMetaAppID, AppSecret: vault.NewToken(sandbox.DevMetaAppSecret),
+			DialogBase: base + "www.facebook.com", GraphBase: base + "graph.facebook.com"},
+		TikTok: TikTokConfig{HTTPClient: hc, ClientKey: sandbox.DevTikTokClientKey, ClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
+			AuthBase: base + "www.tiktok.com", APIBase: base + "open.tiktokapis.com"},
 	}}
 }
 
-func (e *sbEnv) adapter(p Platform) *Adapter {
-	c := e.cfg
-	c.RedirectURL = "https://app.example/oauth/" + string(p) + "/callback"
-	return New(p, c)
+func (e *sbEnv) adapter(p Platform) Provider {
+	return New(p, e.cfg, "https://app.example/oauth/"+string(p)+"/callback")
 }
 
 // control posts to the sandbox control API.
@@ -109,7 +103,7 @@ func (e *sbEnv) assertNoSandboxToken(what, s string) {
 
 // authorize follows the authorize URL under autoconsent and returns the
 // redirect's query.
-func (e *sbEnv) authorize(a *Adapter, consent map[string]any, verifier string, rerequest ...string) url.Values {
+func (e *sbEnv) authorize(a Provider, consent map[string]any, verifier string, rerequest ...string) url.Values {
 	e.t.Helper()
 	consent["enabled"] = true
 	e.control("autoconsent", consent)
@@ -135,7 +129,7 @@ func (e *sbEnv) authorize(a *Adapter, consent map[string]any, verifier string, r
 }
 
 // connect runs the whole flow for persona and returns the grant.
-func (e *sbEnv) connect(p Platform, persona string, decline ...string) (*Adapter, *Grant) {
+func (e *sbEnv) connect(p Platform, persona string, decline ...string) (Provider, *Grant) {
 	e.t.Helper()
 	a := e.adapter(p)
 	verifier := oauth2.GenerateVerifier()
@@ -427,7 +421,7 @@ func TestSandboxFaults(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newSandbox(t)
-			e.cfg.HTTPClient.Timeout = 500 * time.Millisecond // the timeout fault outlasts it
+			e.cfg.Meta.HTTPClient.Timeout = 500 * time.Millisecond // the timeout fault outlasts it
 			persona := map[Platform]string{Facebook: "dana", Instagram: "dana", TikTok: "bloom"}[tc.p]
 			fault := map[string]any{"endpoint": tc.endpoint, "kind": tc.kind, "count": 1, "retry_after": 30}
 			var err error
@@ -479,8 +473,8 @@ func TestSandboxWrongAppSecret(t *testing.T) {
 	for _, p := range Platforms() {
 		t.Run(string(p), func(t *testing.T) {
 			e := newSandbox(t)
-			e.cfg.MetaAppSecret = vault.NewToken("not-the-secret")
-			e.cfg.TikTokClientSecret = vault.NewToken("not-the-secret")
+			e.cfg.Meta.AppSecret = vault.NewToken("not-the-secret")
+			e.cfg.TikTok.ClientSecret = vault.NewToken("not-the-secret")
 			a := e.adapter(p)
 			verifier := oauth2.GenerateVerifier()
 			q := e.authorize(a, map[string]any{"persona": map[Platform]string{Facebook: "dana", Instagram: "dana", TikTok: "bloom"}[p]}, verifier)

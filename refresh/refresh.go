@@ -22,6 +22,7 @@ import (
 
 	"omnisocial/providers"
 	"omnisocial/store"
+	"omnisocial/words"
 )
 
 // Options configure a Refresher. Zero values take the defaults noted.
@@ -117,7 +118,7 @@ type Refresher struct {
 	o     Options
 	st    *store.Store
 	log   *slog.Logger
-	pol   Policy
+	sched providers.Schedule
 	lease time.Duration
 	rnd   func() float64
 
@@ -161,7 +162,7 @@ func New(o Options) *Refresher {
 		lease = max(lease, 2*o.CallTimeout+time.Duration(float64(o.Batch)/o.Rate*float64(time.Second)))
 	}
 	return &Refresher{o: o, st: o.Store, log: o.Log, lease: lease, rnd: rand.Float64,
-		pol:      Policy{MetaEvery: o.MetaEvery, ExpiryWarning: o.ExpiryWarning},
+		sched:    providers.Schedule{ValidateEvery: o.MetaEvery, ExpiryWarning: o.ExpiryWarning},
 		limiters: map[string]*rate.Limiter{}, notBefore: map[string]time.Time{}, alerted: map[string]bool{},
 		flights: map[string]*flight{}}
 }
@@ -312,8 +313,10 @@ func (r *Refresher) succeeded(ctx context.Context, c store.Claim, ch *providers.
 	res := store.Result{At: now, Tokens: store.Tokens{Access: cr.AccessToken, Refresh: cr.RefreshToken, User: cr.UserToken,
 		Expiry: cr.Expiry, RefreshExpiry: cr.RefreshExpiry},
 		Username: ch.Username, DisplayName: ch.DisplayName, AvatarURL: safeAvatar(ch.AvatarURL),
-		Scopes: scopes, Metadata: ch.Metadata, NextCheckAt: r.pol.Next(p, cr, now)}
-	res.Status, res.Problem = status(p, scopes)
+		Scopes: scopes, Metadata: ch.Metadata}
+	standing := r.sched.Assess(p, scopes, cr, now)
+	res.NextCheckAt = standing.NextCheck
+	res.Status, res.Problem = statusOf(standing)
 	o := checked
 	res.Outcome, res.Event, res.EventDetail = "checked", "checked", "Tokens valid; profile synced"
 	if !cr.AccessToken.Equal(c.Tokens.Access) {
@@ -388,13 +391,13 @@ func (r *Refresher) failed(ctx context.Context, c store.Claim, used providers.Cr
 
 // spread names the other accounts a dead sign-in takes down with this one
 // (SPEC §6, PLATFORMS.md §8), or nil. One exception: an attempt that was
-// cut off (Recovered) may have rotated a TikTok refresh token whose answer
-// was lost, so its invalid_grant proves nothing about the authorization.
+// cut off (Recovered) may have rotated a refresh token (TikTok's) whose
+// answer was lost, so its invalid_grant proves nothing about the authorization.
 func spread(c store.Claim, used providers.Credentials, err error) *store.Spread {
 	sp := &store.Spread{Platforms: providers.SignInPlatforms(providers.Platform(c.Platform)), Subject: c.GrantSubject}
 	switch providers.ReachOf(err) {
 	case providers.ReachPerson:
-		if c.Recovered && c.Platform == string(providers.TikTok) {
+		if c.Recovered && providers.Describe(providers.Platform(c.Platform)).Renewal == providers.Rotated {
 			return nil
 		}
 	case providers.ReachSignIn:
@@ -496,13 +499,8 @@ func (r *Refresher) recoverStore(ctx context.Context) error {
 	return nil
 }
 
-// bucket names a platform's app: Facebook and Instagram share the Meta app.
-func bucket(p providers.Platform) string {
-	if p == providers.Facebook || p == providers.Instagram {
-		return "meta"
-	}
-	return string(p)
-}
+// bucket names a platform's app: platforms sharing an app share its limits.
+func bucket(p providers.Platform) string { return cmp.Or(providers.Describe(p).App, string(p)) }
 
 func (r *Refresher) limiter(p providers.Platform) *rate.Limiter {
 	r.mu.Lock()
@@ -548,6 +546,19 @@ func (r *Refresher) clearAlert(ctx context.Context, key string) {
 			r.storeFailed(err, "clear an alert")
 		}
 	}
+}
+
+// statusOf is the status stored for an account of that standing, with its
+// problem in words.
+func statusOf(st providers.Standing) (string, string) {
+	if !st.Limited {
+		return store.StatusActive, ""
+	}
+	var missing []string
+	for _, s := range st.Missing {
+		missing = append(missing, words.LowerFirst(providers.ScopeDescription(s)))
+	}
+	return store.StatusLimited, "Missing permission: " + strings.Join(missing, "; ") + "."
 }
 
 // reason is an error in words for the account's owner: a classified

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
+	"omnisocial/internal/testrig"
 	"omnisocial/providers"
 	"omnisocial/store"
 	"omnisocial/vault"
@@ -39,7 +40,7 @@ func TestTikTokRotation(t *testing.T) {
 		t.Errorf("stored refresh token is %q at the sandbox, want valid", s)
 	}
 	// And the sandbox really takes the stored one, not the old one.
-	tt := providers.New(providers.TikTok, e.config(providers.TikTok, nil))
+	tt := e.adapter(providers.TikTok)
 	if _, err := tt.Check(context.Background(), providers.Credentials{RefreshToken: old.Refresh, PlatformUserID: "x"}); !providers.IsPermanent(err) {
 		t.Errorf("old refresh token: %v, want rejected", err)
 	}
@@ -237,7 +238,7 @@ func TestCrashMidRefresh(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.rotatedLost {
-				tt := providers.New(providers.TikTok, e.config(providers.TikTok, nil))
+				tt := e.adapter(providers.TikTok)
 				if _, err := tt.Check(ctx, providers.Credentials{RefreshToken: c.Tokens.Refresh, PlatformUserID: c.PlatformUserID}); err != nil {
 					t.Fatal(err)
 				}
@@ -268,10 +269,10 @@ func TestMisconfigurationMarksNoAccountDead(t *testing.T) {
 	tests := []struct {
 		platform providers.Platform
 		persona  string
-		wrong    func(*providers.Config)
+		wrong    func(*providers.Apps)
 	}{
-		{providers.TikTok, "bloom", func(c *providers.Config) { c.TikTokClientSecret = vault.NewToken("wrong") }},
-		{providers.Facebook, "dana", func(c *providers.Config) { c.MetaAppSecret = vault.NewToken("wrong") }},
+		{providers.TikTok, "bloom", func(c *providers.Apps) { c.TikTok.ClientSecret = vault.NewToken("wrong") }},
+		{providers.Facebook, "dana", func(c *providers.Apps) { c.Meta.AppSecret = vault.NewToken("wrong") }},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.platform), func(t *testing.T) {
@@ -511,36 +512,6 @@ func TestCircuitBreaker(t *testing.T) {
 	}
 }
 
-func TestNextCheck(t *testing.T) {
-	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	meta := func(user, data time.Time) map[string]any {
-		return map[string]any{providers.MetaUserTokenExpiry: user.Format(time.RFC3339), providers.MetaDataAccessUntil: data.Format(time.RFC3339)}
-	}
-	day := 24 * time.Hour
-	tests := []struct {
-		name string
-		p    providers.Platform
-		c    providers.Credentials
-		want time.Time
-	}{
-		{"tiktok 2 h token: a quarter left", providers.TikTok, providers.Credentials{Expiry: now.Add(2 * time.Hour)}, now.Add(90 * time.Minute)},
-		{"tiktok 24 h token", providers.TikTok, providers.Credentials{Expiry: now.Add(day)}, now.Add(18 * time.Hour)},
-		{"tiktok expired: soon", providers.TikTok, providers.Credentials{Expiry: now.Add(-time.Hour)}, now.Add(minGap)},
-		{"meta far from expiry: daily", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(60*day), now.Add(90*day))}, now.Add(day)},
-		{"meta: warning window opens tomorrow noon", providers.Instagram, providers.Credentials{Metadata: meta(now.Add(7*day+2*time.Hour), now.Add(90*day))}, now.Add(2 * time.Hour)},
-		{"meta: inside the window, right after expiry", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(3*time.Hour), now.Add(90*day))}, now.Add(3*time.Hour + time.Minute)},
-		{"meta: data access ends first", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(60*day), now.Add(5*time.Hour))}, now.Add(5*time.Hour + time.Minute)},
-		{"meta: past expiry, daily", providers.Facebook, providers.Credentials{Metadata: meta(now.Add(-day), now.Add(-day))}, now.Add(day)},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := NextCheck(tc.p, tc.c, now); !got.Equal(tc.want) {
-				t.Fatalf("NextCheck = %v, want %v", got.Sub(now), tc.want.Sub(now))
-			}
-		})
-	}
-}
-
 func TestBackoff(t *testing.T) {
 	for n, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 5: 16 * time.Minute, 12: backoffCap, 99: backoffCap} {
 		if got := backoff(n, func() float64 { return 1 }); got != want+minGap {
@@ -587,7 +558,7 @@ func TestRegister(t *testing.T) {
 
 // A panic in RunOnce itself (here: no store) is recovered by the listener.
 func TestRegisterRecoversPanics(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testrig.SyncBuffer{}
 	r := New(Options{Log: sloglogger(logs)})
 	s, _ := gocron.NewScheduler()
 	job, err := Register(s, r, time.Hour)

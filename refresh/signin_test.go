@@ -155,7 +155,7 @@ func TestDeadSignInRespectsLeases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			prov := providers.New(p, e.config(p, nil))
+			prov := e.adapter(p)
 			creds := providers.Credentials{AccessToken: claim.Tokens.Access, RefreshToken: claim.Tokens.Refresh, UserToken: claim.Tokens.User,
 				Expiry: claim.Tokens.Expiry, RefreshExpiry: claim.Tokens.RefreshExpiry, PlatformUserID: claim.PlatformUserID, Metadata: claim.Metadata}
 			ch, err := prov.Check(ctx, creds)

@@ -201,13 +201,4 @@ func joinNames(names []string) string {
 // eighth of an accounts page; these classes are built from constants.
 func cls(class string) templ.Attributes { return templ.Attributes{"class": class} }
 
-// signInPlatform names where the person signed in: Instagram accounts are
-// reached through Facebook Login.
-func signInPlatform(platform, name string) string {
-	if platform == "instagram" {
-		return "Facebook"
-	}
-	return name
-}
-
 func joinEvents(events []string) string { return strings.Join(events, ", ") }
