@@ -59,6 +59,9 @@ type Deps struct {
 	SetupCheck func(ctx context.Context, reached string) []views.SetupLine
 
 	MailOn bool // e-mail alerts are sent (OMNISOCIAL_SMTP_URL)
+	// SendMail sends one message at once (a link a person is handing
+	// over); nil without SMTP.
+	SendMail func(ctx context.Context, to, subject, body string) error
 
 	// Metrics, when not nil, counts requests; /metrics serves it only
 	// when MetricsToken is set (bearer), and is 404 otherwise.
