@@ -123,7 +123,7 @@ func (s *server) finishOwnerReconnect(c echo.Context, l store.OwnerLink, grant *
 		s.Log.Warn("owner link refused a different sign-in", "link", l.ID, "workspace_id", l.WorkspaceID)
 		named := "the login that manages " + joinAnd(accountNames(accounts))
 		if l.SubjectName != "" {
-			named = l.SubjectName + "'s login"
+			named = "the " + p.Name() + " login of " + l.SubjectName
 		}
 		return s.linkDone(c, "error", fmt.Sprintf("You signed in to %s as %s, but this link is for %s. Nothing was changed: open the link again and sign in with that login.",
 			p.Name(), who, named))
