@@ -110,6 +110,9 @@ func TestOwnerLinkReconnect(t *testing.T) {
 		if res := owner.get(link); res.StatusCode != http.StatusNotFound {
 			t.Fatalf("a used link answered %d", res.StatusCode)
 		}
+		if strings.Contains(k.logs.String(), strings.TrimPrefix(link, "/link/")) {
+			t.Error("the link's token reached the log")
+		}
 		state := parse(t, agency.get("/settings/links")).Find("[data-testid=link-state]").First().Text()
 		if !strings.Contains(state, "Used") || !strings.Contains(state, "Dana") {
 			t.Fatalf("list says %q", state)

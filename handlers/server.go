@@ -187,11 +187,14 @@ func skipCSRF(c echo.Context) bool {
 		p == "/oauth/facebook/deauthorize" || p == "/oauth/facebook/data-deletion"
 }
 
-// logPath is a request path fit for the log: an invitation link's token is
-// a secret, so it is left out.
+// logPath is a request path fit for the log: an invitation's or an owner
+// link's token is a secret, so it is left out.
 func logPath(p string) string {
-	if hasPrefix(p, "/join/") {
+	switch {
+	case hasPrefix(p, "/join/"):
 		return "/join/[REDACTED]"
+	case hasPrefix(p, "/link/") && p != "/link/done" && !hasPrefix(p, "/link/choose/"):
+		return "/link/[REDACTED]"
 	}
 	return p
 }
