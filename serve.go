@@ -103,6 +103,9 @@ func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Lo
 	if err := st.DeleteExpiredInvitations(ctx); err != nil {
 		log.Warn("housekeeping: invitations", "err", err)
 	}
+	if err := st.PruneOwnerLinks(ctx); err != nil {
+		log.Warn("housekeeping: owner links", "err", err)
+	}
 	if _, err := st.ExpirePendingGrants(ctx, func(p string) []string { return providers.SignInPlatforms(providers.Platform(p)) }); err != nil {
 		log.Warn("housekeeping: expired choices", "err", err)
 	}
@@ -258,6 +261,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		if _, err := mail.Register(sched, mailer, 5*time.Second); err != nil {
 			return err
 		}
+		deps.SendMail = mailer.SendNow
 	}
 	deps.MailOn = cfg.SMTP != nil
 	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {

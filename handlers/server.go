@@ -59,6 +59,9 @@ type Deps struct {
 	SetupCheck func(ctx context.Context, reached string) []views.SetupLine
 
 	MailOn bool // e-mail alerts are sent (OMNISOCIAL_SMTP_URL)
+	// SendMail sends one message at once (a link a person is handing
+	// over); nil without SMTP.
+	SendMail func(ctx context.Context, to, subject, body string) error
 
 	// Metrics, when not nil, counts requests; /metrics serves it only
 	// when MetricsToken is set (bearer), and is 404 otherwise.
@@ -184,11 +187,14 @@ func skipCSRF(c echo.Context) bool {
 		p == "/oauth/facebook/deauthorize" || p == "/oauth/facebook/data-deletion"
 }
 
-// logPath is a request path fit for the log: an invitation link's token is
-// a secret, so it is left out.
+// logPath is a request path fit for the log: an invitation's or an owner
+// link's token is a secret, so it is left out.
 func logPath(p string) string {
-	if hasPrefix(p, "/join/") {
+	switch {
+	case hasPrefix(p, "/join/"):
 		return "/join/[REDACTED]"
+	case hasPrefix(p, "/link/") && p != "/link/done" && !hasPrefix(p, "/link/choose/"):
+		return "/link/[REDACTED]"
 	}
 	return p
 }

@@ -76,7 +76,7 @@ func TestSetupPage(t *testing.T) {
 			if tc.wantBad && !strings.Contains(match.Find("[data-testid=setup-fix]").Text(), "set OMNISOCIAL_BASE_URL to "+k.srv.URL) {
 				t.Errorf("no fix naming the address reached: %s", squash(match.Text()))
 			}
-			if got := doc.Find(`[data-testid=setup-copy]`).AttrOr("value", ""); got != base.String()+"/oauth/tiktok/callback" {
+			if got := doc.Find(`[data-testid=setup-copy]`).Text(); got != base.String()+"/oauth/tiktok/callback" {
 				t.Errorf("callback URL %q", got)
 			}
 			tiktok := doc.Find(`[data-testid=setup-line][data-ok=false]:contains("TikTok: not configured")`)

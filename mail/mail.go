@@ -176,6 +176,12 @@ func expiry(a store.Account) time.Time { return a.RenewalDeadline() }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// SendNow delivers one message at once, outside the outbox: for a link a
+// person is waiting to hand over, who is told if it fails.
+func (s *Sender) SendNow(_ context.Context, to, subject, body string) error {
+	return s.send([]string{to}, subject, body)
+}
+
 // send delivers one message over SMTP: STARTTLS when the server offers it,
 // PLAIN auth when the URL has a user (net/smtp refuses it in the clear,
 // except to localhost).

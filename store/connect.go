@@ -267,6 +267,9 @@ type Connect struct {
 	// SignIn lists the platforms that share this sign-in; with it, a grant
 	// of which nothing was kept is owed a revocation (SPEC §13).
 	SignIn []string
+	// Link, when set, is the owner link this sign-in came through: spent in
+	// the same transaction, and named in each account's history.
+	Link string
 }
 
 // ConnectResult says what happened to each account asked for.
@@ -299,6 +302,10 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 			return fmt.Errorf("store: plan: %w", err)
 		}
 		now := s.now()
+		via := ""
+		if c.Link != "" {
+			via = " through the login owner's link, signed in as " + c.SubjectName
+		}
 		for _, d := range c.Accounts {
 			name := d.DisplayName
 			var id, oldScopes string
@@ -310,7 +317,7 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 					return err
 				}
 				res.Renewed = append(res.Renewed, name)
-				if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "reconnected", "Tokens, permissions and profile renewed", now); err != nil {
+				if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "reconnected", "Tokens, permissions and profile renewed"+via, now); err != nil {
 					return err
 				}
 				if err := emit(id, EventReconnected, "Tokens, permissions and profile renewed"); err != nil {
@@ -351,7 +358,7 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 			}
 			used++
 			res.Added = append(res.Added, name)
-			if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "connected", "Scopes granted: "+strings.Join(d.Scopes, ", "), now); err != nil {
+			if err := addEvent(ctx, tx, c.WorkspaceID, id, name, c.UserID, "connected", "Scopes granted: "+strings.Join(d.Scopes, ", ")+via, now); err != nil {
 				return err
 			}
 			if err := emit(id, EventConnected, "Scopes granted: "+strings.Join(d.Scopes, ", ")); err != nil {
@@ -360,6 +367,12 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 		}
 		si := SignIn{Subject: c.Subject, Platforms: c.SignIn}
 		if len(res.Added)+len(res.Renewed) > 0 {
+			// A link is spent only by a sign-in that kept something.
+			if c.Link != "" {
+				if err := useOwnerLink(ctx, tx, c.Link, c.SubjectName, now); err != nil {
+					return err
+				}
+			}
 			return cancelRevocations(ctx, tx, si)
 		}
 		if len(c.Accounts) > 0 {

@@ -47,6 +47,29 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS mail_outbox_pending ON mail_outbox (workspace_id, kind, key) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (next_attempt_at) WHERE state = 'pending';`,
+	// 7→8: reconnect links for the owner of a platform login.
+	`CREATE TABLE IF NOT EXISTS owner_links (
+	id               TEXT PRIMARY KEY,
+	token_hash       BLOB NOT NULL UNIQUE,
+	workspace_id     INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	created_by       INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	platform         TEXT NOT NULL,
+	purpose          TEXT NOT NULL CHECK (purpose IN ('reconnect', 'connect')),
+	account_id       TEXT NOT NULL DEFAULT '',
+	subject          TEXT NOT NULL DEFAULT '',
+	subject_name     TEXT NOT NULL DEFAULT '',
+	sent_to          TEXT NOT NULL DEFAULT '',
+	created_at       INTEGER NOT NULL,
+	expires_at       INTEGER NOT NULL,
+	used_at          INTEGER,
+	used_by          TEXT NOT NULL DEFAULT '',
+	revoked_at       INTEGER,
+	state_hash       BLOB UNIQUE,
+	session_hash     BLOB,
+	verifier         BLOB,
+	state_expires_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS owner_links_workspace ON owner_links (workspace_id, created_at);`,
 }
 
 // Latest is the schema version this build writes.
