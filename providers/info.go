@@ -49,6 +49,10 @@ const (
 	// replaces, until the refresh token's own end (TikTok). A refresh cut
 	// off halfway may have spent the stored refresh token.
 	Rotated
+	// SelfRefreshed credentials have no refresh token: the access token,
+	// once a day old and before it ends, is swapped for a new one
+	// (Instagram Login). An ended token needs the person.
+	SelfRefreshed
 )
 
 // Handle is what stands beside an account's name.
@@ -78,6 +82,12 @@ var infos = map[Platform]Info{
 		SignIn: "Facebook", SignInFamily: []Platform{Facebook, Instagram}, App: "meta",
 		Configure: metaConfigure, Renewal: Validated, Handle: HandleUsername, ByHandle: true, LinkedPage: true,
 	},
+	IGLogin: {
+		AccountType: "Business or Creator account", Requirements: "A professional account; no Facebook Page needed",
+		SignIn: "Instagram", SignInFamily: []Platform{IGLogin}, App: "instagram", OneAccount: true,
+		Configure: "The administrator sets OMNISOCIAL_INSTAGRAM_APP_ID and OMNISOCIAL_INSTAGRAM_APP_SECRET (the Instagram app of the Meta app).",
+		Renewal:   SelfRefreshed, Handle: HandleUsername, ByHandle: true,
+	},
 	TikTok: {
 		AccountType: "Business account", Requirements: "A TikTok Business account",
 		SignIn: "TikTok", SignInFamily: []Platform{TikTok}, App: "tiktok", OneAccount: true,
@@ -92,6 +102,7 @@ var requiredScopes = map[Platform][]string{
 	Facebook:  {"pages_show_list", "pages_manage_posts", "pages_read_engagement", "pages_messaging"},
 	Instagram: {"instagram_basic", "instagram_content_publish", "instagram_manage_comments", "pages_show_list", "pages_read_engagement"},
 	TikTok:    {"user.info.basic", "user.info.profile", "user.info.stats", "video.list", "video.upload", "video.publish"},
+	IGLogin:   {"instagram_business_basic", "instagram_business_content_publish", "instagram_business_manage_comments"},
 }
 
 // optionalScopes are asked for too, but an account without them is not
@@ -120,6 +131,12 @@ var scopeWords = map[string]string{
 	"instagram_manage_comments": "Read and reply to comments on Instagram",
 	"instagram_manage_insights": "Read your Instagram insights",
 	"instagram_manage_messages": "Send and receive Instagram messages",
+	// Instagram Login
+	"instagram_business_basic":           "See your Instagram profile and posts",
+	"instagram_business_content_publish": "Publish posts to your Instagram account",
+	"instagram_business_manage_comments": "Read and reply to comments on Instagram",
+	"instagram_business_manage_insights": "Read your Instagram insights",
+	"instagram_business_manage_messages": "Send and receive Instagram messages",
 	// TikTok
 	"user.info.basic":   "See your TikTok name and avatar",
 	"user.info.profile": "See your TikTok username and profile",

@@ -21,6 +21,9 @@ const (
 	Facebook  Platform = "facebook"
 	Instagram Platform = "instagram"
 	TikTok    Platform = "tiktok"
+	// IGLogin is Instagram reached with Instagram's own login, no
+	// Facebook Page needed; its accounts are Instagram accounts.
+	IGLogin Platform = "instagram_login"
 )
 
 // Platforms lists the supported platforms in chooser order.
@@ -37,7 +40,7 @@ func (p Platform) Name() string {
 	switch p {
 	case Facebook:
 		return "Facebook"
-	case Instagram:
+	case Instagram, IGLogin:
 		return "Instagram"
 	case TikTok:
 		return "TikTok"
