@@ -39,6 +39,7 @@ var scopeLabels = map[string]string{
 
 type consentView struct {
 	Meta      bool
+	IG        bool // Instagram Login; Meta and IG both false = TikTok
 	AppName   string
 	Action    string
 	Hidden    []hiddenField
@@ -70,7 +71,7 @@ type scopeView struct {
 // renderConsent shows the dialog. The original request travels in hidden
 // fields, so the POST back needs no server-side session.
 func (s *Sandbox) renderConsent(w http.ResponseWriter, r *http.Request, req *authRequest) {
-	v := consentView{Meta: req.Platform == "meta", AppName: appName, Action: r.URL.Path, Rerequest: req.AuthType == "rerequest"}
+	v := consentView{Meta: req.Platform == "meta", IG: req.Platform == "instagram", AppName: appName, Action: r.URL.Path, Rerequest: req.AuthType == "rerequest"}
 	keys := make([]string, 0, len(r.Form))
 	for k := range r.Form {
 		if !strings.HasPrefix(k, "sb_") {
@@ -93,6 +94,8 @@ func (s *Sandbox) renderConsent(w http.ResponseWriter, r *http.Request, req *aut
 			}
 			v.Personas = append(v.Personas, pv)
 		}
+	} else if v.IG {
+		v.Personas = igPersonaViews()
 	} else {
 		for i, p := range tiktokPersonas {
 			detail := "@" + p.Username
@@ -107,7 +110,7 @@ func (s *Sandbox) renderConsent(w http.ResponseWriter, r *http.Request, req *aut
 		if label == "" {
 			label = sc
 		}
-		v.Scopes = append(v.Scopes, scopeView{Name: sc, Label: label, Locked: sc == "public_profile" || sc == "user.info.basic"})
+		v.Scopes = append(v.Scopes, scopeView{Name: sc, Label: label, Locked: sc == "public_profile" || sc == "user.info.basic" || sc == igBasicScope})
 	}
 	s.renderPage(w, http.StatusOK, "consent", v)
 }
@@ -140,7 +143,7 @@ func followers(n int) string {
 }
 
 func (s *Sandbox) errorPage(w http.ResponseWriter, status int, platform, msg string) {
-	s.renderPage(w, status, "error", consentView{Meta: platform == "meta", Message: msg})
+	s.renderPage(w, status, "error", consentView{Meta: platform == "meta", IG: platform == "instagram", Message: msg})
 }
 
 // dialogFault answers an authorize request with the injected failure.

@@ -300,8 +300,8 @@ func (s *Sandbox) ctlFaultAdd(w http.ResponseWriter, r *http.Request) {
 	case !faultKinds[f.Kind]:
 		ctlError(w, http.StatusBadRequest, "unknown kind "+f.Kind+" (5xx, 429, timeout, slow, invalid_grant, rate_limit, graph_error)")
 		return
-	case f.Kind == "graph_error" && (f.Code <= 0 || !strings.HasPrefix(f.Endpoint, "meta.") || f.Endpoint == "meta.dialog"):
-		ctlError(w, http.StatusBadRequest, "graph_error needs a Graph endpoint (meta.*, not meta.dialog) and a positive code")
+	case f.Kind == "graph_error" && (f.Code <= 0 || !igGraphEndpoints[f.Endpoint] && (!strings.HasPrefix(f.Endpoint, "meta.") || f.Endpoint == "meta.dialog")):
+		ctlError(w, http.StatusBadRequest, "graph_error needs a Graph endpoint (meta.*, not meta.dialog; instagram.exchange, .refresh, .me) and a positive code")
 		return
 	case f.Count < 0 || f.Fraction < 0 || f.Fraction > 1 || f.RetryAfter < 0 || f.DelayMS < 0:
 		ctlError(w, http.StatusBadRequest, "count, retry_after and delay_ms must be >= 0 and fraction in [0, 1]")
@@ -420,6 +420,7 @@ func (s *Sandbox) ctlPersonas(w http.ResponseWriter, r *http.Request) {
 			"follower_count": p.Followers, "following_count": p.Following, "likes_count": p.Likes,
 			"video_count": p.Videos, "avatar_url": avatar(p.Name, p.Color)})
 	}
+	out = append(out, igPersonaList()...)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -24,6 +24,8 @@ var faultEndpoints = map[string]bool{
 	"*": true, "meta.dialog": true, "meta.token": true, "meta.me": true, "meta.accounts": true,
 	"meta.node": true, "meta.debug_token": true, "meta.permissions": true, "meta.businesses": true,
 	"tiktok.authorize": true, "tiktok.token": true, "tiktok.revoke": true, "tiktok.userinfo": true,
+	"instagram.authorize": true, "instagram.token": true, "instagram.exchange": true, "instagram.refresh": true,
+	"instagram.me": true,
 }
 
 var faultKinds = map[string]bool{

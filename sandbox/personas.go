@@ -244,6 +244,9 @@ func personaPlatform(key string) string {
 	if tiktokByKey[key] != nil {
 		return "tiktok"
 	}
+	if igByKey[key] != nil {
+		return "instagram"
+	}
 	return ""
 }
 

@@ -1,6 +1,7 @@
 // Package sandbox is a local emulator of the Facebook Graph API and Facebook
-// Login (Instagram through Pages with a linked instagram_business_account)
-// and of TikTok Login Kit v2 with its open API, written from PLATFORMS.md.
+// Login (Instagram through Pages with a linked instagram_business_account),
+// of the Instagram API with Instagram Login (iglogin.go) and of TikTok Login
+// Kit v2 with its open API, written from PLATFORMS.md.
 //
 // Every real host is mirrored under /sandbox/{host} with its path unchanged,
 // so switching an adapter to the sandbox is only a change of base URL. A JSON
@@ -31,6 +32,10 @@ const (
 	DevMetaAppSecret      = "sandbox-meta-secret"
 	DevTikTokClientKey    = "sbawsandboxkey01"
 	DevTikTokClientSecret = "sandbox-tiktok-secret"
+	// The Instagram app id and secret of the same Meta app: Business Login
+	// for Instagram uses its own pair, not the Facebook app's.
+	DevInstagramAppID     = "900000000000002"
+	DevInstagramAppSecret = "sandbox-instagram-secret"
 )
 
 // appName is what the consent dialogs and debug_token call the client app.
@@ -43,6 +48,8 @@ type Options struct {
 	MetaAppSecret      string
 	TikTokClientKey    string // the only client_key TikTok accepts
 	TikTokClientSecret string
+	InstagramAppID     string // the only client_id Instagram Login accepts
+	InstagramAppSecret string
 	Now                func() time.Time // nil = time.Now
 	Logger             *slog.Logger     // nil = discard
 
@@ -92,6 +99,12 @@ func New(o Options) (*Sandbox, error) {
 	}
 	if o.TikTokClientSecret == "" {
 		o.TikTokClientSecret = DevTikTokClientSecret
+	}
+	if o.InstagramAppID == "" {
+		o.InstagramAppID = DevInstagramAppID
+	}
+	if o.InstagramAppSecret == "" {
+		o.InstagramAppSecret = DevInstagramAppSecret
 	}
 	s := &Sandbox{
 		opts:       o,
@@ -151,6 +164,15 @@ func (s *Sandbox) routes() *http.ServeMux {
 	m.HandleFunc("POST /sandbox/open.tiktokapis.com/v2/oauth/revoke/{$}", s.tiktokRevoke)
 	m.HandleFunc("GET /sandbox/open.tiktokapis.com/v2/user/info/{$}", s.tiktokUserInfo)
 
+	// Instagram API with Instagram Login (iglogin.go). graph.instagram.com
+	// parses its own paths, as graph.facebook.com does.
+	m.HandleFunc("GET /sandbox/www.instagram.com/oauth/authorize", s.igAuthorize)
+	m.HandleFunc("POST /sandbox/www.instagram.com/oauth/authorize", s.igAuthorize)
+	m.HandleFunc("GET /sandbox/api.instagram.com/oauth/authorize", s.igAuthorize) // the reference's older host
+	m.HandleFunc("POST /sandbox/api.instagram.com/oauth/authorize", s.igAuthorize)
+	m.HandleFunc("POST /sandbox/api.instagram.com/oauth/access_token", s.igToken)
+	m.HandleFunc("/sandbox/graph.instagram.com/", s.igGraph)
+
 	m.HandleFunc("GET /sandbox/static/consent.css", serveCSS)
 	m.HandleFunc("GET /sandbox/static/favicon.svg", serveFavicon)
 
@@ -163,6 +185,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 	m.HandleFunc("POST /sandbox/control/expire", s.ctlExpire)
 	m.HandleFunc("POST /sandbox/control/tiktok", s.ctlTikTok)
 	m.HandleFunc("POST /sandbox/control/meta", s.ctlMeta)
+	m.HandleFunc("POST /sandbox/control/instagram", s.ctlInstagram)
 	m.HandleFunc("POST /sandbox/control/lifetimes", s.ctlLifetimes)
 	m.HandleFunc("GET /sandbox/control/faults", s.ctlFaultList)
 	m.HandleFunc("POST /sandbox/control/faults", s.ctlFaultAdd)
@@ -252,4 +275,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // constants unless Options named others), for the adapters that talk to it.
 func (s *Sandbox) Credentials() (metaAppID, metaAppSecret, tiktokClientKey, tiktokClientSecret string) {
 	return s.opts.MetaAppID, s.opts.MetaAppSecret, s.opts.TikTokClientKey, s.opts.TikTokClientSecret
+}
+
+// InstagramCredentials are the Instagram app id and secret Instagram Login
+// accepts (DevInstagramAppID/Secret unless Options named others).
+func (s *Sandbox) InstagramCredentials() (appID, appSecret string) {
+	return s.opts.InstagramAppID, s.opts.InstagramAppSecret
 }

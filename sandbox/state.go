@@ -34,7 +34,7 @@ const (
 type tokenRec struct {
 	Seq       int64     `json:"seq"`
 	Value     string    `json:"token"`
-	Platform  string    `json:"platform"` // "facebook" | "tiktok"
+	Platform  string    `json:"platform"` // "facebook" | "tiktok" | "instagram"
 	Kind      string    `json:"kind"`     // "access" | "refresh" | "page"
 	Persona   string    `json:"persona"`
 	Grant     string    `json:"grant"`
@@ -111,6 +111,10 @@ type settings struct {
 	// PageSize caps every Graph list's page (0: Facebook's own limits), so
 	// tests see paging with a handful of items.
 	PageSize int `json:"page_size,omitempty"`
+	// InstagramTokenShape is how api.instagram.com/oauth/access_token
+	// answers: "data" ({"data":[{…}]}, Business Login's document, the
+	// default) or "flat" ({access_token,user_id,permissions}, seen in practice).
+	InstagramTokenShape string `json:"instagram_token_shape"`
 }
 
 // state is everything that survives a restart. Faults and call counts are
@@ -129,7 +133,7 @@ type state struct {
 // control API switches each to its documented alternative.
 func defaultSettings() settings {
 	return settings{Rotation: true, Mode: "current", Scale: 1, TikTokPKCE: "hex",
-		TikTokRevokeBody: "empty", MetaRevokeBody: "true", DebugTokenIDs: "string"}
+		TikTokRevokeBody: "empty", MetaRevokeBody: "true", DebugTokenIDs: "string", InstagramTokenShape: "data"}
 }
 
 func newState() *state {
@@ -299,7 +303,7 @@ func loadState(path string) (*state, error) {
 		d string
 	}{{&st.Settings.TikTokPKCE, def.TikTokPKCE},
 		{&st.Settings.TikTokRevokeBody, def.TikTokRevokeBody}, {&st.Settings.MetaRevokeBody, def.MetaRevokeBody},
-		{&st.Settings.DebugTokenIDs, def.DebugTokenIDs}} {
+		{&st.Settings.DebugTokenIDs, def.DebugTokenIDs}, {&st.Settings.InstagramTokenShape, def.InstagramTokenShape}} {
 		if *f.v == "" {
 			*f.v = f.d
 		}
