@@ -38,7 +38,7 @@ func (s *Store) CreateFlow(ctx context.Context, f Flow) error {
 			return err
 		}
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO oauth_flows (state_hash, session_hash, user_id, workspace_id, platform, purpose,
+	_, err := s.exec(ctx, `INSERT INTO oauth_flows (state_hash, session_hash, user_id, workspace_id, platform, purpose,
 		account_id, verifier, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.StateHash, f.SessionHash, f.UserID, f.WorkspaceID, f.Platform, f.Purpose, f.AccountID, verifier, f.ExpiresAt.Unix())
 	return err
@@ -51,9 +51,11 @@ func (s *Store) TakeFlow(ctx context.Context, stateHash, sessionHash []byte) (Fl
 	f := Flow{StateHash: stateHash}
 	var verifier []byte
 	var exp int64
-	err := s.w.QueryRowContext(ctx, `DELETE FROM oauth_flows WHERE state_hash = ? AND session_hash = ?
-		RETURNING session_hash, user_id, workspace_id, platform, purpose, account_id, verifier, expires_at`, stateHash, sessionHash).
-		Scan(&f.SessionHash, &f.UserID, &f.WorkspaceID, &f.Platform, &f.Purpose, &f.AccountID, &verifier, &exp)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `DELETE FROM oauth_flows WHERE state_hash = ? AND session_hash = ?
+			RETURNING session_hash, user_id, workspace_id, platform, purpose, account_id, verifier, expires_at`, stateHash, sessionHash).
+			Scan(&f.SessionHash, &f.UserID, &f.WorkspaceID, &f.Platform, &f.Purpose, &f.AccountID, &verifier, &exp)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, ErrNotFound
 	}
@@ -143,7 +145,7 @@ func (s *Store) SavePendingGrant(ctx context.Context, g PendingGrant) (string, e
 	if err != nil {
 		return "", err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO pending_grants (id, session_hash, user_id, workspace_id, platform, sealed, expires_at)
+	_, err = s.exec(ctx, `INSERT INTO pending_grants (id, session_hash, user_id, workspace_id, platform, sealed, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, g.ID, g.SessionHash, g.UserID, g.WorkspaceID, g.Platform, sealed, g.ExpiresAt.Unix())
 	return g.ID, err
 }
@@ -191,7 +193,7 @@ func (s *Store) pendingGrant(ctx context.Context, id string, sessionHash []byte,
 // DeletePendingGrant forgets a confirmed grant: its tokens live on in the
 // accounts chosen (and Connect owed a revocation if none was).
 func (s *Store) DeletePendingGrant(ctx context.Context, id string) error {
-	_, err := s.w.ExecContext(ctx, "DELETE FROM pending_grants WHERE id = ?", id)
+	_, err := s.exec(ctx, "DELETE FROM pending_grants WHERE id = ?", id)
 	return err
 }
 
@@ -199,7 +201,7 @@ func (s *Store) DeletePendingGrant(ctx context.Context, id string) error {
 // commit owes the platform a revocation of its tokens unless an account
 // uses the sign-in.
 func (s *Store) DiscardPendingGrant(ctx context.Context, g PendingGrant, signIn []string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.discardGrant(ctx, tx, g, signIn)
 	})
 }
@@ -247,7 +249,7 @@ func (s *Store) ExpirePendingGrants(ctx context.Context, signIn func(platform st
 			// Unreadable (a key gone): nothing can be revoked; just forget it.
 			g = PendingGrant{ID: r.id}
 		}
-		if err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.discardGrant(ctx, tx, g, signIn(g.Platform)) }); err != nil {
+		if err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error { return s.discardGrant(ctx, tx, g, signIn(g.Platform)) }); err != nil {
 			return n, err
 		}
 		n++
@@ -286,7 +288,7 @@ type Rejection struct{ Name, Reason string }
 func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 	var res ConnectResult
 	queued := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, queued = ConnectResult{}, 0
 		emit := func(id, event, detail string) error {
 			n, err := s.emit(ctx, tx, c.WorkspaceID, id, event, detail, nil, s.now())
@@ -431,7 +433,7 @@ func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d D
 func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string, byUser int64, signIn func(platform string) []string) (Account, error) {
 	var a Account
 	queued := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if a, err = scanAccount(tx.QueryRowContext(ctx, "SELECT "+accountCols+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id)); err != nil {
 			return err
@@ -462,7 +464,9 @@ func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string,
 
 // Checkpoint moves the WAL into the database file and truncates it, so
 // deleted ciphertext does not linger in the log. Best effort: a reader in
-// the middle of a query can hold it back until the next one.
+// the middle of a query can hold it back until the next one. It is the
+// one statement that bypasses write: a checkpoint cannot run inside a
+// transaction, and it changes no rows.
 func (s *Store) Checkpoint(ctx context.Context) {
 	s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 }
@@ -511,7 +515,7 @@ func (s *Store) Events(ctx context.Context, workspaceID int64, accountID string,
 // statement of a multi-statement string, which once deleted every session.
 func (s *Store) DeleteExpired(ctx context.Context, sessionsIdleBefore, sessionsCreatedBefore time.Time) error {
 	now := s.now().Unix()
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM oauth_flows WHERE expires_at <= ?", now); err != nil {
 			return err
 		}
@@ -528,7 +532,7 @@ func (s *Store) DeleteExpired(ctx context.Context, sessionsIdleBefore, sessionsC
 // other event lives as long as the history does. It reports how many went.
 func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM account_events WHERE kind IN ('checked', 'refreshed') AND created_at < ?", before.Unix())
 		if err != nil {
 			return err

@@ -53,7 +53,7 @@ CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (next_attempt_at) WHER
 var Latest = len(steps) + 1
 
 func (s *Store) migrate(ctx context.Context, schema string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var v int
 		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 			return fmt.Errorf("store: schema version: %w", err)

@@ -170,7 +170,7 @@ func (s *Store) CreateWebhook(ctx context.Context, workspaceID, userID int64, ur
 	if err != nil {
 		return "", err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO webhooks (id, workspace_id, url, events, secret, created_by, created_at)
+	_, err = s.exec(ctx, `INSERT INTO webhooks (id, workspace_id, url, events, secret, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, workspaceID, url, strings.Join(events, " "), sealed, userID, s.now().Unix())
 	return id, err
 }
@@ -229,7 +229,7 @@ func (s *Store) Webhook(ctx context.Context, workspaceID int64, id string) (Webh
 
 // DeleteWebhook removes an endpoint with its secret and its messages.
 func (s *Store) DeleteWebhook(ctx context.Context, workspaceID int64, id string) error {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM webhooks WHERE workspace_id = ? AND id = ?", workspaceID, id)
+	res, err := s.exec(ctx, "DELETE FROM webhooks WHERE workspace_id = ? AND id = ?", workspaceID, id)
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID int64, id string)
 func (s *Store) ResumeWebhook(ctx context.Context, workspaceID int64, id string) error {
 	now := s.now()
 	n := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET paused_at = NULL, paused_reason = '', failing_since = NULL
 			WHERE workspace_id = ? AND id = ?`, workspaceID, id)
 		if err != nil {
@@ -366,7 +366,7 @@ func (s *Store) Deliveries(ctx context.Context, workspaceID int64, webhookID str
 // a fresh day of retries.
 func (s *Store) ResendDelivery(ctx context.Context, workspaceID int64, webhookID, id string) error {
 	now := s.now()
-	res, err := s.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, give_up_at = ?, done_at = NULL
+	res, err := s.exec(ctx, `UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, give_up_at = ?, done_at = NULL
 		WHERE id = ? AND webhook_id = ? AND webhook_id IN (SELECT id FROM webhooks WHERE workspace_id = ?)`,
 		now.Unix(), now.Add(WebhookRetryFor).Unix(), id, webhookID, workspaceID)
 	if err != nil {
@@ -420,7 +420,7 @@ type Outcome struct {
 // whether this attempt paused the endpoint.
 func (s *Store) RecordDelivery(ctx context.Context, d Delivery, o Outcome) (paused bool, err error) {
 	at := s.at(o.At)
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		paused = false
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, at, status_code, error, response, took_ms)
 			VALUES (?, ?, ?, ?, ?, ?)`, d.ID, at.Unix(), o.StatusCode, o.Error, o.Response, o.Took.Milliseconds()); err != nil {
@@ -474,7 +474,7 @@ func roundDuration(d time.Duration) string {
 // attempts; pending ones stay whatever their age.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?", before.Unix())
 		if err != nil {
 			return err
