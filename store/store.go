@@ -5,7 +5,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -238,4 +240,11 @@ func fromNull(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(n.Int64, 0)
+}
+
+// NewID returns a random id: unguessable (128 bits) and URL-safe.
+func NewID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
