@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -37,9 +35,7 @@ const apiKeyPrefix = "osk_"
 // its value exists outside the caller's hands. Only its hash is kept;
 // a 256-bit random key needs no slow hash.
 func (s *Store) CreateAPIKey(ctx context.Context, workspaceID, userID int64, name string, readOnly bool) (vault.Token, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	key := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
+	key := apiKeyPrefix + randomString(32)
 	h := sha256.Sum256([]byte(key))
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_keys (workspace_id, name, prefix, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,

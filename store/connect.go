@@ -148,11 +148,7 @@ func (k *connecting) history(ctx context.Context, id, name, kind, event, detail 
 }
 
 func (s *Store) insertAccount(ctx context.Context, tx *sql.Tx, id string, c Connect, d Discovered, now time.Time) error {
-	st, err := s.seal(id, d.Tokens)
-	if err != nil {
-		return err
-	}
-	meta, err := json.Marshal(orEmpty(d.Metadata))
+	st, meta, err := s.sealAccount(id, d)
 	if err != nil {
 		return err
 	}
@@ -162,7 +158,7 @@ func (s *Store) insertAccount(ctx context.Context, tx *sql.Tx, id string, c Conn
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, c.WorkspaceID, c.UserID, c.Platform, d.PlatformUserID, d.Username, d.DisplayName, d.AvatarURL,
 		st.access, st.refresh, st.user, strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), nullTime(d.Tokens.RefreshExpiry),
-		string(meta), statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now), c.Subject, c.SubjectName, now.Unix(), now.Unix())
+		meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now), c.Subject, c.SubjectName, now.Unix(), now.Unix())
 	if isUnique(err) {
 		return fmt.Errorf("store: account %s/%s: %w", c.Platform, d.PlatformUserID, ErrConflict)
 	}
@@ -173,11 +169,7 @@ func (s *Store) insertAccount(ctx context.Context, tx *sql.Tx, id string, c Conn
 // clearing the lease fences off a refresh that was in flight with the old
 // tokens: its late write will find its attempt id gone.
 func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d Discovered, now time.Time) error {
-	st, err := s.seal(id, d.Tokens)
-	if err != nil {
-		return err
-	}
-	meta, err := json.Marshal(orEmpty(d.Metadata))
+	st, meta, err := s.sealAccount(id, d)
 	if err != nil {
 		return err
 	}
@@ -190,9 +182,20 @@ func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d D
 		WHERE id = ?`,
 		d.Username, d.DisplayName, d.AvatarURL, st.access, st.refresh, st.user,
 		st.refresh, nullTime(d.Tokens.RefreshExpiry),
-		strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), string(meta), statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now),
+		strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now),
 		c.Subject, c.SubjectName, now.Unix(), id)
 	return err
+}
+
+// sealAccount is what insertAccount and renew write of d: its tokens
+// sealed for the account id, and its metadata as JSON.
+func (s *Store) sealAccount(id string, d Discovered) (sealedTokens, string, error) {
+	st, err := s.seal(id, d.Tokens)
+	if err != nil {
+		return st, "", err
+	}
+	meta, err := json.Marshal(orEmpty(d.Metadata))
+	return st, string(meta), err
 }
 
 func orEmpty(m map[string]any) map[string]any {

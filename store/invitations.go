@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,9 +47,7 @@ func (s *Store) CreateInvitation(ctx context.Context, workspaceID, invitedBy int
 	if !ValidRole(role) {
 		return Invitation{}, vault.Token{}, fmt.Errorf("store: unknown role %q", role)
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	tok := base64.RawURLEncoding.EncodeToString(b)
+	tok := randomString(32)
 	now := s.now()
 	inv := Invitation{WorkspaceID: workspaceID, Email: email, Role: role, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {

@@ -243,8 +243,12 @@ func fromNull(n sql.NullInt64) time.Time {
 }
 
 // NewID returns a random id: unguessable (128 bits) and URL-safe.
-func NewID() string {
-	b := make([]byte, 16)
+func NewID() string { return randomString(16) }
+
+// randomString is n random bytes, URL-safe: ids, and the secrets only a
+// hash of which is kept (invitation links, API keys).
+func randomString(n int) string {
+	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
