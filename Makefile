@@ -32,7 +32,7 @@ fmt: ## format Go and templ files
 	$(GO) tool templ fmt .
 
 test: check-generate vet ## the whole suite: generated code, vet, then every test with the race detector (browser tests included)
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./... # the browser journeys are slow under -race on 2 cores
 	$(GO) test -count=1 -run 'OverAYear' ./store/ # race-free, too slow under -race (store/history_year_test.go)
 
 bench: ## benchmarks; writes bench/results.md

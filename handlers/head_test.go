@@ -39,7 +39,7 @@ func TestHeadAnswersEveryGetRoute(t *testing.T) {
 
 	// Path parameters get values that exist where one can; a missing one
 	// must give the same 404 either way.
-	params := map[string]string{":id": accts[0].ID, ":platform": "tiktok", ":code": "no-such-code", ":token": "no-such-token"}
+	params := map[string]string{":id": accts[0].ID, ":platform": "tiktok", ":code": "no-such-code", ":token": "no-such-token", ":grant": "no-such-grant"}
 	wildcards := map[string]string{"/static*": "/app.css", "/sandbox/*": "control/personas"}
 
 	var paths []string

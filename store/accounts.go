@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"omnisocial/vault"
 )
 
 // Account statuses.
@@ -45,7 +47,9 @@ type Account struct {
 	Failures         int
 }
 
-const accountCols = `a.id, a.workspace_id, a.user_id, u.email, a.platform, a.platform_user_id, a.username, a.display_name,
+// accountSelect reads what scanAccount scans, joined with who connected
+// the account; callers append the WHERE.
+const accountSelect = `SELECT a.id, a.workspace_id, a.user_id, u.email, a.platform, a.platform_user_id, a.username, a.display_name,
 	a.avatar_url, a.scopes, a.token_expires_at, a.refresh_expires_at, a.metadata, a.status, a.last_error,
 	a.last_synced_at, a.next_check_at, a.connected_at, a.updated_at, a.grant_subject, a.grant_subject_name,
 	a.last_outcome, a.failures
@@ -83,7 +87,7 @@ func (s *Store) Accounts(ctx context.Context, workspaceID int64) ([]Account, err
 
 // listAccounts runs the account query with a filter, in the list's order.
 func (s *Store) listAccounts(ctx context.Context, where string, args ...any) ([]Account, error) {
-	rows, err := s.query(ctx, "SELECT "+accountCols+" WHERE "+where+" ORDER BY a.platform, lower(a.display_name), a.id", args...)
+	rows, err := s.query(ctx, accountSelect+" WHERE "+where+" ORDER BY a.platform, lower(a.display_name), a.id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
 	}
@@ -102,7 +106,7 @@ func (s *Store) listAccounts(ctx context.Context, where string, args ...any) ([]
 // Account returns one account of a workspace. An account of another
 // workspace is ErrNotFound, exactly like one that does not exist.
 func (s *Store) Account(ctx context.Context, workspaceID int64, id string) (Account, error) {
-	return scanAccount(s.queryRow(ctx, "SELECT "+accountCols+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id))
+	return scanAccount(s.queryRow(ctx, accountSelect+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id))
 }
 
 // CountAccounts is the number of accounts a workspace has connected.
@@ -116,4 +120,81 @@ func (s *Store) CountAccounts(ctx context.Context, workspaceID int64) (int, erro
 // again, in the list's order (the banner reads the same either way).
 func (s *Store) NeedingReauth(ctx context.Context, workspaceID int64) ([]Account, error) {
 	return s.listAccounts(ctx, "a.workspace_id = ? AND a.status = 'needs_reauth'", workspaceID)
+}
+
+// DeleteAccount removes an account and its tokens at once. In the same
+// commit the tokens move to the revocation outbox when no other account uses
+// their sign-in (signIn maps a platform to the platforms sharing its
+// sign-ins), so a crash after the disconnect cannot leave them alive at the
+// platform. secure_delete overwrites the freed pages; the checkpoint then
+// clears the old copies from the WAL.
+func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string, byUser int64, signIn func(platform string) []string) (Account, error) {
+	var a Account
+	queued := 0
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if a, err = scanAccount(tx.QueryRowContext(ctx, accountSelect+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id)); err != nil {
+			return err
+		}
+		t, err := s.tokens(ctx, tx, id)
+		if err != nil && !errors.Is(err, vault.ErrOpen) && !errors.Is(err, vault.ErrUnknownKey) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM social_accounts WHERE id = ?", id); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, workspaceID, id, a.DisplayName, byUser, "disconnected", "Account and its stored tokens removed", s.now()); err != nil {
+			return err
+		}
+		if queued, err = s.emit(ctx, tx, workspaceID, id, EventDisconnected, "Account and its stored tokens removed", &a, s.now()); err != nil {
+			return err
+		}
+		si := SignIn{Subject: a.GrantSubject, Platforms: signIn(a.Platform)}
+		return s.queueRevocation(ctx, tx, a.Platform, si, a.PlatformUserID, t, "disconnected")
+	})
+	if err != nil {
+		return a, err
+	}
+	s.wakeWebhooks(queued)
+	s.Checkpoint(ctx)
+	return a, nil
+}
+
+// Event is one entry of an account's history.
+type Event struct {
+	AccountID   string
+	AccountName string
+	Actor       string // e-mail, or "" for OmniSocial itself
+	Kind        string
+	Detail      string
+	At          time.Time
+}
+
+func addEvent(ctx context.Context, tx *sql.Tx, ws int64, accountID, name string, userID int64, kind, detail string, at time.Time) error {
+	uid := sql.NullInt64{Int64: userID, Valid: userID != 0}
+	_, err := tx.ExecContext(ctx, `INSERT INTO account_events (workspace_id, account_id, account_name, user_id, kind, detail, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, ws, accountID, name, uid, kind, detail, at.Unix())
+	return err
+}
+
+// Events lists an account's history, newest first.
+func (s *Store) Events(ctx context.Context, workspaceID int64, accountID string, limit int) ([]Event, error) {
+	rows, err := s.query(ctx, `SELECT e.account_id, e.account_name, coalesce(u.email, ''), e.kind, e.detail, e.created_at
+		FROM account_events e LEFT JOIN users u ON u.id = e.user_id
+		WHERE e.workspace_id = ? AND e.account_id = ? ORDER BY e.id DESC LIMIT ?`, workspaceID, accountID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		if err := rows.Scan(&e.AccountID, &e.AccountName, &e.Actor, &e.Kind, &e.Detail, &at); err != nil {
+			return nil, err
+		}
+		e.At = time.Unix(at, 0)
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

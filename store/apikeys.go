@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -37,11 +35,9 @@ const apiKeyPrefix = "osk_"
 // its value exists outside the caller's hands. Only its hash is kept;
 // a 256-bit random key needs no slow hash.
 func (s *Store) CreateAPIKey(ctx context.Context, workspaceID, userID int64, name string, readOnly bool) (vault.Token, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	key := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
+	key := apiKeyPrefix + randomString(32)
 	h := sha256.Sum256([]byte(key))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_keys (workspace_id, name, prefix, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			workspaceID, name, key[:len(apiKeyPrefix)+6], h[:], userID, s.now().Unix())
 		if err != nil {
@@ -81,7 +77,7 @@ func (s *Store) APIKey(ctx context.Context, key string) (KeyAuth, error) {
 	// Record use at most once a minute: a busy client must not turn every
 	// read into a write.
 	if now := s.now(); !used.Valid || now.Unix()-used.Int64 > 60 {
-		if _, err := s.w.ExecContext(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", now.Unix(), id); err != nil {
+		if _, err := s.exec(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", now.Unix(), id); err != nil {
 			return k, err
 		}
 	}
@@ -113,7 +109,7 @@ func (s *Store) APIKeys(ctx context.Context, workspaceID int64) ([]APIKey, error
 
 // RevokeAPIKey ends a key of a workspace.
 func (s *Store) RevokeAPIKey(ctx context.Context, workspaceID, id int64) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL",
+	res, err := s.exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL",
 		s.now().Unix(), id, workspaceID)
 	if err != nil {
 		return err

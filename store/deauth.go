@@ -18,7 +18,7 @@ import (
 // (see markSignInDead).
 func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string) (int, error) {
 	n, queued := 0, 0
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		n, queued, err = s.markSignInDead(ctx, tx, Spread{Platforms: []string{"facebook", "instagram"}, Subject: subject},
 			reason, "deauthorized", s.now(), "")
@@ -128,7 +128,7 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 // request under code so its status can be looked up.
 func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (int, error) {
 	n, queued := 0, 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		queued = 0
 		accts, err := metaAccountsOf(ctx, tx, subject)
 		if err != nil {

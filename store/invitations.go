@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,12 +47,10 @@ func (s *Store) CreateInvitation(ctx context.Context, workspaceID, invitedBy int
 	if !ValidRole(role) {
 		return Invitation{}, vault.Token{}, fmt.Errorf("store: unknown role %q", role)
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	tok := base64.RawURLEncoding.EncodeToString(b)
+	tok := randomString(32)
 	now := s.now()
 	inv := Invitation{WorkspaceID: workspaceID, Email: email, Role: role, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
 			WHERE m.workspace_id = ? AND u.email = ?`, workspaceID, email).Scan(&n); err != nil {
@@ -128,7 +124,7 @@ func (s *Store) InvitationByToken(ctx context.Context, tok string) (Invitation, 
 // RevokeInvitation deletes a workspace's pending invitation.
 func (s *Store) RevokeInvitation(ctx context.Context, workspaceID, id int64) (Invitation, error) {
 	var inv Invitation
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "DELETE FROM invitations WHERE id = ? AND workspace_id = ? RETURNING email, role", id, workspaceID).
 			Scan(&inv.Email, &inv.Role)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -144,7 +140,7 @@ func (s *Store) RevokeInvitation(ctx context.Context, workspaceID, id int64) (In
 // workspace becomes the one they used last, so they land in it.
 func (s *Store) AcceptInvitation(ctx context.Context, userID, id int64) (Workspace, error) {
 	var ws Workspace
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var role string
 		err := tx.QueryRowContext(ctx, `SELECT i.workspace_id, w.name, w.plan, i.role FROM invitations i
 			JOIN workspaces w ON w.id = i.workspace_id JOIN users u ON u.email = i.email
@@ -175,7 +171,7 @@ func (s *Store) join(ctx context.Context, tx *sql.Tx, workspaceID, userID int64,
 // DeclineInvitation deletes an invitation addressed to userID's e-mail.
 func (s *Store) DeclineInvitation(ctx context.Context, userID, id int64) (Invitation, error) {
 	var inv Invitation
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `DELETE FROM invitations WHERE id = ? AND email = (SELECT email FROM users WHERE id = ?)
 			RETURNING workspace_id`, id, userID).Scan(&inv.WorkspaceID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -192,7 +188,7 @@ func (s *Store) DeclineInvitation(ctx context.Context, userID, id int64) (Invita
 // used, revoked, replaced or expired.
 func (s *Store) AcceptInvitationAsNewUser(ctx context.Context, tok string, u User) (User, Workspace, error) {
 	var ws Workspace
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var id int64
 		var role string
 		err := tx.QueryRowContext(ctx, `SELECT i.id, i.email, i.role, w.id, w.name, w.plan FROM invitations i
@@ -234,7 +230,7 @@ func roleIn(ctx context.Context, tx *sql.Tx, workspaceID, userID int64) (string,
 // own error (who may remove whom). Their sessions lose the workspace at
 // once, since every request reads the memberships afresh.
 func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64, allowed func(role string) error) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		role, err := roleIn(ctx, tx, workspaceID, userID)
 		if err != nil {
 			return err
@@ -262,7 +258,7 @@ func (s *Store) SetRole(ctx context.Context, workspaceID, userID int64, role str
 	if !ValidRole(role) {
 		return fmt.Errorf("store: unknown role %q", role)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		current, err := roleIn(ctx, tx, workspaceID, userID)
 		if err != nil {
 			return err
@@ -287,13 +283,13 @@ func (s *Store) SetRole(ctx context.Context, workspaceID, userID int64, role str
 // UseWorkspace records that userID chose a workspace, so their next
 // log-in opens it.
 func (s *Store) UseWorkspace(ctx context.Context, userID, workspaceID int64) error {
-	_, err := s.w.ExecContext(ctx, "UPDATE memberships SET last_used_at = ? WHERE user_id = ? AND workspace_id = ?",
+	_, err := s.exec(ctx, "UPDATE memberships SET last_used_at = ? WHERE user_id = ? AND workspace_id = ?",
 		s.now().Unix(), userID, workspaceID)
 	return err
 }
 
 // DeleteExpiredInvitations forgets invitations past their time.
 func (s *Store) DeleteExpiredInvitations(ctx context.Context) error {
-	_, err := s.w.ExecContext(ctx, "DELETE FROM invitations WHERE expires_at <= ?", s.now().Unix())
+	_, err := s.exec(ctx, "DELETE FROM invitations WHERE expires_at <= ?", s.now().Unix())
 	return err
 }

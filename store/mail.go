@@ -74,7 +74,7 @@ func (s *Store) QueueDigests(ctx context.Context, day string, now, until time.Ti
 		}
 	}
 	n := 0
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		n = 0
 		if _, err := tx.ExecContext(ctx, "DELETE FROM mail_outbox WHERE kind = 'digest' AND state = 'sent' AND created_at < ?", now.AddDate(0, 0, -7).Unix()); err != nil {
 			return err
@@ -121,7 +121,7 @@ func (s *Store) DueMail(ctx context.Context, now time.Time, limit int) ([]Mail, 
 // MailDone removes a message sent (or no longer needed); a digest is kept
 // a week as sent, so a restart the same day does not send it again.
 func (s *Store) MailDone(ctx context.Context, id int64) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE mail_outbox SET state = 'sent' WHERE id = ? AND kind = 'digest'", id); err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (s *Store) MailDone(ctx context.Context, id int64) error {
 // MailRetry keeps a message that failed for another try at next, or gives
 // it up (state failed) when giveUp.
 func (s *Store) MailRetry(ctx context.Context, id int64, next time.Time, reason string, giveUp bool) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		state := "pending"
 		if giveUp {
 			state = "failed"
@@ -173,7 +173,7 @@ func (s *Store) AlertRecipients(ctx context.Context, workspaceID int64) ([]strin
 
 // SetMailAlerts turns a person's e-mail alerts on or off.
 func (s *Store) SetMailAlerts(ctx context.Context, userID int64, on bool) error {
-	_, err := s.w.ExecContext(ctx, "UPDATE users SET mail_alerts = ? WHERE id = ?", on, userID)
+	_, err := s.exec(ctx, "UPDATE users SET mail_alerts = ? WHERE id = ?", on, userID)
 	return err
 }
 

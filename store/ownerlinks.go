@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"time"
 
@@ -56,9 +54,7 @@ func hashOwnerLinkToken(tok string) []byte {
 // outlives. A reconnect link takes its account's sign-in, and is refused
 // for an account that is not in the workspace.
 func (s *Store) CreateOwnerLink(ctx context.Context, l OwnerLink) (OwnerLink, vault.Token, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	tok := base64.RawURLEncoding.EncodeToString(b)
+	tok := randomString(32)
 	now := s.now()
 	l.ID, l.CreatedAt, l.ExpiresAt = NewID(), now, now.Add(OwnerLinkTTL)
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {

@@ -52,7 +52,7 @@ var ErrSignupClosed = errors.New("store: sign-up is closed")
 // racing for "first" cannot both win.
 func (s *Store) SignUp(ctx context.Context, u User, workspace, plan string, closed bool) (User, Workspace, error) {
 	var ws Workspace
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if closed {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
@@ -81,7 +81,7 @@ func (s *Store) AddUser(ctx context.Context, u User, workspaceID int64, role str
 	if !ValidRole(role) {
 		return u, fmt.Errorf("store: unknown role %q", role)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		existing, err := userBy(ctx, tx, "email = ?", u.Email)
 		switch {
 		case err == nil:
@@ -101,7 +101,7 @@ func (s *Store) AddUser(ctx context.Context, u User, workspaceID int64, role str
 // CreateWorkspace makes a workspace owned by userID.
 func (s *Store) CreateWorkspace(ctx context.Context, userID int64, name, plan string) (Workspace, error) {
 	var ws Workspace
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if ws, err = insertWorkspace(ctx, tx, name, plan, s.now().Unix()); err != nil {
 			return err
@@ -178,7 +178,7 @@ func (s *Store) User(ctx context.Context, id int64) (User, error) {
 
 // SetPasswordHash replaces a user's password hash (used to upgrade parameters).
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) error {
-	_, err := s.w.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id)
+	_, err := s.exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id)
 	return err
 }
 
@@ -235,7 +235,7 @@ func (s *Store) WorkspaceByName(ctx context.Context, name string) (Workspace, er
 
 // SetPlan changes a workspace's plan.
 func (s *Store) SetPlan(ctx context.Context, workspaceID int64, plan string) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE workspaces SET plan = ? WHERE id = ?", plan, workspaceID)
+	res, err := s.exec(ctx, "UPDATE workspaces SET plan = ? WHERE id = ?", plan, workspaceID)
 	if isForeignKey(err) {
 		return fmt.Errorf("store: unknown plan %q", plan)
 	}
@@ -251,7 +251,7 @@ func (s *Store) SetPlan(ctx context.Context, workspaceID int64, plan string) err
 // SetPlanLimit creates or changes a plan's account limit (the plan table is
 // configurable).
 func (s *Store) SetPlanLimit(ctx context.Context, plan string, max int) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO plans (name, max_accounts) VALUES (?, ?)
+	_, err := s.exec(ctx, `INSERT INTO plans (name, max_accounts) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET max_accounts = excluded.max_accounts`, plan, max)
 	return err
 }

@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var (
@@ -107,7 +105,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, owner string, lease ti
 		leased bool
 	}
 	var rows []row
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		rows = rows[:0]
 		rs, err := tx.QueryContext(ctx, "SELECT "+claimCols+", coalesce(lease_until >= ?, 0) FROM social_accounts WHERE "+where,
 			append([]any{now.Unix()}, args...)...)
@@ -197,7 +195,7 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 	}
 	at := s.at(r.At)
 	queued := 0
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		queued = 0
 		var oldStatus, oldScopes string
 		if err := tx.QueryRowContext(ctx, "SELECT status, scopes FROM social_accounts WHERE id = ? AND attempt_id = ?",
@@ -261,15 +259,17 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 // until reconnected.
 func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 	at := s.at(f.At)
-	status, event, next := c.Status, "", f.NextCheckAt
-	if f.Permanent {
-		status, event = StatusNeedsReauth, "needs_reauth"
-	}
+	status, event, detail, next := c.Status, "needs_reauth", f.Reason, f.NextCheckAt
 	if next.IsZero() {
 		next = at
 	}
+	if f.Permanent {
+		status = StatusNeedsReauth
+	} else {
+		event, detail = "check_failed", f.Reason+"; next try "+next.UTC().Format("2006-01-02 15:04 UTC")
+	}
 	queued := 0
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		queued = 0
 		// A transient failure keeps the status, and the reason of a
 		// needs_reauth a dead sign-in set meanwhile (markSignInDead).
@@ -281,11 +281,6 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 			f.Permanent, status, f.Permanent, f.Reason, next.Unix(), f.Outcome, at.Unix(), c.ID, c.AttemptID)
 		if err := fenced(res, err); err != nil {
 			return err
-		}
-		detail := f.Reason
-		if event == "" {
-			event = "check_failed"
-			detail += "; next try " + next.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		if err := s.event(ctx, tx, c, event, detail, at); err != nil {
 			return err
@@ -314,7 +309,7 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 // problems that are not the account's (the app's own credentials rejected,
 // the platform asking everyone to wait, shutdown before the call).
 func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET next_check_at = ?,
 			last_outcome = CASE WHEN ? = '' THEN last_outcome ELSE ? END, lease_until = NULL, attempt_id = NULL
 			WHERE id = ? AND attempt_id = ?`, next.Unix(), outcome, outcome, c.ID, c.AttemptID)
@@ -365,79 +360,6 @@ func (s *Store) QueueState(ctx context.Context, id string) (QueueState, error) {
 	return q, nil
 }
 
-// Alert is an admin-visible problem of the app itself, not of one account.
-type Alert struct {
-	Key, Message string
-	CreatedAt    time.Time
-}
-
-// SetAlert raises (or rewords) the alert key; it keeps its first time.
-func (s *Store) SetAlert(ctx context.Context, key, message string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO system_alerts (key, message, created_at) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET message = excluded.message`, key, message, s.now().Unix())
-		return err
-	})
-}
-
-// ClearAlert removes the alert key, if raised.
-func (s *Store) ClearAlert(ctx context.Context, key string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM system_alerts WHERE key = ?", key)
-		return err
-	})
-}
-
-// Alerts lists the raised alerts, oldest first.
-func (s *Store) Alerts(ctx context.Context) ([]Alert, error) {
-	rows, err := s.query(ctx, "SELECT key, message, created_at FROM system_alerts ORDER BY created_at, key")
-	if err != nil {
-		return nil, fmt.Errorf("store: alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []Alert
-	for rows.Next() {
-		var a Alert
-		var at int64
-		if err := rows.Scan(&a.Key, &a.Message, &at); err != nil {
-			return nil, err
-		}
-		a.CreatedAt = time.Unix(at, 0)
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
-// CheckWritable makes one real write, so a refresher whose writes failed
-// (disk full, I/O error) can tell when it may start refreshing again.
-func (s *Store) CheckWritable(ctx context.Context) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('write_probe', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, s.now().UnixNano())
-		return err
-	})
-}
-
-// write runs fn in one immediate transaction that shutdown cannot cancel
-// (a rotated refresh token must reach the disk once the platform issued
-// it), retrying briefly while another process holds the write lock.
-func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	ctx = context.WithoutCancel(ctx)
-	var err error
-	for i := range 4 {
-		if err = s.tx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) }); !isBusy(err) {
-			return err
-		}
-		time.Sleep(time.Duration(50<<i) * time.Millisecond)
-	}
-	return err
-}
-
-func isBusy(err error) bool {
-	c := sqliteCode(err) & 0xff
-	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
-}
-
 // fenced turns "no row matched the attempt id" into ErrLostLease.
 func fenced(res sql.Result, err error) error {
 	if err != nil {
@@ -462,27 +384,3 @@ func (s *Store) at(t time.Time) time.Time {
 	}
 	return t
 }
-
-// MarkRefreshRun records that the refresh job ran at t, for the setup
-// check (`omnisocial doctor` reads it from another process).
-func (s *Store) MarkRefreshRun(ctx context.Context, t time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('refresh_last_run', ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, t.Unix())
-	return err
-}
-
-// LastRefreshRun is when the refresh job last ran; zero if never.
-func (s *Store) LastRefreshRun(ctx context.Context) (time.Time, error) {
-	var at int64
-	err := s.queryRow(ctx, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'refresh_last_run'").Scan(&at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("store: last refresh run: %w", err)
-	}
-	return time.Unix(at, 0), nil
-}
-
-// CheckKey reports whether the key canary opens with the configured key.
-func (s *Store) CheckKey(ctx context.Context) error { return s.checkKey(ctx) }

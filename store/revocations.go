@@ -102,7 +102,9 @@ func cancelRevocations(ctx context.Context, tx *sql.Tx, si SignIn) error {
 // but not kept (a choice cancelled or expired, a reconnect as somebody
 // else), unless an account uses the sign-in.
 func (s *Store) RevokeUnused(ctx context.Context, platform string, si SignIn, puid string, t Tokens, reason string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return s.queueRevocation(ctx, tx, platform, si, puid, t, reason) })
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return s.queueRevocation(ctx, tx, platform, si, puid, t, reason)
+	})
 }
 
 // DueRevocations lists up to limit revocations whose next attempt is due,
@@ -141,7 +143,7 @@ func (s *Store) DueRevocations(ctx context.Context, limit int) ([]Revocation, er
 // RevocationDone deletes a revocation and its ciphertext: the platform has
 // it, or it can never be done.
 func (s *Store) RevocationDone(ctx context.Context, id string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM revocations WHERE id = ?", id)
 		return err
 	})
@@ -149,7 +151,7 @@ func (s *Store) RevocationDone(ctx context.Context, id string) error {
 
 // RevocationRetry records a failed attempt and when to try again.
 func (s *Store) RevocationRetry(ctx context.Context, id string, next time.Time, reason string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE revocations SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
 			reason, next.Unix(), id)
 		return err

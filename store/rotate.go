@@ -65,7 +65,8 @@ func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 		rotateReadHook()
 	}
 	done := 0
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		done = 0
 		for _, r := range todo {
 			t, err := s.open(r.id, r.st)
 			if err != nil {
@@ -92,7 +93,7 @@ func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 // RotateRest re-encrypts the short-lived sealed values (OAuth verifiers,
 // pending choices, revocations owed, webhook secrets) and finally the key canary, so the old key can go.
 func (s *Store) RotateRest(ctx context.Context) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		type item struct {
 			key  []byte
 			data []byte

@@ -36,7 +36,7 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (Session, error) {
 func (s *Store) SaveSession(ctx context.Context, se Session) error {
 	uid := sql.NullInt64{Int64: se.UserID, Valid: se.UserID != 0}
 	now := s.now().Unix()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id_hash) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, last_seen_at = excluded.last_seen_at`,
 		se.IDHash, uid, se.Data, now, now)
 	return err
@@ -44,12 +44,12 @@ func (s *Store) SaveSession(ctx context.Context, se Session) error {
 
 // TouchSession records activity, for the idle timeout.
 func (s *Store) TouchSession(ctx context.Context, idHash []byte) error {
-	_, err := s.w.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", s.now().Unix(), idHash)
+	_, err := s.exec(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", s.now().Unix(), idHash)
 	return err
 }
 
 // DeleteSession ends a session.
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	_, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE id_hash = ?", idHash)
+	_, err := s.exec(ctx, "DELETE FROM sessions WHERE id_hash = ?", idHash)
 	return err
 }

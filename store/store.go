@@ -5,7 +5,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,6 +18,7 @@ import (
 	"omnisocial/vault"
 
 	_ "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var (
@@ -152,7 +155,7 @@ func (s *Store) checkKey(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.w.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES ('key_canary', ?)", c)
+		_, err = s.exec(ctx, "INSERT INTO meta (key, value) VALUES ('key_canary', ?)", c)
 		return err
 	}
 	if err != nil {
@@ -164,13 +167,41 @@ func (s *Store) checkKey(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in one immediate transaction on the writer.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// write is the one way store changes the database: fn runs in one
+// immediate transaction on the single writer connection, with the ctx it
+// is handed. Three rules come with it:
+//   - One statement per Exec. The driver runs a string of several
+//     statements, but binds the first arguments to each of them; that once
+//     deleted every live session (TestNoMultiStatementSQL reads the source).
+//   - SQLITE_BUSY is retried. Within this process writes queue for the one
+//     connection, but another process (omnisocial doctor, a backup) can hold
+//     the lock past busy_timeout, so the whole transaction is tried again a
+//     few times: fn must reset whatever it collects when it starts.
+//   - The caller decides about cancellation. A write that must land even
+//     when its caller is being cancelled (a token the platform has already
+//     rotated, an outbox row owed) passes context.WithoutCancel(ctx).
+func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	const tries = 4
+	var err error
+	for i := range tries {
+		if err = s.writeOnce(ctx, fn); !isBusy(err) || i == tries-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(50<<i) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -178,6 +209,22 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// exec is write for a single statement.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
+}
+
+func isBusy(err error) bool {
+	c := sqliteCode(err) & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }
 
 // nullTime maps the zero time ("never") to NULL.
@@ -193,4 +240,15 @@ func fromNull(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(n.Int64, 0)
+}
+
+// NewID returns a random id: unguessable (128 bits) and URL-safe.
+func NewID() string { return randomString(16) }
+
+// randomString is n random bytes, URL-safe: ids, and the secrets only a
+// hash of which is kept (invitation links, API keys).
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -50,69 +49,6 @@ func openAt(t testing.TB, path string) *Store {
 
 func newTestStore(t testing.TB) *Store {
 	return openAt(t, filepath.Join(t.TempDir(), "test.db"))
-}
-
-// schemaOf lists a database's tables and indexes as SQLite stores them.
-func schemaOf(t *testing.T, s *Store) []string {
-	rows, err := s.r.Query("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		out = append(out, strings.Join(strings.Fields(s), " "))
-	}
-	return out
-}
-
-func TestMigrateFromVersion1KeepsRows(t *testing.T) {
-	for _, from := range []string{"testdata/schema_v1.sql", "testdata/schema_v4.sql"} {
-		t.Run(from, func(t *testing.T) { testMigrateFrom(t, from) })
-	}
-}
-
-func testMigrateFrom(t *testing.T, from string) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{string(v1),
-		`INSERT INTO users (email, name, password_hash, created_at) VALUES ('dana@example.com', 'Dana', 'h', 1)`,
-		`INSERT INTO workspaces (name, plan, created_at) VALUES ('Acme', 'pro', 1)`,
-		`INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (1, 1, 'owner', 1)`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	old.Close()
-
-	s := openAt(t, path)
-	var v int
-	s.r.QueryRow("PRAGMA user_version").Scan(&v)
-	if v != Latest {
-		t.Fatalf("user_version = %d, want %d", v, Latest)
-	}
-	ms, err := s.Memberships(ctx, 1)
-	if err != nil || len(ms) != 1 || ms[0].Name != "Acme" || ms[0].Role != RoleOwner || ms[0].MaxAccounts != 10 {
-		t.Fatalf("rows lost in migration: %+v, %v", ms, err)
-	}
-	fresh := newTestStore(t)
-	got, want := schemaOf(t, s), schemaOf(t, fresh)
-	sort.Strings(got)
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("migrated schema differs from a fresh one:\n got %q\nwant %q", got, want)
-	}
 }
 
 func TestOpenRefusesNewerDatabase(t *testing.T) {
