@@ -16,6 +16,9 @@ type Connect struct {
 	WorkspaceID  int64
 	UserID       int64
 	Platform     string
+	// Login is the provider whose sign-in this is, when it is not the
+	// platform's own (Instagram accounts through Instagram Login).
+	Login string
 	Subject      string
 	SubjectName  string
 	Accounts     []Discovered
@@ -167,11 +170,11 @@ func (s *Store) insertAccount(ctx context.Context, tx *sql.Tx, id string, c Conn
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO social_accounts (id, workspace_id, user_id, platform, platform_user_id, username,
 		display_name, avatar_url, access_token, refresh_token, user_token, scopes, token_expires_at, refresh_expires_at, metadata,
-		status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at, login)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, c.WorkspaceID, c.UserID, c.Platform, d.PlatformUserID, d.Username, d.DisplayName, d.AvatarURL,
 		st.access, st.refresh, st.user, strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), nullTime(d.Tokens.RefreshExpiry),
-		meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now), c.Subject, c.SubjectName, now.Unix(), now.Unix())
+		meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now), c.Subject, c.SubjectName, now.Unix(), now.Unix(), c.login())
 	if isUnique(err) {
 		return fmt.Errorf("store: account %s/%s: %w", c.Platform, d.PlatformUserID, ErrConflict)
 	}
@@ -186,15 +189,18 @@ func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d D
 	if err != nil {
 		return err
 	}
+	// Another login's tokens are all replaced: what the new login does not
+	// hold (a Facebook user token, say) must not outlive the switch.
 	_, err = tx.ExecContext(ctx, `UPDATE social_accounts SET username = ?, display_name = ?, avatar_url = ?,
-		access_token = ?, refresh_token = coalesce(?, refresh_token), user_token = coalesce(?, user_token),
-		refresh_expires_at = CASE WHEN ? IS NULL THEN refresh_expires_at ELSE ? END,
+		access_token = ?, refresh_token = CASE WHEN login = ? THEN coalesce(?, refresh_token) ELSE ? END,
+		user_token = CASE WHEN login = ? THEN coalesce(?, user_token) ELSE ? END,
+		refresh_expires_at = CASE WHEN ? IS NULL AND login = ? THEN refresh_expires_at ELSE ? END, login = ?,
 		scopes = ?, token_expires_at = ?, metadata = ?, status = ?, last_error = ?, last_synced_at = ?, next_check_at = ?,
 		grant_subject = ?, grant_subject_name = ?, updated_at = ?, version = version + 1, lease_until = NULL, attempt_id = NULL,
 		failures = 0, last_outcome = 'reconnected'
 		WHERE id = ?`,
-		d.Username, d.DisplayName, d.AvatarURL, st.access, st.refresh, st.user,
-		st.refresh, nullTime(d.Tokens.RefreshExpiry),
+		d.Username, d.DisplayName, d.AvatarURL, st.access, c.login(), st.refresh, st.refresh, c.login(), st.user, st.user,
+		st.refresh, c.login(), nullTime(d.Tokens.RefreshExpiry), c.login(),
 		strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now),
 		c.Subject, c.SubjectName, now.Unix(), id)
 	return err
@@ -253,4 +259,12 @@ func scopeChange(before, after []string) string {
 		parts = append(parts, "Removed: "+strings.Join(removed, ", "))
 	}
 	return strings.Join(parts, ". ")
+}
+
+// login is the provider that holds the tokens: c.Login, or the platform's own.
+func (c Connect) login() string {
+	if c.Login != "" {
+		return c.Login
+	}
+	return c.Platform
 }

@@ -70,7 +70,7 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 		args = append(args, p)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, workspace_id, user_token, coalesce(lease_until >= ?, 0) AND attempt_id IS NOT NULL
-		FROM social_accounts WHERE grant_subject = ? AND id != ? AND status != 'needs_reauth' AND platform IN (`+strings.Join(marks, ",")+`)`,
+		FROM social_accounts WHERE grant_subject = ? AND id != ? AND status != 'needs_reauth' AND login IN (`+strings.Join(marks, ",")+`)`,
 		append([]any{at.Unix()}, args...)...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: sign-in accounts: %w", err)
@@ -177,7 +177,7 @@ type accountRef struct {
 
 func metaAccountsOf(ctx context.Context, tx *sql.Tx, subject string) ([]accountRef, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, status, workspace_id FROM social_accounts
-		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ? AND grant_subject != ''`, subject)
+		WHERE login IN ('facebook', 'instagram') AND grant_subject = ? AND grant_subject != ''`, subject)
 	if err != nil {
 		return nil, err
 	}
