@@ -107,7 +107,8 @@ func (b *browser) get(path string, headers ...string) *http.Response {
 	return b.do(req)
 }
 
-// post sends a form. csrf "" sends none; "auto" scrapes one from GET from.
+// post sends a form as it is, with the headers given; form (below) adds
+// the CSRF token a page carries.
 func (b *browser) post(path string, form url.Values, headers ...string) *http.Response {
 	req, _ := http.NewRequest(http.MethodPost, b.k.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -209,7 +209,7 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 		}
 		standing := providers.Schedule{}.Assess(p, scopes, a.Credentials, now)
 		d := store.Discovered{PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName,
-			AvatarURL: safeAvatar(a.AvatarURL), Scopes: scopes, Metadata: a.Metadata, NextCheckAt: standing.NextCheck,
+			AvatarURL: providers.SafeAvatar(a.AvatarURL), Scopes: scopes, Metadata: a.Metadata, NextCheckAt: standing.NextCheck,
 			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
 				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry}}
 		d.Status, d.Problem = statusOf(standing)

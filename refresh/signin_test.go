@@ -102,7 +102,7 @@ func TestDeadSignInMarksEveryAccount(t *testing.T) {
 				t.Fatal(err)
 			}
 			checked := e.state(first[0])
-			if checked.Status != store.StatusNeedsReauth || checked.LastOutcome != "permanent:"+tc.wantCode {
+			if checked.Status != store.StatusNeedsReauth || checked.LastOutcome != store.OutcomePermanent.Because(tc.wantCode) {
 				t.Fatalf("checked account: %+v", checked)
 			}
 			wantDead := first[1:]

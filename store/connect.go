@@ -23,7 +23,7 @@ type Flow struct {
 	UserID      int64
 	WorkspaceID int64
 	Platform    string
-	Purpose     string // connect, reconnect, rerequest
+	Purpose     Purpose
 	AccountID   string // for reconnect and rerequest
 	Verifier    vault.Token
 	ExpiresAt   time.Time
@@ -81,7 +81,7 @@ type Discovered struct {
 	Tokens         Tokens
 	Scopes         []string
 	Metadata       map[string]any
-	Status         string // active or limited
+	Status         Status // active or limited
 	Problem        string // why limited, in words
 	NextCheckAt    time.Time
 }
@@ -120,7 +120,8 @@ type discoveredJSON struct {
 	Expiry, RefreshExpiry, NextCheckAt               time.Time
 	Scopes                                           []string
 	Metadata                                         map[string]any
-	Status, Problem                                  string
+	Status                                           Status
+	Problem                                          string
 }
 
 // SavePendingGrant stores g and returns its id.
@@ -553,7 +554,7 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-func statusOr(s string) string {
+func statusOr(s Status) Status {
 	if s == "" {
 		return StatusActive
 	}
