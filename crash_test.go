@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"omnisocial/internal/testrig"
 	"omnisocial/providers"
-	"omnisocial/refresh"
 	"omnisocial/sandbox"
 	"omnisocial/store"
 	"omnisocial/vault"
@@ -187,9 +187,7 @@ func seedTikTok(t *testing.T, db, sbURL string, n int) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	a := providers.New(providers.TikTok, providers.Config{RedirectURL: "http://127.0.0.1/oauth/tiktok/callback",
-		TikTokClientKey: sandbox.DevTikTokClientKey, TikTokClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
-		TikTokAuthBase: sbURL + "/sandbox/www.tiktok.com", TikTokAPIBase: sbURL + "/sandbox/open.tiktokapis.com"})
+	a := providers.New(providers.TikTok, testrig.SandboxApps(sbURL, nil), "http://127.0.0.1/oauth/tiktok/callback")
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for i := range n {
 		verifier := oauth2.GenerateVerifier()
@@ -210,7 +208,7 @@ func seedTikTok(t *testing.T, db, sbURL string, n int) {
 		acc := g.Accounts[0]
 		if _, err := st.Connect(ctx, store.Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok", Subject: g.Subject,
 			Accounts: []store.Discovered{{PlatformUserID: acc.PlatformUserID, DisplayName: acc.DisplayName, Scopes: acc.Scopes,
-				NextCheckAt: refresh.NextCheck(providers.TikTok, acc.Credentials, time.Now()),
+				NextCheckAt: (providers.Schedule{}).Next(providers.TikTok, acc.Credentials, time.Now()),
 				Tokens: store.Tokens{Access: acc.Credentials.AccessToken, Refresh: acc.Credentials.RefreshToken,
 					Expiry: acc.Credentials.Expiry, RefreshExpiry: acc.Credentials.RefreshExpiry}}}}); err != nil {
 			t.Fatal(err)

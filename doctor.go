@@ -23,13 +23,7 @@ func setupInput(cfg config, st *store.Store, storeErr error, onSandbox []string)
 		RefreshEvery: cfg.RefreshEvery, SMTP: cfg.SMTP != nil, Now: time.Now()}
 	for _, p := range providers.Platforms() {
 		sp := setupcheck.Platform{Name: p.Name(), Slug: string(p), OnSandbox: slices.Contains(onSandbox, string(p))}
-		if p == providers.TikTok {
-			sp.Configured = cfg.TikTokClientKey != ""
-			sp.Vars = []string{"OMNISOCIAL_TIKTOK_CLIENT_KEY", "OMNISOCIAL_TIKTOK_CLIENT_SECRET"}
-		} else {
-			sp.Configured = cfg.MetaAppID != ""
-			sp.Vars = []string{"OMNISOCIAL_FACEBOOK_APP_ID", "OMNISOCIAL_FACEBOOK_APP_SECRET"}
-		}
+		sp.Configured, sp.Vars = appConfig(cfg, p)
 		sp.Configured = sp.Configured || sp.OnSandbox
 		in.Platforms = append(in.Platforms, sp)
 	}
@@ -69,11 +63,7 @@ func doctor(ctx context.Context, getenv func(string) string, stdout io.Writer) e
 	}
 	var onSandbox []string
 	if cfg.Sandbox {
-		for _, p := range providers.Platforms() {
-			if (p == providers.TikTok && cfg.TikTokClientKey == "") || (p != providers.TikTok && cfg.MetaAppID == "") {
-				onSandbox = append(onSandbox, string(p))
-			}
-		}
+		onSandbox = sandboxed(cfg)
 	}
 	lines := setupcheck.Run(ctx, setupInput(cfg, st, storeErr, onSandbox))
 	fmt.Fprint(stdout, setupcheck.Text(lines))

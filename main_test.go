@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"omnisocial/internal/testrig"
 	"omnisocial/store"
 	"omnisocial/vault"
 )
@@ -263,7 +263,7 @@ func TestCommands(t *testing.T) {
 type testServer struct {
 	URL  string
 	DB   string
-	logs *syncBuffer
+	logs *testrig.SyncBuffer
 }
 
 func startServer(t *testing.T, extra ...string) *testServer {
@@ -283,7 +283,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	ts := &testServer{URL: "http://" + addr, logs: &syncBuffer{}}
+	ts := &testServer{URL: "http://" + addr, logs: &testrig.SyncBuffer{}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i] == "OMNISOCIAL_DB" {
 			ts.DB = kv[i+1]
@@ -310,19 +310,6 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	res.Body.Close()
 	return ts
 }
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestRotateKeyCommand(t *testing.T) {
 	ctx := context.Background()

@@ -16,13 +16,11 @@ import (
 func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]providers.Provider, onSandbox, formActions []string, metaSecret vault.Token) {
 	base := cfg.BaseURL.String()
 	client := &http.Client{Timeout: 20 * time.Second}
-	meta := providers.Config{
-		MetaAppID: cfg.MetaAppID, MetaAppSecret: cfg.MetaAppSecret, MetaGraphVersion: cfg.MetaGraphVersion,
-		MetaDialogBase: cfg.MetaDialogURL, MetaGraphBase: cfg.MetaGraphURL, HTTPClient: client,
-	}
-	tiktok := providers.Config{
-		TikTokClientKey: cfg.TikTokClientKey, TikTokClientSecret: cfg.TikTokSecret,
-		TikTokAuthBase: cfg.TikTokAuthURL, TikTokAPIBase: cfg.TikTokAPIURL, TikTokPKCE: cfg.TikTokPKCE, HTTPClient: client,
+	apps := providers.Apps{
+		Meta: providers.MetaConfig{AppID: cfg.MetaAppID, AppSecret: cfg.MetaAppSecret, GraphVersion: cfg.MetaGraphVersion,
+			DialogBase: cfg.MetaDialogURL, GraphBase: cfg.MetaGraphURL, HTTPClient: client},
+		TikTok: providers.TikTokConfig{ClientKey: cfg.TikTokClientKey, ClientSecret: cfg.TikTokSecret,
+			AuthBase: cfg.TikTokAuthURL, APIBase: cfg.TikTokAPIURL, PKCE: cfg.TikTokPKCE, HTTPClient: client},
 	}
 	if sb != nil {
 		// Server-side calls reach the sandbox in process: no loopback
@@ -30,33 +28,43 @@ func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]pr
 		inProcess := sb.Client(20 * time.Second)
 		metaID, metaSecret, tiktokKey, tiktokSecret := sb.Credentials()
 		if cfg.MetaAppID == "" {
-			meta.MetaAppID, meta.MetaAppSecret = metaID, vault.NewToken(metaSecret)
-			meta.MetaDialogBase, meta.MetaGraphBase = base+"/sandbox/www.facebook.com", base+"/sandbox/graph.facebook.com"
-			meta.HTTPClient = inProcess
-			onSandbox = append(onSandbox, "facebook", "instagram")
+			apps.Meta.AppID, apps.Meta.AppSecret = metaID, vault.NewToken(metaSecret)
+			apps.Meta.DialogBase, apps.Meta.GraphBase = base+"/sandbox/www.facebook.com", base+"/sandbox/graph.facebook.com"
+			apps.Meta.HTTPClient = inProcess
 		}
 		if cfg.TikTokClientKey == "" {
-			tiktok.TikTokClientKey, tiktok.TikTokClientSecret = tiktokKey, vault.NewToken(tiktokSecret)
-			tiktok.TikTokAuthBase, tiktok.TikTokAPIBase = base+"/sandbox/www.tiktok.com", base+"/sandbox/open.tiktokapis.com"
-			tiktok.HTTPClient = inProcess
-			onSandbox = append(onSandbox, "tiktok")
+			apps.TikTok.ClientKey, apps.TikTok.ClientSecret = tiktokKey, vault.NewToken(tiktokSecret)
+			apps.TikTok.AuthBase, apps.TikTok.APIBase = base+"/sandbox/www.tiktok.com", base+"/sandbox/open.tiktokapis.com"
+			apps.TikTok.HTTPClient = inProcess
 		}
+		onSandbox = sandboxed(cfg)
 	}
-	provs = map[providers.Platform]providers.Provider{}
+	provs = providers.All(apps, base)
 	for _, p := range providers.Platforms() {
-		c := meta
-		if p == providers.TikTok {
-			c = tiktok
-		}
-		c.RedirectURL = base + "/oauth/" + string(p) + "/callback"
-		provs[p] = providers.New(p, c)
-		authBase := c.MetaDialogBase
-		if p == providers.TikTok {
-			authBase = c.TikTokAuthBase
-		}
-		if u, err := url.Parse(authBase); err == nil && u.Host != cfg.BaseURL.Host {
+		if u, err := url.Parse(provs[p].AuthBase()); err == nil && u.Host != cfg.BaseURL.Host {
 			formActions = append(formActions, u.Scheme+"://"+u.Host)
 		}
 	}
-	return provs, onSandbox, formActions, meta.MetaAppSecret
+	return provs, onSandbox, formActions, apps.Meta.AppSecret
+}
+
+// appConfig says whether cfg holds the app credentials of p's sign-in, and
+// in which variables an administrator sets them.
+func appConfig(cfg config, p providers.Platform) (set bool, vars []string) {
+	if p == providers.TikTok {
+		return cfg.TikTokClientKey != "", []string{"OMNISOCIAL_TIKTOK_CLIENT_KEY", "OMNISOCIAL_TIKTOK_CLIENT_SECRET"}
+	}
+	return cfg.MetaAppID != "", []string{"OMNISOCIAL_FACEBOOK_APP_ID", "OMNISOCIAL_FACEBOOK_APP_SECRET"}
+}
+
+// sandboxed lists the platforms without app credentials, which the sandbox
+// serves when it is mounted.
+func sandboxed(cfg config) []string {
+	var out []string
+	for _, p := range providers.Platforms() {
+		if set, _ := appConfig(cfg, p); !set {
+			out = append(out, string(p))
+		}
+	}
+	return out
 }

@@ -61,12 +61,14 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 	index := map[string]int{}
 	for _, a := range accts {
 		p := providers.Platform(a.Platform)
+		info := providers.Describe(p)
 		key := a.ID
 		g := views.BannerGroup{SignIn: p.Name(), Platform: a.Platform, AccountID: a.ID, CanReconnect: canManage(v)}
-		if p != providers.TikTok && a.GrantSubject != "" {
-			// Facebook and Instagram accounts of one Facebook sign-in.
-			key = "meta:" + a.GrantSubject
-			g.SignIn, g.Who = providers.Facebook.Name(), a.GrantSubjectName
+		if info.SharesSignIn() && a.GrantSubject != "" {
+			// Accounts of one sign-in serving several platforms (Facebook
+			// and Instagram accounts of one Facebook sign-in).
+			key = info.SignIn + ":" + a.GrantSubject
+			g.SignIn, g.Who = info.SignIn, a.GrantSubjectName
 		}
 		i, ok := index[key]
 		if !ok {
@@ -79,10 +81,10 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 	return b, nil
 }
 
-// bannerName is how the banner names an account: Instagram accounts by
-// their handle, as Instagram does, the rest by their name.
+// bannerName is how the banner names an account: by its @handle where the
+// platform names accounts so (Instagram), else by its name.
 func bannerName(a store.Account) string {
-	if providers.Platform(a.Platform) == providers.Instagram && a.Username != "" {
+	if providers.Describe(providers.Platform(a.Platform)).ByHandle && a.Username != "" {
 		return "@" + strings.TrimPrefix(a.Username, "@")
 	}
 	return a.DisplayName

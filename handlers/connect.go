@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,10 +13,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"omnisocial/providers"
-	"omnisocial/refresh"
 	"omnisocial/store"
 	"omnisocial/vault"
 	"omnisocial/views"
+	"omnisocial/words"
 )
 
 const (
@@ -34,16 +32,13 @@ func (s *server) platformParam(c echo.Context) (providers.Provider, error) {
 	}
 	prov := s.Providers[p]
 	if prov == nil || !prov.Configured() {
-		return nil, echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+howToConfigure(p))
+		return nil, notConfigured(p)
 	}
 	return prov, nil
 }
 
-func howToConfigure(p providers.Platform) string {
-	if p == providers.TikTok {
-		return "The administrator sets OMNISOCIAL_TIKTOK_CLIENT_KEY and OMNISOCIAL_TIKTOK_CLIENT_SECRET."
-	}
-	return "The administrator sets OMNISOCIAL_FACEBOOK_APP_ID and OMNISOCIAL_FACEBOOK_APP_SECRET."
+func notConfigured(p providers.Platform) error {
+	return echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+providers.Describe(p).Configure)
 }
 
 // handleConnectChooser shows the platforms (SPEC §3 step 2).
@@ -57,7 +52,7 @@ func (s *server) handleConnectChooser(c echo.Context) error {
 	for _, pl := range providers.Platforms() {
 		info := providers.Describe(pl)
 		choice := views.PlatformChoice{Platform: string(pl), Name: info.Name, AccountType: info.AccountType,
-			Requirements: info.Requirements, HowTo: howToConfigure(pl)}
+			Requirements: info.Requirements, HowTo: info.Configure}
 		for _, sc := range info.Scopes {
 			choice.Permissions = append(choice.Permissions, sc.Description)
 		}
@@ -76,7 +71,7 @@ func (s *server) handleConnectStart(c echo.Context) error {
 	}
 	v := viewerOf(c)
 	ctx := c.Request().Context()
-	flow := store.Flow{UserID: v.user.ID, WorkspaceID: v.member.ID, Platform: string(prov.Platform()), Purpose: "connect",
+	flow := store.Flow{UserID: v.user.ID, WorkspaceID: v.member.ID, Platform: string(prov.Platform()), Purpose: store.PurposeConnect,
 		SessionHash: hashID(v.sess.ID), ExpiresAt: s.Now().Add(flowLifetime)}
 	var rerequest []string
 	if id := c.FormValue("account"); id != "" {
@@ -87,15 +82,15 @@ func (s *server) handleConnectStart(c echo.Context) error {
 		if a.Platform != flow.Platform {
 			return echo.NewHTTPError(http.StatusBadRequest, "That account is not on "+prov.Platform().Name()+".")
 		}
-		flow.Purpose, flow.AccountID = "reconnect", a.ID
+		flow.Purpose, flow.AccountID = store.PurposeReconnect, a.ID
 		if c.FormValue("rerequest") != "" {
-			flow.Purpose, rerequest = "rerequest", missingScopes(prov.Platform(), a.Scopes)
+			flow.Purpose, rerequest = store.PurposeRerequest, providers.Missing(prov.Platform(), a.Scopes)
 			if len(rerequest) == 0 {
 				return echo.NewHTTPError(http.StatusConflict, a.DisplayName+" already has every permission it needs.")
 			}
 		}
 	}
-	if flow.Purpose == "connect" {
+	if flow.Purpose == store.PurposeConnect {
 		// A new connection with the plan full would only end in a refusal
 		// after the whole consent: say it before the platform.
 		used, err := s.Store.CountAccounts(ctx, v.member.ID)
@@ -106,7 +101,7 @@ func (s *server) handleConnectStart(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusConflict, "Your plan is full: disconnect an account or change plan. Reconnecting an account already here stays possible from its card.")
 		}
 	}
-	state := randomString()
+	state := newID()
 	flow.StateHash = hashID(state)
 	var verifier string
 	if prov.UsesPKCE() {
@@ -132,37 +127,13 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 	v := viewerOf(c)
 	ctx := c.Request().Context()
 	q := c.QueryParams()
-	state := q.Get("state")
-	if state == "" || len(state) > 512 || len(q.Get("code")) > 2048 {
-		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in response is not valid. Start again from Social Accounts.")
-	}
-	flow, err := s.Store.TakeFlow(ctx, hashID(state), hashID(v.sess.ID))
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in has expired, was already used, or was started in another browser. Start again from Social Accounts.")
-	}
+	flow, err := s.takeFlow(c, v, p)
 	if err != nil {
 		return err
 	}
-	if flow.Platform != string(p) {
-		s.Log.Warn("oauth callback on the wrong platform", "started", flow.Platform, "callback", p)
-		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in response arrived for the wrong platform and was refused. Start again from Social Accounts.")
-	}
-	if flow.WorkspaceID != v.member.ID {
-		// The person switched workspace meanwhile: act on the flow's own,
-		// if they may still manage it.
-		m, err := s.Store.Membership(ctx, v.user.ID, flow.WorkspaceID)
-		if err != nil || !store.CanManage(m.Role) {
-			return echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
-		}
-		v.member = m
-	}
-	if !store.CanManage(v.member.Role) {
-		// Demoted (or removed and moved on) while at the platform.
-		return echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
-	}
 	prov := s.Providers[p]
 	if prov == nil || !prov.Configured() {
-		return echo.NewHTTPError(http.StatusConflict, p.Name()+" is not configured on this server. "+howToConfigure(p))
+		return notConfigured(p)
 	}
 	done := func(kind, msg, to string) error {
 		s.addFlash(c, kind, msg)
@@ -189,11 +160,11 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 	}
 	found := discovered(p, grant, s.Now())
 	switch flow.Purpose {
-	case "reconnect", "rerequest":
+	case store.PurposeReconnect, store.PurposeRerequest:
 		return s.finishReconnect(c, v, flow, p, grant, found, done)
 	}
-	if p == providers.TikTok && len(found) == 1 {
-		// TikTok yields exactly one account: confirm it directly.
+	if providers.Describe(p).OneAccount && len(found) == 1 {
+		// A sign-in yielding exactly one account (TikTok's): confirm it directly.
 		res, err := s.Store.Connect(ctx, store.Connect{WorkspaceID: v.member.ID, UserID: v.user.ID, Platform: string(p),
 			Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found, SignIn: signInPlatforms(string(p))})
 		if err != nil {
@@ -211,6 +182,43 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/accounts/choose/"+id)
+}
+
+// takeFlow takes the flow the callback's state names: bound to this
+// session, single use, not expired, started for this very platform, and
+// still the person's to finish. v.member becomes the flow's workspace.
+func (s *server) takeFlow(c echo.Context, v *viewer, p providers.Platform) (store.Flow, error) {
+	ctx := c.Request().Context()
+	q := c.QueryParams()
+	state := q.Get("state")
+	if state == "" || len(state) > 512 || len(q.Get("code")) > 2048 {
+		return store.Flow{}, echo.NewHTTPError(http.StatusBadRequest, "This sign-in response is not valid. Start again from Social Accounts.")
+	}
+	flow, err := s.Store.TakeFlow(ctx, hashID(state), hashID(v.sess.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return flow, echo.NewHTTPError(http.StatusBadRequest, "This sign-in has expired, was already used, or was started in another browser. Start again from Social Accounts.")
+	}
+	if err != nil {
+		return flow, err
+	}
+	if flow.Platform != string(p) {
+		s.Log.Warn("oauth callback on the wrong platform", "started", flow.Platform, "callback", p)
+		return flow, echo.NewHTTPError(http.StatusBadRequest, "This sign-in response arrived for the wrong platform and was refused. Start again from Social Accounts.")
+	}
+	if flow.WorkspaceID != v.member.ID {
+		// The person switched workspace meanwhile: act on the flow's own,
+		// if they may still manage it.
+		m, err := s.Store.Membership(ctx, v.user.ID, flow.WorkspaceID)
+		if err != nil || !store.CanManage(m.Role) {
+			return flow, echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
+		}
+		v.member = m
+	}
+	if !store.CanManage(v.member.Role) {
+		// Demoted (or removed and moved on) while at the platform.
+		return flow, echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
+	}
+	return flow, nil
 }
 
 // finishReconnect renews the account the flow was for, and every other
@@ -249,8 +257,8 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 		return err
 	}
 	msg := "Reconnected " + joinAnd(res.Renewed) + "."
-	if flow.Purpose == "rerequest" {
-		if missing := missingScopes(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
+	if flow.Purpose == store.PurposeRerequest {
+		if missing := providers.Missing(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
 			return done("error", "Declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
 		}
 		msg = "Permissions granted. " + msg
@@ -267,29 +275,20 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 		if len(scopes) == 0 {
 			scopes = g.Scopes
 		}
+		standing := providers.Schedule{}.Assess(p, scopes, a.Credentials, now)
 		d := store.Discovered{
-			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: safeAvatar(a.AvatarURL),
+			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: providers.SafeAvatar(a.AvatarURL),
 			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
 				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry},
-			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: refresh.NextCheck(p, a.Credentials, now),
+			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: standing.NextCheck,
 		}
-		if missing := missingScopes(p, scopes); len(missing) > 0 {
+		if standing.Limited {
 			d.Status = store.StatusLimited
-			d.Problem = missingWords(missing)
+			d.Problem = missingWords(standing.Missing)
 		}
 		out = append(out, d)
 	}
 	return out
-}
-
-func missingScopes(p providers.Platform, granted []string) []string {
-	var missing []string
-	for _, sc := range providers.Describe(p).Scopes {
-		if !slices.Contains(granted, sc.Name) {
-			missing = append(missing, sc.Name)
-		}
-	}
-	return missing
 }
 
 func scopesOf(found []store.Discovered, puid string) []string {
@@ -302,11 +301,11 @@ func scopesOf(found []store.Discovered, puid string) []string {
 }
 
 func scopeWords(names []string) string {
-	var words []string
+	var out []string
 	for _, n := range names {
-		words = append(words, strings.ToLower(providers.ScopeDescription(n)[:1])+providers.ScopeDescription(n)[1:])
+		out = append(out, words.LowerFirst(providers.ScopeDescription(n)))
 	}
-	return joinAnd(words)
+	return joinAnd(out)
 }
 
 func exchangeFailure(p providers.Platform, err error) string {
@@ -351,19 +350,4 @@ func joinAnd(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
-
-// safeAvatar keeps only https and data:image URLs: an avatar is shown in an
-// <img>, and the CSP allows only those.
-func safeAvatar(u string) string {
-	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "data:image/") {
-		return u
-	}
-	return ""
-}
-
-func randomString() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

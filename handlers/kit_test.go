@@ -8,8 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,24 +19,16 @@ import (
 
 	"omnisocial/auth"
 	"omnisocial/handlers/apitest"
+	"omnisocial/internal/testrig"
 	"omnisocial/store"
 	"omnisocial/vault"
 )
-
-// clock is a settable time source shared by the store and the handlers.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type kit struct {
 	t      testing.TB
 	st     *store.Store
 	srv    *httptest.Server
-	clock  *clock
+	clock  *testrig.Clock
 	deps   Deps
 	logs   *strings.Builder
 	dbPath string
@@ -49,19 +39,8 @@ type kitOption func(*Deps)
 
 func newKit(t testing.TB, opts ...kitOption) *kit {
 	t.Helper()
-	schema, err := os.ReadFile("../schema.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := vault.ParseKey(strings.Repeat("ab", 32))
-	box, _ := vault.NewBox(key)
-	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-	path := filepath.Join(t.TempDir(), "h.db")
-	st, err := store.Open(context.Background(), store.Options{Path: path, Schema: string(schema), Box: box, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	clk := testrig.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
+	st, path := testrig.Store(t, clk.Now)
 	logs := &strings.Builder{}
 	var logMu sync.Mutex
 	base, _ := url.Parse("http://omnisocial.test")
@@ -72,7 +51,7 @@ func newKit(t testing.TB, opts ...kitOption) *kit {
 		Asset:       "test",
 		Now:         clk.Now,
 		BaseURL:     base,
-		SessionKey:  vault.Derive(key, "session"),
+		SessionKey:  vault.Derive(testrig.Key(), "session"),
 		SessionIdle: time.Hour,
 		SessionMax:  12 * time.Hour,
 	}
@@ -128,7 +107,8 @@ func (b *browser) get(path string, headers ...string) *http.Response {
 	return b.do(req)
 }
 
-// post sends a form. csrf "" sends none; "auto" scrapes one from GET from.
+// post sends a form as it is, with the headers given; form (below) adds
+// the CSRF token a page carries.
 func (b *browser) post(path string, form url.Values, headers ...string) *http.Response {
 	req, _ := http.NewRequest(http.MethodPost, b.k.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -91,7 +91,7 @@ func (s *server) newLinkProps(c echo.Context, accountID, platform string) (views
 		return p, echo.NewHTTPError(http.StatusBadRequest, "Say which platform the link is for.")
 	}
 	if prov := s.Providers[pl]; prov == nil || !prov.Configured() {
-		return p, echo.NewHTTPError(http.StatusConflict, pl.Name()+" is not configured on this server. "+howToConfigure(pl))
+		return p, echo.NewHTTPError(http.StatusConflict, pl.Name()+" is not configured on this server. "+providers.Describe(pl).Configure)
 	}
 	p.Platform, p.PlatformName = string(pl), pl.Name()
 	return p, nil
@@ -255,7 +255,7 @@ func (s *server) handleOwnerLinkStart(c echo.Context) error {
 			return err
 		}
 	}
-	state := randomString()
+	state := newID()
 	var verifier string
 	if prov.UsesPKCE() {
 		verifier = oauth2.GenerateVerifier()

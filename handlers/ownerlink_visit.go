@@ -80,7 +80,7 @@ func (s *server) finishOwnerLink(c echo.Context, l store.OwnerLink, verifier vau
 	if l.Purpose == store.LinkReconnect {
 		return s.finishOwnerReconnect(c, l, grant, found)
 	}
-	if p == providers.TikTok && len(found) == 1 {
+	if providers.Describe(p).OneAccount && len(found) == 1 {
 		kind, msg, err := s.connectThroughLink(c, l, grant.Subject, grant.SubjectName, found)
 		if err != nil {
 			return err
@@ -240,7 +240,7 @@ func (s *server) renderLinkChoose(c echo.Context, status int, formError string) 
 		Room: max(ws.MaxAccounts-len(existing), 0), Error: formError}
 	for _, d := range g.Accounts {
 		props.Choices = append(props.Choices, views.LinkChoice{PlatformUserID: d.PlatformUserID, Name: d.DisplayName,
-			AvatarURL: safeAvatar(d.AvatarURL), Detail: choiceDetail(p, d),
+			AvatarURL: providers.SafeAvatar(d.AvatarURL), Detail: choiceDetail(p, d),
 			Connected: slices.ContainsFunc(existing, func(a store.Account) bool { return a.Platform == g.Platform && a.PlatformUserID == d.PlatformUserID })})
 	}
 	return s.authPage(c, status, "Choose what "+l.WorkspaceName+" manages", func(ch views.Chrome) templ.Component { return views.LinkChoosePage(ch, props) })

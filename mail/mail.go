@@ -133,8 +133,8 @@ func (s *Sender) compose(ctx context.Context, m store.Mail) (to []string, subjec
 		first := group[0]
 		p := providers.Platform(first.Platform)
 		who := "the " + p.Name() + " sign-in"
-		if first.Platform != "tiktok" && first.GrantSubjectName != "" {
-			who = first.GrantSubjectName + "'s Facebook sign-in"
+		if info := providers.Describe(p); info.SharesSignIn() && first.GrantSubjectName != "" {
+			who = first.GrantSubjectName + "'s " + info.SignIn + " sign-in"
 		}
 		subject = fmt.Sprintf("[%s] %d account(s) need reconnecting", wsName, len(group))
 		fmt.Fprintf(&b, "In the OmniSocial workspace %q, %s stopped working, so these accounts are no longer kept connected:\r\n\r\n", wsName, who)

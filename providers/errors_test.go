@@ -163,9 +163,9 @@ func TestClassification(t *testing.T) {
 			srv, _ := fakeServer(t, tc.routes)
 			cfg := testConfig(srv.URL)
 			if tc.timeout > 0 {
-				cfg.HTTPClient.Timeout = tc.timeout
+				cfg.Meta.HTTPClient.Timeout = tc.timeout
 			}
-			a := New(tc.p, cfg)
+			a := New(tc.p, cfg, testRedirect)
 			var err error
 			var checked *Checked
 			switch {
@@ -221,7 +221,7 @@ func TestHTTPDateRetryAfter(t *testing.T) {
 
 func TestCanceledContext(t *testing.T) {
 	srv, _ := fakeServer(t, map[string]canned{"POST /v2/oauth/token/": {body: ttTokenOK, delay: time.Second}})
-	a := New(TikTok, testConfig(srv.URL))
+	a := New(TikTok, testConfig(srv.URL), testRedirect)
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err := a.Check(ctx, Credentials{RefreshToken: vault.NewToken(refreshTok)})
@@ -259,7 +259,7 @@ func TestCallbackError(t *testing.T) {
 
 func TestNotConfigured(t *testing.T) {
 	for _, p := range Platforms() {
-		a := New(p, Config{RedirectURL: "https://app.example/cb"})
+		a := New(p, Apps{}, "https://app.example/cb")
 		if a.Configured() {
 			t.Errorf("%s: Configured() = true without credentials", p)
 		}
@@ -267,7 +267,7 @@ func TestNotConfigured(t *testing.T) {
 			t.Errorf("%s: Exchange err = %v, want Misconfigured", p, err)
 		}
 	}
-	if New(Platform("myspace"), testConfig("http://x")).Configured() {
-		t.Error("unknown platform reports configured")
+	if New(Platform("myspace"), testConfig("http://x"), testRedirect) != nil {
+		t.Error("unknown platform has an adapter")
 	}
 }

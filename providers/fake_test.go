@@ -77,19 +77,16 @@ func cmpInt(v, def int) int {
 	return v
 }
 
-// testConfig points every base at srv.
-func testConfig(base string) Config {
-	return Config{
-		RedirectURL:        "https://app.example/oauth/x/callback",
-		HTTPClient:         &http.Client{Timeout: 2 * time.Second},
-		MetaAppID:          "1234",
-		MetaAppSecret:      vault.NewToken(appSecret),
-		MetaGraphBase:      base,
-		MetaDialogBase:     base,
-		TikTokClientKey:    "ttkey",
-		TikTokClientSecret: vault.NewToken(clientSecret),
-		TikTokAuthBase:     base,
-		TikTokAPIBase:      base,
+// testRedirect is the callback every test adapter names.
+const testRedirect = "https://app.example/oauth/x/callback"
+
+// testConfig points every base at srv. Both apps share one HTTP client.
+func testConfig(base string) Apps {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	return Apps{
+		Meta: MetaConfig{HTTPClient: hc, AppID: "1234", AppSecret: vault.NewToken(appSecret), GraphBase: base, DialogBase: base},
+		TikTok: TikTokConfig{HTTPClient: hc, ClientKey: "ttkey", ClientSecret: vault.NewToken(clientSecret),
+			AuthBase: base, APIBase: base},
 	}
 }
 

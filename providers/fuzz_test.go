@@ -37,7 +37,7 @@ func checkParsed(t *testing.T, res *response, err error) {
 }
 
 func FuzzGraphResult(f *testing.F) {
-	a := New(Facebook, Config{MetaAppID: "1", MetaAppSecret: vault.NewToken("s")})
+	a := NewFacebookLogin(Facebook, MetaConfig{AppID: "1", AppSecret: vault.NewToken("s")})
 	f.Add(200, []byte(`{"id":"1","name":"x"}`))
 	f.Add(400, []byte(`{"error":{"message":"Error validating access token: SECRETTOKEN","type":"OAuthException","code":190,"error_subcode":460,"fbtrace_id":"x"}}`))
 	f.Add(400, []byte(`{"error":{"code":4,"is_transient":true}}`))
@@ -52,7 +52,7 @@ func FuzzGraphResult(f *testing.F) {
 }
 
 func FuzzTikTokResult(f *testing.F) {
-	a := New(TikTok, Config{TikTokClientKey: "k", TikTokClientSecret: vault.NewToken("s")})
+	a := NewTikTokLogin(TikTokConfig{ClientKey: "k", ClientSecret: vault.NewToken("s")})
 	f.Add(200, []byte(`{"access_token":"act.x","expires_in":7200,"open_id":"o","refresh_expires_in":15552000,"refresh_token":"rft.y","scope":"user.info.basic","token_type":"Bearer"}`), false)
 	f.Add(400, []byte(`{"error":"invalid_grant","error_description":"SECRETTOKEN","log_id":"1"}`), false)
 	f.Add(200, []byte(`{"data":{"user":{"open_id":"o"}},"error":{"code":"ok","message":"","log_id":"1"}}`), true)

@@ -22,8 +22,8 @@ import (
 )
 
 // graphURL is path under the configured Graph base and version.
-func (a *Adapter) graphURL(path string) string {
-	return a.c.MetaGraphBase + "/" + a.c.MetaGraphVersion + "/" + path
+func (a *FacebookLogin) graphURL(path string) string {
+	return a.c.GraphBase + "/" + a.c.GraphVersion + "/" + path
 }
 
 type graphError struct {
@@ -37,7 +37,7 @@ type graphError struct {
 // graph calls the Graph API at rawURL with q added. A token goes in the
 // Authorization header (SECURITY.md §1.1: not in a URL we build) with its
 // appsecret_proof; out receives a 2xx JSON body.
-func (a *Adapter) graph(ctx context.Context, method, rawURL string, q url.Values, token vault.Token, out any) error {
+func (a *FacebookLogin) graph(ctx context.Context, method, rawURL string, q url.Values, token vault.Token, out any) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return &Error{Platform: a.p, Kind: Transient, Code: "bad_url", Reason: "Facebook sent an address that could not be read"}
@@ -60,15 +60,15 @@ func (a *Adapter) graph(ctx context.Context, method, rawURL string, q url.Values
 }
 
 // proof is appsecret_proof: hex HMAC-SHA256 of the token keyed by the app secret.
-func (a *Adapter) proof(t vault.Token) string {
-	m := hmac.New(sha256.New, []byte(a.c.MetaAppSecret.Reveal()))
+func (a *FacebookLogin) proof(t vault.Token) string {
+	m := hmac.New(sha256.New, []byte(a.c.AppSecret.Reveal()))
 	m.Write([]byte(t.Reveal()))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
 // graphResult decodes a Graph answer: an "error" object fails at any status;
 // a non-2xx or unreadable body without one is Transient.
-func (a *Adapter) graphResult(res *response, out any) error {
+func (a *FacebookLogin) graphResult(res *response, out any) error {
 	var env struct {
 		Error *graphError `json:"error"`
 	}
@@ -98,7 +98,7 @@ func (a *Adapter) graphResult(res *response, out any) error {
 
 // exchangeError converts what x/oauth2's Exchange returns. Graph errors are
 // objects, which x/oauth2 cannot read, so the body is parsed here.
-func (a *Adapter) exchangeError(tokenURL string, err error) error {
+func (a *FacebookLogin) exchangeError(tokenURL string, err error) error {
 	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok && re.Response != nil {
 		u, _ := url.Parse(tokenURL)
 		res := &response{method: http.MethodPost, url: u, status: re.Response.StatusCode, header: re.Response.Header, body: re.Body}

@@ -30,7 +30,7 @@ type response struct {
 // Transport failures come back as a Transient *Error that names only scheme,
 // host and path: a *url.Error string carries the whole URL, and the query
 // holds tokens on some Graph calls (fb_exchange_token, debug_token, paging).
-func (a *Adapter) send(ctx context.Context, method, rawURL string, form url.Values, header http.Header) (*response, error) {
+func (a *caller) send(ctx context.Context, method, rawURL string, form url.Values, header http.Header) (*response, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -48,7 +48,7 @@ func (a *Adapter) send(ctx context.Context, method, rawURL string, form url.Valu
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := a.c.HTTPClient.Do(req)
+	resp, err := a.hc.Do(req)
 	if err != nil {
 		return nil, a.transportError(method, rawURL, err)
 	}
@@ -61,7 +61,7 @@ func (a *Adapter) send(ctx context.Context, method, rawURL string, form url.Valu
 }
 
 // transportError turns a network failure into a scrubbed Transient error.
-func (a *Adapter) transportError(method, rawURL string, err error) *Error {
+func (a *caller) transportError(method, rawURL string, err error) *Error {
 	e := &Error{Platform: a.p, Kind: Transient, Code: "network",
 		Reason: "Could not reach " + a.p.Name(), detail: method + " " + scrubURL(rawURL)}
 	var ne net.Error
@@ -75,14 +75,14 @@ func (a *Adapter) transportError(method, rawURL string, err error) *Error {
 }
 
 // failure builds an error about an answer, with the scrubbed request line.
-func (a *Adapter) failure(r *response, kind Kind, code, reason string) *Error {
+func (a *caller) failure(r *response, kind Kind, code, reason string) *Error {
 	return &Error{Platform: a.p, Kind: kind, Code: safeCode(code), Reason: reason,
 		RetryAfter: retryAfter(r.header, a.now()),
 		detail:     r.method + " " + scrubURL(r.url.String()) + ": HTTP " + strconv.Itoa(r.status)}
 }
 
 // unreadable is the answer we cannot trust: never condemn an account on it.
-func (a *Adapter) unreadable(r *response) *Error {
+func (a *caller) unreadable(r *response) *Error {
 	return a.failure(r, Transient, "http_"+strconv.Itoa(r.status), a.p.Name()+" sent an answer that could not be read")
 }
 

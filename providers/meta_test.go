@@ -78,7 +78,7 @@ func TestMetaExchangePaging(t *testing.T) {
 	page2 := func(base string) string { return base + "/v26.0/me/accounts?after=QVFI&access_token=" + userToken }
 	t.Run("facebook", func(t *testing.T) {
 		srv := fakeGraph(t, page2)
-		g, err := New(Facebook, testConfig(srv.URL)).Exchange(ctxT(t), authCode, "")
+		g, err := New(Facebook, testConfig(srv.URL), testRedirect).Exchange(ctxT(t), authCode, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestMetaExchangePaging(t *testing.T) {
 	})
 	t.Run("instagram", func(t *testing.T) {
 		srv := fakeGraph(t, page2)
-		g, err := New(Instagram, testConfig(srv.URL)).Exchange(ctxT(t), authCode, "")
+		g, err := New(Instagram, testConfig(srv.URL), testRedirect).Exchange(ctxT(t), authCode, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestMetaExchangePaging(t *testing.T) {
 		}))
 		defer evil.Close()
 		srv := fakeGraph(t, func(string) string { return evil.URL + "/v26.0/me/accounts?after=x" })
-		_, err := New(Facebook, testConfig(srv.URL)).Exchange(ctxT(t), authCode, "")
+		_, err := New(Facebook, testConfig(srv.URL), testRedirect).Exchange(ctxT(t), authCode, "")
 		if !IsTransient(err) || !strings.Contains(err.Error(), "bad_paging") {
 			t.Errorf("err = %v, want Transient bad_paging", err)
 		}

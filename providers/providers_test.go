@@ -59,7 +59,7 @@ func TestAuthCodeURL(t *testing.T) {
 		name      string
 		p         Platform
 		rerequest []string
-		pkce      string // Config.TikTokPKCE; "" = the default
+		pkce      string // TikTokConfig.PKCE; "" = the default
 		path      string
 		want      map[string]string // "" means must be absent
 	}{
@@ -84,8 +84,8 @@ func TestAuthCodeURL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig("https://base.example")
-			cfg.TikTokPKCE = tc.pkce
-			a := New(tc.p, cfg)
+			cfg.TikTok.PKCE = tc.pkce
+			a := New(tc.p, cfg, testRedirect)
 			raw := a.AuthCodeURL(AuthRequest{State: "st", Verifier: verifier, Rerequest: tc.rerequest})
 			u, err := url.Parse(raw)
 			if err != nil || u.Host != "base.example" || u.Path != tc.path {
@@ -115,7 +115,7 @@ func TestNoTokenInOutput(t *testing.T) {
 	grant := &Grant{Subject: "1", Accounts: []Account{acc}}
 	checked := &Checked{Credentials: creds}
 	cfg := testConfig("https://x")
-	a := New(TikTok, cfg)
+	a := New(TikTok, cfg, testRedirect).(*TikTokLogin)
 
 	err := a.transportError("GET", "https://graph.example/v26.0/debug_token?input_token="+pageToken+"&access_token=1|"+appSecret,
 		errors.New("connection reset"))

@@ -24,31 +24,99 @@ import (
 	"omnisocial/vault"
 )
 
-func (a *Adapter) tiktokAuthURL(r AuthRequest) string {
+// TikTokConfig is the TikTok app and its endpoints. Empty bases take the
+// real hosts.
+type TikTokConfig struct {
+	RedirectURL  string       // {base}/oauth/tiktok/callback, exactly
+	HTTPClient   *http.Client // nil: a client with a 20 s timeout
+	ClientKey    string
+	ClientSecret vault.Token
+	AuthBase     string // default "https://www.tiktok.com"
+	APIBase      string // default "https://open.tiktokapis.com"
+	// PKCE is how the PKCE code_challenge is encoded: PKCEHex (the
+	// default: hex of SHA-256, as TikTok's Login Kit documents) or PKCES256
+	// (RFC 7636 base64url, for an app TikTok treats the standard way).
+	PKCE string
+}
+
+// The TikTok code_challenge encodings (PLATFORMS.md §8).
+const (
+	PKCEHex  = "hex"
+	PKCES256 = "s256"
+)
+
+// TikTokLogin is TikTok's Provider.
+type TikTokLogin struct {
+	caller
+	c TikTokConfig
+}
+
+var _ Provider = (*TikTokLogin)(nil)
+
+// NewTikTokLogin returns TikTok's adapter.
+func NewTikTokLogin(c TikTokConfig) *TikTokLogin {
+	def(&c.AuthBase, "https://www.tiktok.com")
+	def(&c.APIBase, "https://open.tiktokapis.com")
+	def(&c.PKCE, PKCEHex)
+	return &TikTokLogin{caller: newCaller(TikTok, c.HTTPClient), c: c}
+}
+
+// Configured reports whether the app credentials are set.
+func (a *TikTokLogin) Configured() bool { return a.c.ClientKey != "" && !a.c.ClientSecret.IsZero() }
+
+// UsesPKCE: TikTok takes an S256 challenge (hex-encoded, see challenge).
+func (a *TikTokLogin) UsesPKCE() bool { return true }
+
+func (a *TikTokLogin) AuthCodeURL(r AuthRequest) string { return a.authURL(r) }
+
+func (a *TikTokLogin) AuthBase() string { return a.c.AuthBase }
+
+func (a *TikTokLogin) Exchange(ctx context.Context, code, verifier string) (*Grant, error) {
+	if !a.Configured() {
+		return nil, a.notConfigured()
+	}
+	return a.exchange(ctx, code, verifier)
+}
+
+func (a *TikTokLogin) Check(ctx context.Context, c Credentials) (*Checked, error) {
+	if !a.Configured() {
+		return nil, a.notConfigured()
+	}
+	return a.check(ctx, c)
+}
+
+func (a *TikTokLogin) Revoke(ctx context.Context, c Credentials) error {
+	if !a.Configured() {
+		return a.notConfigured()
+	}
+	return a.revoke(ctx, c)
+}
+
+func (a *TikTokLogin) authURL(r AuthRequest) string {
 	scopes := required(TikTok)
 	if len(r.Rerequest) > 0 {
 		scopes = r.Rerequest
 	}
 	v := url.Values{
-		"client_key":    {a.c.TikTokClientKey},
+		"client_key":    {a.c.ClientKey},
 		"scope":         {strings.Join(scopes, ",")},
 		"response_type": {"code"},
 		"redirect_uri":  {a.c.RedirectURL},
 		"state":         {r.State},
 	}
 	if r.Verifier != "" {
-		v.Set("code_challenge", a.tiktokChallenge(r.Verifier))
+		v.Set("code_challenge", a.challenge(r.Verifier))
 		v.Set("code_challenge_method", "S256")
 	}
-	return a.c.TikTokAuthBase + "/v2/auth/authorize/?" + v.Encode()
+	return a.c.AuthBase + "/v2/auth/authorize/?" + v.Encode()
 }
 
-// tiktokChallenge is SHA-256 of the verifier, hex-encoded as TikTok's
+// challenge is SHA-256 of the verifier, hex-encoded as TikTok's
 // Login Kit documents ("You must use hex encoding of SHA256 to generate the
 // code challenge"; web integrations that sent RFC 7636 base64url were
 // refused), unless the operator chose the RFC 7636 form (PLATFORMS.md §8).
-func (a *Adapter) tiktokChallenge(verifier string) string {
-	if a.c.TikTokPKCE == PKCES256 {
+func (a *TikTokLogin) challenge(verifier string) string {
+	if a.c.PKCE == PKCES256 {
 		return oauth2.S256ChallengeFromVerifier(verifier)
 	}
 	sum := sha256.Sum256([]byte(verifier))
@@ -76,7 +144,7 @@ type ttUser struct {
 	VideoCount     *int64 `json:"video_count"`
 }
 
-func (a *Adapter) tiktokExchange(ctx context.Context, code, verifier string) (*Grant, error) {
+func (a *TikTokLogin) exchange(ctx context.Context, code, verifier string) (*Grant, error) {
 	form := url.Values{"code": {code}, "grant_type": {"authorization_code"}, "redirect_uri": {a.c.RedirectURL}}
 	if verifier != "" {
 		form.Set("code_verifier", verifier)
@@ -99,13 +167,13 @@ func (a *Adapter) tiktokExchange(ctx context.Context, code, verifier string) (*G
 	acc := Account{PlatformUserID: t.OpenID, Username: cmp.Or(u.Username, u.DisplayName), DisplayName: u.DisplayName,
 		AvatarURL: u.AvatarURL, Credentials: creds, Scopes: scopes, Metadata: meta}
 	return &Grant{Subject: t.OpenID, SubjectName: acc.DisplayName, Scopes: scopes,
-		Declined: missing(TikTok, scopes), Accounts: []Account{acc}}, nil
+		Declined: Missing(TikTok, scopes), Accounts: []Account{acc}}, nil
 }
 
-// tiktokCheck refreshes, then fetches the profile with the new token. With
+// check refreshes, then fetches the profile with the new token. With
 // rotation the old refresh token is dead from here on, so a profile failure
 // returns the new credentials together with the error.
-func (a *Adapter) tiktokCheck(ctx context.Context, c Credentials) (*Checked, error) {
+func (a *TikTokLogin) check(ctx context.Context, c Credentials) (*Checked, error) {
 	if c.RefreshToken.IsZero() {
 		return nil, &Error{Platform: TikTok, Kind: Permanent, Code: "no_token", Reason: "No TikTok refresh token is stored for this account"}
 	}
@@ -132,13 +200,13 @@ func (a *Adapter) tiktokCheck(ctx context.Context, c Credentials) (*Checked, err
 	return out, nil
 }
 
-func (a *Adapter) tiktokRevoke(ctx context.Context, c Credentials) error {
+func (a *TikTokLogin) revoke(ctx context.Context, c Credentials) error {
 	if c.AccessToken.IsZero() {
 		return nil
 	}
-	form := url.Values{"client_key": {a.c.TikTokClientKey}, "client_secret": {a.c.TikTokClientSecret.Reveal()},
+	form := url.Values{"client_key": {a.c.ClientKey}, "client_secret": {a.c.ClientSecret.Reveal()},
 		"token": {c.AccessToken.Reveal()}}
-	res, err := a.send(ctx, http.MethodPost, a.c.TikTokAPIBase+"/v2/oauth/revoke/", form, nil)
+	res, err := a.send(ctx, http.MethodPost, a.c.APIBase+"/v2/oauth/revoke/", form, nil)
 	if err != nil {
 		return err
 	}
@@ -153,10 +221,10 @@ func (a *Adapter) tiktokRevoke(ctx context.Context, c Credentials) error {
 
 // tiktokToken posts to the token endpoint and insists on both tokens: a 200
 // without them must not pass for a refresh (it would wipe the stored one).
-func (a *Adapter) tiktokToken(ctx context.Context, form url.Values, refresh bool) (*ttToken, error) {
-	form.Set("client_key", a.c.TikTokClientKey)
-	form.Set("client_secret", a.c.TikTokClientSecret.Reveal())
-	res, err := a.send(ctx, http.MethodPost, a.c.TikTokAPIBase+"/v2/oauth/token/", form, nil)
+func (a *TikTokLogin) tiktokToken(ctx context.Context, form url.Values, refresh bool) (*ttToken, error) {
+	form.Set("client_key", a.c.ClientKey)
+	form.Set("client_secret", a.c.ClientSecret.Reveal())
+	res, err := a.send(ctx, http.MethodPost, a.c.APIBase+"/v2/oauth/token/", form, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +240,7 @@ func (a *Adapter) tiktokToken(ctx context.Context, form url.Values, refresh bool
 
 // tiktokCreds turns a token answer into credentials. Lifetimes come from
 // the answer, never from a constant: they differ between TikTok's rules.
-func (a *Adapter) tiktokCreds(t *ttToken, openID string) Credentials {
+func (a *TikTokLogin) tiktokCreds(t *ttToken, openID string) Credentials {
 	now := a.now()
 	return Credentials{AccessToken: vault.NewToken(t.AccessToken), RefreshToken: vault.NewToken(t.RefreshToken),
 		Expiry: t.ExpiresIn.after(now), RefreshExpiry: t.RefreshExpiresIn.after(now), PlatformUserID: cmp.Or(t.OpenID, openID)}
@@ -180,7 +248,7 @@ func (a *Adapter) tiktokCreds(t *ttToken, openID string) Credentials {
 
 // tiktokUser reads the profile, asking only for fields the scopes allow
 // (TikTok refuses the whole call otherwise).
-func (a *Adapter) tiktokUser(ctx context.Context, t vault.Token, openID string, scopes []string) (*ttUser, error) {
+func (a *TikTokLogin) tiktokUser(ctx context.Context, t vault.Token, openID string, scopes []string) (*ttUser, error) {
 	has := func(s string) bool { return slices.Contains(scopes, s) }
 	if len(scopes) > 0 && !has("user.info.basic") {
 		return &ttUser{OpenID: openID}, nil
@@ -192,7 +260,7 @@ func (a *Adapter) tiktokUser(ctx context.Context, t vault.Token, openID string, 
 	if has("user.info.stats") {
 		fields += ",follower_count,following_count,likes_count,video_count"
 	}
-	res, err := a.send(ctx, http.MethodGet, a.c.TikTokAPIBase+"/v2/user/info/?fields="+url.QueryEscape(fields), nil,
+	res, err := a.send(ctx, http.MethodGet, a.c.APIBase+"/v2/user/info/?fields="+url.QueryEscape(fields), nil,
 		http.Header{"Authorization": {"Bearer " + t.Reveal()}})
 	if err != nil {
 		return nil, err
@@ -228,7 +296,7 @@ func userMeta(u *ttUser, old map[string]any) map[string]any {
 // tiktokResult decodes an answer. The OAuth endpoints put a string in
 // "error" (at 200 or 4xx); the v2 API wraps every answer in an envelope
 // whose error.code must be "ok", even on HTTP 200 (envelope=true).
-func (a *Adapter) tiktokResult(res *response, envelope, refresh bool, out any) error {
+func (a *TikTokLogin) tiktokResult(res *response, envelope, refresh bool, out any) error {
 	code, ok := ttErrorCode(res.body)
 	switch {
 	case res.status == http.StatusTooManyRequests || code == "rate_limit_exceeded":

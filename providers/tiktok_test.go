@@ -38,7 +38,7 @@ func TestTikTokRequests(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	a := New(TikTok, testConfig(srv.URL))
+	a := New(TikTok, testConfig(srv.URL), testRedirect)
 
 	before := time.Now()
 	g, err := a.Exchange(ctxT(t), authCode, "verifier-123")

@@ -15,115 +15,61 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"omnisocial/internal/testrig"
 	"omnisocial/providers"
-	"omnisocial/sandbox"
 	"omnisocial/store"
 	"omnisocial/vault"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	st     *store.Store
 	dbPath string
-	clock  *clock
-	logs   *syncBuffer
+	clock  *testrig.Clock
+	logs   *testrig.SyncBuffer
 	ws     int64
 	uid    int64
 }
 
-const testKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
-
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	t.Cleanup(func() { srv.Close(); sb.Close() })
-	schema, err := os.ReadFile("../schema.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := vault.ParseKey(testKey)
-	box, err := vault.NewBox(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: time.Now().Truncate(time.Second)}
-	path := filepath.Join(t.TempDir(), "test.db")
-	st, err := store.Open(ctx, store.Options{Path: path, Schema: string(schema), Box: box, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	srv := testrig.Sandbox(t)
+	c := testrig.NewClock(time.Now().Truncate(time.Second))
+	st, path := testrig.Store(t, c.Now)
 	u, ws, err := st.SignUp(ctx, store.User{Email: "dana@example.com", PasswordHash: "h"}, "Acme", "business", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, st: st, dbPath: path, clock: c, logs: &syncBuffer{}, ws: ws.ID, uid: u.ID}
+	e := &env{t: t, srv: srv, st: st, dbPath: path, clock: c, logs: &testrig.SyncBuffer{}, ws: ws.ID, uid: u.ID}
 	t.Cleanup(e.assertNoTokenLogged)
 	return e
 }
 
-// config is the adapters' configuration against the sandbox; change
+// apps is the adapters' configuration against the sandbox; change
 // adjusts it (a wrong secret, a short timeout).
-func (e *env) config(p providers.Platform, change func(*providers.Config)) providers.Config {
-	base := e.srv.URL + "/sandbox/"
-	c := providers.Config{RedirectURL: e.srv.URL + "/oauth/" + string(p) + "/callback",
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-		MetaAppID:  sandbox.DevMetaAppID, MetaAppSecret: vault.NewToken(sandbox.DevMetaAppSecret),
-		MetaDialogBase: base + "www.facebook.com", MetaGraphBase: base + "graph.facebook.com",
-		TikTokClientKey: sandbox.DevTikTokClientKey, TikTokClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
-		TikTokAuthBase: base + "www.tiktok.com", TikTokAPIBase: base + "open.tiktokapis.com"}
+func (e *env) apps(change func(*providers.Apps)) providers.Apps {
+	a := testrig.SandboxApps(e.srv.URL, &http.Client{Timeout: 10 * time.Second})
 	if change != nil {
-		change(&c)
+		change(&a)
 	}
-	return c
+	return a
 }
 
-func (e *env) providers(change func(*providers.Config)) map[providers.Platform]providers.Provider {
-	m := map[providers.Platform]providers.Provider{}
-	for _, p := range providers.Platforms() {
-		m[p] = providers.New(p, e.config(p, change))
-	}
-	return m
+func (e *env) providers(change func(*providers.Apps)) map[providers.Platform]providers.Provider {
+	return providers.All(e.apps(change), e.srv.URL)
+}
+
+// adapter is p's adapter against the sandbox.
+func (e *env) adapter(p providers.Platform) providers.Provider {
+	return providers.New(p, e.apps(nil), providers.CallbackURL(e.srv.URL, p))
 }
 
 // refresher has no rate limit, so tests never wait on real time.
@@ -200,7 +146,7 @@ func (e *env) assertNoTokenLogged() {
 func (e *env) authorize(p providers.Platform, persona string) *providers.Grant {
 	e.t.Helper()
 	e.control("POST", "autoconsent", map[string]any{"enabled": true, "persona": persona})
-	a := providers.New(p, e.config(p, nil))
+	a := e.adapter(p)
 	var verifier string
 	if a.UsesPKCE() {
 		verifier = oauth2.GenerateVerifier()
@@ -252,8 +198,8 @@ func (e *env) storeGrant(p providers.Platform, g *providers.Grant, onlyExisting 
 	}
 }
 
-// discovered mirrors the connect handler: a Grant's accounts as the store
-// takes them.
+// discovered is a Grant's accounts as the store takes them (as the
+// connect handler stores them, with the queue's words for a limit).
 func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store.Discovered {
 	var out []store.Discovered
 	for _, a := range g.Accounts {
@@ -261,11 +207,12 @@ func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store
 		if len(scopes) == 0 {
 			scopes = g.Scopes
 		}
+		standing := providers.Schedule{}.Assess(p, scopes, a.Credentials, now)
 		d := store.Discovered{PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName,
-			AvatarURL: safeAvatar(a.AvatarURL), Scopes: scopes, Metadata: a.Metadata, NextCheckAt: NextCheck(p, a.Credentials, now),
+			AvatarURL: providers.SafeAvatar(a.AvatarURL), Scopes: scopes, Metadata: a.Metadata, NextCheckAt: standing.NextCheck,
 			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
 				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry}}
-		d.Status, d.Problem = status(p, scopes)
+		d.Status, d.Problem = statusOf(standing)
 		out = append(out, d)
 	}
 	return out

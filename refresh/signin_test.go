@@ -102,7 +102,7 @@ func TestDeadSignInMarksEveryAccount(t *testing.T) {
 				t.Fatal(err)
 			}
 			checked := e.state(first[0])
-			if checked.Status != store.StatusNeedsReauth || checked.LastOutcome != "permanent:"+tc.wantCode {
+			if checked.Status != store.StatusNeedsReauth || checked.LastOutcome != store.OutcomePermanent.Because(tc.wantCode) {
 				t.Fatalf("checked account: %+v", checked)
 			}
 			wantDead := first[1:]
@@ -155,7 +155,7 @@ func TestDeadSignInRespectsLeases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			prov := providers.New(p, e.config(p, nil))
+			prov := e.adapter(p)
 			creds := providers.Credentials{AccessToken: claim.Tokens.Access, RefreshToken: claim.Tokens.Refresh, UserToken: claim.Tokens.User,
 				Expiry: claim.Tokens.Expiry, RefreshExpiry: claim.Tokens.RefreshExpiry, PlatformUserID: claim.PlatformUserID, Metadata: claim.Metadata}
 			ch, err := prov.Check(ctx, creds)

@@ -12,15 +12,9 @@ import (
 	"omnisocial/vault"
 )
 
-// Account statuses.
-const (
-	StatusActive      = "active"
-	StatusLimited     = "limited"
-	StatusNeedsReauth = "needs_reauth"
-)
-
 // Account is a connected platform account without its tokens: what pages
-// and the API show. Tokens are reached only through Credentials.
+// and the API show. Tokens are reached only through Tokens and the refresh
+// queue's claims.
 type Account struct {
 	ID               string
 	WorkspaceID      int64
@@ -35,7 +29,7 @@ type Account struct {
 	TokenExpiresAt   time.Time // zero: does not expire
 	RefreshExpiresAt time.Time
 	Metadata         map[string]any
-	Status           string
+	Status           Status
 	LastError        string
 	LastSyncedAt     time.Time
 	NextCheckAt      time.Time
@@ -43,7 +37,7 @@ type Account struct {
 	UpdatedAt        time.Time
 	GrantSubject     string // who signed in at the platform
 	GrantSubjectName string
-	LastOutcome      string
+	LastOutcome      CheckOutcome
 	Failures         int
 }
 

@@ -11,17 +11,17 @@ import (
 	"omnisocial/vault"
 )
 
-// MarkMetaDeauthorized flags every Facebook and Instagram account connected
-// through one person's Facebook sign-in as needing re-auth: they removed
-// the app. It returns how many accounts it flagged. Accounts a refresh
+// MarkMetaDeauthorized flags every account of platforms (those one Facebook
+// sign-in serves: providers.SignInPlatforms) connected through one person's
+// Facebook sign-in as needing re-auth: they removed the app. It returns how many accounts it flagged. Accounts a refresh
 // worker holds at this moment are flagged without taking their lease away
 // (see markSignInDead).
-func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string) (int, error) {
+func (s *Store) MarkMetaDeauthorized(ctx context.Context, platforms []string, subject, reason string) (int, error) {
 	n, queued := 0, 0
 	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		n, queued, err = s.markSignInDead(ctx, tx, Spread{Platforms: []string{"facebook", "instagram"}, Subject: subject},
-			reason, "deauthorized", s.now(), "")
+		n, queued, err = s.markSignInDead(ctx, tx, Spread{Platforms: platforms, Subject: subject},
+			reason, OutcomeDeauthorized, s.now(), "")
 		return err
 	})
 	if err == nil {
@@ -59,7 +59,7 @@ type Spread struct {
 //     the worker's call may have run before the sign-in died, so its
 //     success is no evidence against the death. If the verdict was wrong
 //     for that account, the cost is one reconnect, never a lost token.
-func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason, outcome string, at time.Time, except string) (n, queued int, err error) {
+func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason string, outcome CheckOutcome, at time.Time, except string) (n, queued int, err error) {
 	if sp.Subject == "" || len(sp.Platforms) == 0 {
 		return 0, 0, nil
 	}

@@ -76,7 +76,10 @@ func (g BannerGroup) Sentence() string {
 
 func (c Chrome) static(path string) string { return "/static/" + path + "?v=" + c.Asset }
 
-func (c Chrome) hxHeaders() string { return fmt.Sprintf(`{"X-CSRF-Token":%q}`, c.CSRF) }
+func (c Chrome) hxHeaders() string {
+	h, _ := templ.JSONString(map[string]string{"X-CSRF-Token": c.CSRF}) // a map of strings always marshals
+	return h
+}
 
 // Ago renders a past time as people say it: "5 minutes ago".
 func Ago(t, now time.Time) string {
@@ -200,14 +203,5 @@ func joinNames(names []string) string {
 // parses and sanitises class lists on every render, which showed up as an
 // eighth of an accounts page; these classes are built from constants.
 func cls(class string) templ.Attributes { return templ.Attributes{"class": class} }
-
-// signInPlatform names where the person signed in: Instagram accounts are
-// reached through Facebook Login.
-func signInPlatform(platform, name string) string {
-	if platform == "instagram" {
-		return "Facebook"
-	}
-	return name
-}
 
 func joinEvents(events []string) string { return strings.Join(events, ", ") }
