@@ -263,18 +263,18 @@ func TestCrashMidRefresh(t *testing.T) {
 func TestMisconfigurationMarksNoAccountDead(t *testing.T) {
 	tests := []struct {
 		platform providers.Platform
-		persona  string
+		personas []string // one sign-in each
 		wrong    func(*providers.Apps)
 	}{
-		{providers.TikTok, "bloom", func(c *providers.Apps) { c.TikTok.ClientSecret = vault.NewToken("wrong") }},
-		{providers.Facebook, "dana", func(c *providers.Apps) { c.Meta.AppSecret = vault.NewToken("wrong") }},
+		{providers.TikTok, []string{"bloom", "river"}, func(c *providers.Apps) { c.TikTok.ClientSecret = vault.NewToken("wrong") }},
+		{providers.Facebook, []string{"dana"}, func(c *providers.Apps) { c.Meta.AppSecret = vault.NewToken("wrong") }},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.platform), func(t *testing.T) {
 			e := newEnv(t)
-			ids := e.connect(tc.platform, tc.persona)
-			if tc.platform == providers.TikTok {
-				ids = e.connect(tc.platform, "river") // both TikTok accounts
+			var ids []string
+			for _, persona := range tc.personas {
+				ids = e.connect(tc.platform, persona) // the platform's accounts so far
 			}
 			e.dueNow(ids...)
 			r := e.refresher(func(o *Options) { o.Providers = e.providers(tc.wrong); o.Workers = 1 })
