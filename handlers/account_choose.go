@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -105,17 +106,9 @@ func (s *server) handleChoose(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	chosen, form, err := chosenAccounts(c, g)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
-	}
-	var chosen []store.Discovered
-	for _, id := range form["account"] {
-		i := slices.IndexFunc(g.Accounts, func(d store.Discovered) bool { return d.PlatformUserID == id })
-		if i < 0 {
-			return echo.NewHTTPError(http.StatusBadRequest, "One of the chosen accounts was not offered by this sign-in.")
-		}
-		chosen = append(chosen, g.Accounts[i])
+		return err
 	}
 	if len(chosen) == 0 {
 		return s.renderChooseWith(c, http.StatusUnprocessableEntity, "Tick at least one account, or choose Cancel.", []string{})
@@ -169,4 +162,22 @@ func (s *server) handleChooseCancel(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/settings/accounts")
+}
+
+// chosenAccounts reads the accounts ticked on a choose step; each must be
+// one the grant offered.
+func chosenAccounts(c echo.Context, g store.PendingGrant) ([]store.Discovered, url.Values, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
+	}
+	var chosen []store.Discovered
+	for _, id := range form["account"] {
+		i := slices.IndexFunc(g.Accounts, func(d store.Discovered) bool { return d.PlatformUserID == id })
+		if i < 0 {
+			return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "One of the chosen accounts was not offered by this sign-in.")
+		}
+		chosen = append(chosen, g.Accounts[i])
+	}
+	return chosen, form, nil
 }

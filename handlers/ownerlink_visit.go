@@ -251,17 +251,9 @@ func (s *server) handleOwnerLinkChoose(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	chosen, _, err := chosenAccounts(c, g)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
-	}
-	var chosen []store.Discovered
-	for _, id := range form["account"] {
-		i := slices.IndexFunc(g.Accounts, func(d store.Discovered) bool { return d.PlatformUserID == id })
-		if i < 0 {
-			return echo.NewHTTPError(http.StatusBadRequest, "One of the chosen accounts was not offered by this sign-in.")
-		}
-		chosen = append(chosen, g.Accounts[i])
+		return err
 	}
 	if len(chosen) == 0 {
 		return s.renderLinkChoose(c, http.StatusUnprocessableEntity, "Tick at least one account.")

@@ -138,3 +138,20 @@ func (f *fault) retryAfter() int {
 	}
 	return 60
 }
+
+// windowFaulted plays a fault set on a consent window (endpoint), answering
+// with the platform's (brand's) error page; true when the request is
+// answered. It also parses the form every window reads.
+func (s *Sandbox) windowFaulted(w http.ResponseWriter, r *http.Request, endpoint, brand string) bool {
+	if f := s.enter(endpoint); f != nil {
+		if !s.pause(w, r, f) {
+			return true
+		}
+		if f.failing() {
+			s.dialogFault(w, brand, f)
+			return true
+		}
+	}
+	_ = r.ParseForm()
+	return false
+}

@@ -16,16 +16,9 @@ func (s *Sandbox) metaDialog(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if f := s.enter("meta.dialog"); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			s.dialogFault(w, "meta", f)
-			return
-		}
+	if s.windowFaulted(w, r, "meta.dialog", "meta") {
+		return
 	}
-	_ = r.ParseForm()
 	req, problem := s.parseMetaAuth(r)
 	if problem != "" {
 		s.errorPage(w, http.StatusBadRequest, "meta", problem)
@@ -44,9 +37,7 @@ func (s *Sandbox) metaDialog(w http.ResponseWriter, r *http.Request) {
 		s.metaConsent(w, r, req, p, r.Form["sb_scope"], r.Form["sb_page"])
 		return
 	}
-	s.mu.Lock()
-	ac := s.st.Settings.AutoConsent
-	s.mu.Unlock()
+	ac := s.autoConsent()
 	if ac.Enabled {
 		if ac.Deny {
 			metaDeny(w, r, req)

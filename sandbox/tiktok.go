@@ -28,16 +28,9 @@ var tiktokFieldScope = map[string]string{
 // ---- authorize (www.tiktok.com/v2/auth/authorize/) ----------------------------
 
 func (s *Sandbox) tiktokAuthorize(w http.ResponseWriter, r *http.Request) {
-	if f := s.enter("tiktok.authorize"); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			s.dialogFault(w, "tiktok", f)
-			return
-		}
+	if s.windowFaulted(w, r, "tiktok.authorize", "tiktok") {
+		return
 	}
-	_ = r.ParseForm()
 	q := r.Form
 	switch {
 	case q.Get("client_key") == "":
@@ -89,9 +82,7 @@ func (s *Sandbox) tiktokAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.tiktokConsent(w, r, req, p, r.Form["sb_scope"])
 		return
 	}
-	s.mu.Lock()
-	ac := s.st.Settings.AutoConsent
-	s.mu.Unlock()
+	ac := s.autoConsent()
 	if ac.Enabled {
 		if ac.Deny {
 			tiktokDeny(w, r, req)
