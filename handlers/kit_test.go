@@ -154,7 +154,7 @@ func (b *browser) signup(email, workspace string) {
 }
 
 // addUser makes a user directly in the store (a fast password hash is fine).
-func (k *kit) addUser(email string, workspaceID int64, role string) {
+func (k *kit) addUser(email string, workspaceID int64, role store.Role) {
 	k.t.Helper()
 	if _, err := k.st.AddUser(context.Background(), store.User{Email: email, PasswordHash: auth.HashPassword("correct horse battery")}, workspaceID, role); err != nil {
 		k.t.Fatal(err)

@@ -382,7 +382,7 @@ func mustMembers(t *testing.T, k *kit, ws int64) []store.Member {
 func roles(t *testing.T, k *kit, ws int64) string {
 	var b strings.Builder
 	for _, m := range mustMembers(t, k, ws) {
-		b.WriteString(m.Email + "=" + m.Role + ",")
+		b.WriteString(m.Email + "=" + string(m.Role) + ",")
 	}
 	return b.String()
 }

@@ -53,3 +53,14 @@ const (
 	PurposeReconnect Purpose = "reconnect" // renew an account's tokens
 	PurposeRerequest Purpose = "rerequest" // ask again for permissions it lacks
 )
+
+// Role is a person's part in a workspace (memberships.role), from most to
+// least powerful.
+type Role string
+
+// Roles.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)

@@ -126,7 +126,7 @@ func (s *Store) checkOwnerLink(ctx context.Context, l OwnerLink) error {
 	if !l.Live(s.now()) {
 		return ErrNotFound
 	}
-	var role string
+	var role Role
 	err := s.queryRow(ctx, "SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?", l.WorkspaceID, l.CreatedBy).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !CanManage(role)) {
 		return ErrNotFound
