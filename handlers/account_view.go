@@ -56,7 +56,7 @@ func (s *server) accountView(a store.Account, manage bool) views.AccountView {
 		v.Missing = providers.Missing(p, a.Scopes)
 		v.Problem = sentence(a.LastError)
 		if len(v.Missing) > 0 {
-			v.Problem = missingWords(v.Missing) + " " + grantAdvice(len(v.Missing))
+			v.Problem = providers.Standing{Missing: v.Missing}.Problem() + " " + grantAdvice(len(v.Missing))
 		}
 	case statusExpiring:
 		v.StatusLabel = "Expiring soon"
@@ -119,12 +119,6 @@ func sentence(s string) string {
 
 // missingWords names missing permissions in one sentence:
 // "Missing permissions: publish posts and read engagement."
-func missingWords(scopes []string) string {
-	if len(scopes) == 1 {
-		return "Missing permission: " + scopeWords(scopes) + "."
-	}
-	return "Missing permissions: " + scopeWords(scopes) + "."
-}
 
 func grantAdvice(n int) string {
 	if n == 1 {

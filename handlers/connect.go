@@ -158,7 +158,7 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 		s.Log.Warn("oauth exchange failed", "platform", p, "err", err)
 		return done("error", exchangeFailure(p, err), "/settings/accounts")
 	}
-	found := discovered(p, grant, s.Now())
+	found := store.FromGrant(p, grant, s.Now())
 	switch flow.Purpose {
 	case store.PurposeReconnect, store.PurposeRerequest:
 		return s.finishReconnect(c, v, flow, p, grant, found, done)
@@ -256,39 +256,14 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 	if err != nil {
 		return err
 	}
-	msg := "Reconnected " + joinAnd(res.Renewed) + "."
+	msg := "Reconnected " + words.JoinAnd(res.Renewed) + "."
 	if flow.Purpose == store.PurposeRerequest {
 		if missing := providers.Missing(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
-			return done("error", "Declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
+			return done("error", "Declined again: "+providers.ScopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
 		}
 		msg = "Permissions granted. " + msg
 	}
 	return done("success", msg, "/settings/accounts")
-}
-
-// discovered turns what the platform returned into accounts to store,
-// marking those that lack required permissions as limited.
-func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store.Discovered {
-	var out []store.Discovered
-	for _, a := range g.Accounts {
-		scopes := a.Scopes
-		if len(scopes) == 0 {
-			scopes = g.Scopes
-		}
-		standing := providers.Schedule{}.Assess(p, scopes, a.Credentials, now)
-		d := store.Discovered{
-			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: providers.SafeAvatar(a.AvatarURL),
-			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
-				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry},
-			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: standing.NextCheck,
-		}
-		if standing.Limited {
-			d.Status = store.StatusLimited
-			d.Problem = missingWords(standing.Missing)
-		}
-		out = append(out, d)
-	}
-	return out
 }
 
 func scopesOf(found []store.Discovered, puid string) []string {
@@ -298,14 +273,6 @@ func scopesOf(found []store.Discovered, puid string) []string {
 		}
 	}
 	return nil
-}
-
-func scopeWords(names []string) string {
-	var out []string
-	for _, n := range names {
-		out = append(out, words.LowerFirst(providers.ScopeDescription(n)))
-	}
-	return joinAnd(out)
 }
 
 func exchangeFailure(p providers.Platform, err error) string {
@@ -324,10 +291,10 @@ func exchangeFailure(p providers.Platform, err error) string {
 func connectSummary(res store.ConnectResult) (kind, msg string) {
 	var parts []string
 	if len(res.Added) > 0 {
-		parts = append(parts, "Connected "+joinAnd(res.Added)+".")
+		parts = append(parts, "Connected "+words.JoinAnd(res.Added)+".")
 	}
 	if len(res.Renewed) > 0 {
-		parts = append(parts, "Renewed "+joinAnd(res.Renewed)+".")
+		parts = append(parts, "Renewed "+words.JoinAnd(res.Renewed)+".")
 	}
 	for _, r := range res.Rejected {
 		parts = append(parts, "Not connected: "+r.Name+", because "+r.Reason+".")
@@ -340,14 +307,4 @@ func connectSummary(res store.ConnectResult) (kind, msg string) {
 		return "info", "Nothing was connected."
 	}
 	return kind, strings.Join(parts, " ")
-}
-
-func joinAnd(names []string) string {
-	switch len(names) {
-	case 0:
-		return "nothing"
-	case 1:
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

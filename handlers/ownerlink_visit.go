@@ -13,6 +13,7 @@ import (
 	"omnisocial/store"
 	"omnisocial/vault"
 	"omnisocial/views"
+	"omnisocial/words"
 )
 
 // handleCallback is the one callback URL registered at each platform. A
@@ -76,7 +77,7 @@ func (s *server) finishOwnerLink(c echo.Context, l store.OwnerLink, verifier vau
 		s.Log.Warn("owner link exchange failed", "platform", p, "err", err)
 		return s.linkDone(c, "error", exchangeFailure(p, err)+" The link still works.")
 	}
-	found := discovered(p, grant, s.Now())
+	found := store.FromGrant(p, grant, s.Now())
 	if l.Purpose == store.LinkReconnect {
 		return s.finishOwnerReconnect(c, l, grant, found)
 	}
@@ -121,7 +122,7 @@ func (s *server) finishOwnerReconnect(c echo.Context, l store.OwnerLink, grant *
 			return err
 		}
 		s.Log.Warn("owner link refused a different sign-in", "link", l.ID, "workspace_id", l.WorkspaceID)
-		named := "the login that manages " + joinAnd(accountNames(accounts))
+		named := "the login that manages " + words.JoinAnd(accountNames(accounts))
 		if l.SubjectName != "" {
 			named = "the " + p.Name() + " login of " + l.SubjectName
 		}
@@ -143,10 +144,10 @@ func (s *server) finishOwnerReconnect(c echo.Context, l store.OwnerLink, grant *
 	if len(res.Renewed) == 0 {
 		s.revokeSoon() // Connect owed the unkept grant's revocation
 		return s.linkDone(c, "error", fmt.Sprintf("Your %s login no longer manages %s. Nothing was changed; the link still works if that changes.",
-			p.Name(), joinAnd(accountNames(accounts))))
+			p.Name(), words.JoinAnd(accountNames(accounts))))
 	}
 	s.Log.Info("owner link used", "link", l.ID, "workspace_id", l.WorkspaceID, "renewed", len(res.Renewed))
-	return s.linkDone(c, "success", fmt.Sprintf("Done: %s %s connected again for %s. Thank you.", joinAnd(res.Renewed), isAre(len(res.Renewed)), l.WorkspaceName))
+	return s.linkDone(c, "success", fmt.Sprintf("Done: %s %s connected again for %s. Thank you.", words.JoinAnd(res.Renewed), isAre(len(res.Renewed)), l.WorkspaceName))
 }
 
 func isAre(n int) string {

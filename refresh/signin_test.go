@@ -34,7 +34,7 @@ func (w workspace) connect(p providers.Platform, persona string) []string {
 	w.e.t.Helper()
 	g := w.e.authorize(p, persona)
 	if _, err := w.e.st.Connect(context.Background(), store.Connect{WorkspaceID: w.ws, UserID: w.uid, Platform: string(p),
-		Subject: g.Subject, SubjectName: g.SubjectName, Accounts: discovered(p, g, w.e.clock.Now())}); err != nil {
+		Subject: g.Subject, SubjectName: g.SubjectName, Accounts: store.FromGrant(p, g, w.e.clock.Now())}); err != nil {
 		w.e.t.Fatal(err)
 	}
 	accs, err := w.e.st.Accounts(context.Background(), w.ws)

@@ -3,12 +3,10 @@ package refresh
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"omnisocial/providers"
 	"omnisocial/store"
-	"omnisocial/words"
 )
 
 const (
@@ -216,11 +214,7 @@ func statusOf(st providers.Standing) (store.Status, string) {
 	if !st.Limited {
 		return store.StatusActive, ""
 	}
-	var missing []string
-	for _, s := range st.Missing {
-		missing = append(missing, words.LowerFirst(providers.ScopeDescription(s)))
-	}
-	return store.StatusLimited, "Missing permission: " + strings.Join(missing, "; ") + "."
+	return store.StatusLimited, st.Problem()
 }
 
 // reason is an error in words for the account's owner: a classified
