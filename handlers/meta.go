@@ -68,7 +68,7 @@ func (s *server) handleMetaDataDeletion(c echo.Context) error {
 		return err
 	}
 	code := newID()[:20]
-	n, err := s.Store.DeleteMetaSubject(c.Request().Context(), sr.UserID, code)
+	n, err := s.Store.DeleteMetaSubject(c.Request().Context(), providers.SignInPlatforms(providers.Facebook), sr.UserID, code)
 	if err != nil {
 		return err
 	}

@@ -85,16 +85,7 @@ func (s *Store) listAccounts(ctx context.Context, where string, args ...any) ([]
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
 	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(rows, nil, func(r *sql.Rows) (Account, error) { return scanAccount(r) })
 }
 
 // Account returns one account of a workspace. An account of another

@@ -123,14 +123,15 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 	return n, queued, nil
 }
 
-// DeleteMetaSubject deletes every Facebook and Instagram account, with its
-// tokens, connected through one person's Facebook sign-in, and records the
-// request under code so its status can be looked up.
-func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (int, error) {
+// DeleteMetaSubject deletes every account of platforms (those one Facebook
+// sign-in serves), with its tokens, connected through one person's
+// Facebook sign-in, and records the request under code so its status can
+// be looked up.
+func (s *Store) DeleteMetaSubject(ctx context.Context, platforms []string, subject, code string) (int, error) {
 	n, queued := 0, 0
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		queued = 0
-		accts, err := metaAccountsOf(ctx, tx, subject)
+		accts, err := accountsOfSignIn(ctx, tx, platforms, subject)
 		if err != nil {
 			return err
 		}
@@ -175,20 +176,17 @@ type accountRef struct {
 	ws               int64
 }
 
-func metaAccountsOf(ctx context.Context, tx *sql.Tx, subject string) ([]accountRef, error) {
+// accountsOfSignIn lists the accounts of platforms connected through
+// subject's sign-in.
+func accountsOfSignIn(ctx context.Context, tx *sql.Tx, platforms []string, subject string) ([]accountRef, error) {
+	if subject == "" || len(platforms) == 0 {
+		return nil, nil
+	}
+	args := []any{subject}
+	for _, p := range platforms {
+		args = append(args, p)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, status, workspace_id FROM social_accounts
-		WHERE platform IN ('facebook', 'instagram') AND grant_subject = ? AND grant_subject != ''`, subject)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []accountRef
-	for rows.Next() {
-		var a accountRef
-		if err := rows.Scan(&a.id, &a.name, &a.status, &a.ws); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		WHERE grant_subject = ? AND platform IN (?`+strings.Repeat(", ?", len(platforms)-1)+`)`, args...)
+	return collect(rows, err, func(r *sql.Rows) (a accountRef, err error) { return a, r.Scan(&a.id, &a.name, &a.status, &a.ws) })
 }

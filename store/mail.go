@@ -159,16 +159,7 @@ func (s *Store) AlertRecipients(ctx context.Context, workspaceID int64) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("store: alert recipients: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, nil, func(r *sql.Rows) (e string, err error) { return e, r.Scan(&e) })
 }
 
 // SetMailAlerts turns a person's e-mail alerts on or off.

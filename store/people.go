@@ -272,19 +272,7 @@ func (s *Store) Plans(ctx context.Context) (map[string]int, error) {
 func (s *Store) Members(ctx context.Context, workspaceID int64) ([]Member, error) {
 	rows, err := s.query(ctx, `SELECT u.id, u.email, u.name, m.role FROM memberships m
 		JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ? ORDER BY m.created_at, u.id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
-		var m Member
-		if err := rows.Scan(&m.UserID, &m.Email, &m.Name, &m.Role); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(r *sql.Rows) (m Member, err error) { return m, r.Scan(&m.UserID, &m.Email, &m.Name, &m.Role) })
 }
 
 type Member struct {
