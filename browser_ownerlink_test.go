@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,44 +19,8 @@ func TestBrowserOwnerLinkReconnects(t *testing.T) {
 	ts := startServer(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_REFRESH_INTERVAL", "1s")
 	agency := newBrowser(t)
 	signUpInBrowser(t, agency, ts.URL)
-	do(t, agency,
-		chromedp.Click(`[data-testid=connect-account]`),
-		chromedp.WaitVisible(`[data-testid=connect-tiktok]`),
-		chromedp.Click(`[data-testid=connect-tiktok]`),
-		chromedp.WaitVisible(`[data-testid=consent-form]`),
-		chromedp.Click(`[data-testid=allow]`),
-		chromedp.WaitVisible(`[data-testid=account]`),
-	)
-	sandboxControl(t, ts.URL, "revoke", `{"persona":"bloom"}`)
-	if _, err := rawDB(t, db).Exec("UPDATE social_accounts SET next_check_at = 0"); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
-		var status string
-		if err := rawDB(t, db).QueryRow("SELECT status FROM social_accounts").Scan(&status); err != nil {
-			t.Fatal(err)
-		}
-		if status == "needs_reauth" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("account still %s 30 s after the revocation", status)
-		}
-	}
-	do(t, agency,
-		chromedp.Navigate(ts.URL+"/settings/accounts"),
-		chromedp.Click(`[data-testid=details-link]`),
-		chromedp.WaitVisible(`[data-testid=ask-owner]`),
-		chromedp.Click(`[data-testid=ask-owner]`),
-		chromedp.WaitVisible(`[data-testid=link-form]`),
-	)
-	shot(t, agency, "owner-link-form")
-	do(t, agency, chromedp.Click(`[data-testid=create-link]`), chromedp.WaitVisible(`[data-testid=new-link-value]`))
-	shot(t, agency, "owner-link-created")
-	link := strings.TrimSpace(text(t, agency, `[data-testid=new-link-value]`))
-	if !strings.HasPrefix(link, ts.URL+"/link/") {
-		t.Fatalf("link = %q", link)
-	}
+	tiktokNeedsReauth(t, agency, ts.URL, db)
+	link := makeOwnerLink(t, agency, ts.URL)
 
 	owner := newBrowser(t) // a browser of its own: no cookie, no session
 	do(t, owner, chromedp.Navigate(link), chromedp.WaitVisible(`[data-testid=link-landing]`))
@@ -100,4 +65,55 @@ func TestBrowserOwnerLinkReconnects(t *testing.T) {
 	if got := text(t, agency, `[data-testid=link-state]`); !strings.Contains(got, "Used") {
 		t.Fatalf("the list says %q", got)
 	}
+}
+
+// tiktokNeedsReauth connects Bloom Botanics, revokes it at the sandbox and
+// waits for the refresh job to find out.
+func tiktokNeedsReauth(t *testing.T, agency context.Context, base, db string) {
+	t.Helper()
+	do(t, agency,
+		chromedp.Click(`[data-testid=connect-account]`),
+		chromedp.WaitVisible(`[data-testid=connect-tiktok]`),
+		chromedp.Click(`[data-testid=connect-tiktok]`),
+		chromedp.WaitVisible(`[data-testid=consent-form]`),
+		chromedp.Click(`[data-testid=allow]`),
+		chromedp.WaitVisible(`[data-testid=account]`),
+	)
+	sandboxControl(t, base, "revoke", `{"persona":"bloom"}`)
+	if _, err := rawDB(t, db).Exec("UPDATE social_accounts SET next_check_at = 0"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		var status string
+		if err := rawDB(t, db).QueryRow("SELECT status FROM social_accounts").Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if status == "needs_reauth" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("account still %s 30 s after the revocation", status)
+		}
+	}
+}
+
+// makeOwnerLink asks for a link from the account's details page and reads
+// it off the page that shows it once.
+func makeOwnerLink(t *testing.T, agency context.Context, base string) string {
+	t.Helper()
+	do(t, agency,
+		chromedp.Navigate(base+"/settings/accounts"),
+		chromedp.Click(`[data-testid=details-link]`),
+		chromedp.WaitVisible(`[data-testid=ask-owner]`),
+		chromedp.Click(`[data-testid=ask-owner]`),
+		chromedp.WaitVisible(`[data-testid=link-form]`),
+	)
+	shot(t, agency, "owner-link-form")
+	do(t, agency, chromedp.Click(`[data-testid=create-link]`), chromedp.WaitVisible(`[data-testid=new-link-value]`))
+	shot(t, agency, "owner-link-created")
+	link := strings.TrimSpace(text(t, agency, `[data-testid=new-link-value]`))
+	if !strings.HasPrefix(link, base+"/link/") {
+		t.Fatalf("link = %q", link)
+	}
+	return link
 }

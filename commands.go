@@ -37,7 +37,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	email := fl.String("email", "", "")
 	name := fl.String("name", "", "")
 	wsName := fl.String("workspace", "", "")
-	role := fl.String("role", store.RoleMember, "")
+	role := fl.String("role", string(store.RoleMember), "")
 	plan := fl.String("plan", "free", "")
 	pw := fl.String("password", "", "")
 	pwStdin := fl.Bool("password-stdin", false, "")
@@ -47,7 +47,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if *email == "" || *wsName == "" {
 		return errors.New("user add: --email and --workspace are required")
 	}
-	if !store.ValidRole(*role) {
+	if !store.ValidRole(store.Role(*role)) {
 		return fmt.Errorf("user add: --role must be owner, admin or member, got %q", *role)
 	}
 	if *pwStdin {
@@ -81,7 +81,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	case err != nil:
 		return err
 	}
-	u, err = st.AddUser(ctx, u, ws.ID, *role)
+	u, err = st.AddUser(ctx, u, ws.ID, store.Role(*role))
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("user add: %s is already in workspace %q", *email, ws.Name)
 	}

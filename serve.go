@@ -143,6 +143,93 @@ func sandboxOptions(cfg config, log *slog.Logger) sandbox.Options {
 	return o
 }
 
+// schedule puts the background jobs on a new scheduler (not started): the
+// refresh queue, revocations, the webhook and mail outboxes, housekeeping.
+// It sets the hooks in deps that wake them.
+func schedule(ctx context.Context, cfg config, st *store.Store, log *slog.Logger, refresher *refresh.Refresher, deps *handlers.Deps) (gocron.Scheduler, error) {
+	// The stop timeout outlasts a platform call (30 s), so refreshes in
+	// flight at shutdown still store what they got.
+	sched, err := gocron.NewScheduler(gocron.WithStopTimeout(45 * time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := refresh.Register(sched, refresher, cfg.RefreshEvery); err != nil {
+		return nil, err
+	}
+	revocations, err := refresh.RegisterRevocations(sched, refresher, cfg.RefreshEvery)
+	if err != nil {
+		return nil, err
+	}
+	deps.RevokeSoon = func() { revocations.RunNow() }
+	// The webhook outbox: sent every few seconds (retries are due no sooner
+	// than 30 s after a failure) and at once after a commit queued a message.
+	// Outside development mode only public addresses are reached.
+	sender := webhook.New(webhook.Options{Store: st, Guard: &webhook.Guard{AllowPrivate: cfg.Dev}, Log: log.With("component", "webhooks"),
+		PauseAfter: cfg.WebhookPauseAfter})
+	webhooks, err := webhook.Register(sched, sender, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	// Waking never blocks the committer (a refresh worker, a request): a
+	// wake-up arriving while one is pending is the same wake-up.
+	wake := make(chan struct{}, 1)
+	wakeWebhooks := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	st.OnWebhookQueued(wakeWebhooks)
+	deps.WebhooksSoon = wakeWebhooks
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				webhooks.RunNow()
+			}
+		}
+	}()
+	// E-mail alerts, from the durable mail outbox.
+	if cfg.SMTP != nil {
+		mailer := mail.New(mail.Options{Store: st, SMTP: cfg.SMTP, From: cfg.MailFrom, BaseURL: cfg.BaseURL,
+			Warning: cfg.ExpiryWarning, Log: log.With("component", "mail")})
+		if _, err := mail.Register(sched, mailer, 5*time.Second); err != nil {
+			return nil, err
+		}
+		deps.SendMail = mailer.SendNow
+	}
+	deps.MailOn = cfg.SMTP != nil
+	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {
+		housekeeping(ctx, st, cfg, log)
+	}), gocron.WithName("housekeeping"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
+		return nil, err
+	}
+	return sched, nil
+}
+
+// logStartup says where the server listens, whether the sandbox is
+// mounted, and where to begin.
+func logStartup(ctx context.Context, cfg config, st *store.Store, log *slog.Logger, addr string, onSandbox []string) {
+	log.Info("listening", "addr", addr, "base_url", cfg.BaseURL.String(), "dev", cfg.Dev, "version", version)
+	if cfg.Sandbox {
+		control := "open (development mode)"
+		switch {
+		case !cfg.SandboxControlToken.IsZero():
+			control = "needs OMNISOCIAL_SANDBOX_CONTROL_TOKEN"
+		case !cfg.Dev:
+			control = "off (set OMNISOCIAL_SANDBOX_CONTROL_TOKEN to use it)"
+		}
+		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","), "control_api", control)
+	}
+	if users, err := st.CountUsers(ctx); err == nil && users == 0 {
+		log.Info("no one has signed up yet: open " + cfg.BaseURL.String() + "/signup (the first person to sign up owns the first workspace)")
+	} else {
+		log.Info("open " + cfg.BaseURL.String() + "/login to log in")
+	}
+}
+
 // serve runs the web server until ctx ends. ready, if not nil, is told the
 // address once it listens (tests listen on port 0).
 func serve(ctx context.Context, getenv func(string) string, logw io.Writer, ready func(addr string)) error {
@@ -210,68 +297,20 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 	})
 	deps.Checker = refresher
 
-	// The stop timeout outlasts a platform call (30 s), so refreshes in
-	// flight at shutdown still store what they got.
-	sched, err := gocron.NewScheduler(gocron.WithStopTimeout(45 * time.Second))
+	sched, err := schedule(ctx, cfg, st, log, refresher, &deps)
 	if err != nil {
-		return err
-	}
-	if _, err := refresh.Register(sched, refresher, cfg.RefreshEvery); err != nil {
-		return err
-	}
-	revocations, err := refresh.RegisterRevocations(sched, refresher, cfg.RefreshEvery)
-	if err != nil {
-		return err
-	}
-	deps.RevokeSoon = func() { revocations.RunNow() }
-	// The webhook outbox: sent every few seconds (retries are due no sooner
-	// than 30 s after a failure) and at once after a commit queued a message.
-	// Outside development mode only public addresses are reached.
-	sender := webhook.New(webhook.Options{Store: st, Guard: &webhook.Guard{AllowPrivate: cfg.Dev}, Log: log.With("component", "webhooks"),
-		PauseAfter: cfg.WebhookPauseAfter})
-	webhooks, err := webhook.Register(sched, sender, 10*time.Second)
-	if err != nil {
-		return err
-	}
-	// Waking never blocks the committer (a refresh worker, a request): a
-	// wake-up arriving while one is pending is the same wake-up.
-	wake := make(chan struct{}, 1)
-	wakeWebhooks := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	st.OnWebhookQueued(wakeWebhooks)
-	deps.WebhooksSoon = wakeWebhooks
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wake:
-				webhooks.RunNow()
-			}
-		}
-	}()
-	// E-mail alerts, from the durable mail outbox.
-	if cfg.SMTP != nil {
-		mailer := mail.New(mail.Options{Store: st, SMTP: cfg.SMTP, From: cfg.MailFrom, BaseURL: cfg.BaseURL,
-			Warning: cfg.ExpiryWarning, Log: log.With("component", "mail")})
-		if _, err := mail.Register(sched, mailer, 5*time.Second); err != nil {
-			return err
-		}
-		deps.SendMail = mailer.SendNow
-	}
-	deps.MailOn = cfg.SMTP != nil
-	if _, err := sched.NewJob(gocron.DurationJob(10*time.Minute), gocron.NewTask(func(ctx context.Context) {
-		housekeeping(ctx, st, cfg, log)
-	}), gocron.WithName("housekeeping"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
 		return err
 	}
 	e := handlers.New(deps)
 	sched.Start()
 
+	return listen(ctx, cfg, st, log, e, sched, onSandbox, ready)
+}
+
+// listen serves e on OMNISOCIAL_ADDR until ctx ends, then shuts the server
+// and the started scheduler down, letting work in flight finish.
+func listen(ctx context.Context, cfg config, st *store.Store, log *slog.Logger, e http.Handler, sched gocron.Scheduler,
+	onSandbox []string, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("OMNISOCIAL_ADDR %s: %w", cfg.Addr, err)
@@ -284,22 +323,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer, read
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "dev", cfg.Dev, "version", version)
-	if cfg.Sandbox {
-		control := "open (development mode)"
-		switch {
-		case !cfg.SandboxControlToken.IsZero():
-			control = "needs OMNISOCIAL_SANDBOX_CONTROL_TOKEN"
-		case !cfg.Dev:
-			control = "off (set OMNISOCIAL_SANDBOX_CONTROL_TOKEN to use it)"
-		}
-		log.Warn("the platform sandbox is mounted at "+cfg.BaseURL.String()+"/sandbox/", "platforms_on_sandbox", strings.Join(onSandbox, ","), "control_api", control)
-	}
-	if users, err := st.CountUsers(ctx); err == nil && users == 0 {
-		log.Info("no one has signed up yet: open " + cfg.BaseURL.String() + "/signup (the first person to sign up owns the first workspace)")
-	} else {
-		log.Info("open " + cfg.BaseURL.String() + "/login to log in")
-	}
+	logStartup(ctx, cfg, st, log, ln.Addr().String(), onSandbox)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

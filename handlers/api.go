@@ -58,10 +58,10 @@ func (s *server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// skipCSRFForKeys: a request authenticated by an API key carries no cookie
-// a forger could borrow, so CSRF does not apply to it.
+// apiKeyRequest: a request authenticated by an API key carries no cookie a
+// forger could borrow, so CSRF does not apply to it.
 func apiKeyRequest(c echo.Context) bool {
-	return hasPrefix(c.Request().URL.Path, "/api/") && c.Request().Header.Get("Authorization") != ""
+	return strings.HasPrefix(c.Request().URL.Path, "/api/") && c.Request().Header.Get("Authorization") != ""
 }
 
 type apiAccount struct {
@@ -94,14 +94,14 @@ func timePtr(t time.Time) *time.Time {
 }
 
 func (s *server) apiView(a store.Account) apiAccount {
-	v := s.accountView(a, false, "")
+	v := s.accountView(a, false)
 	missing := providers.Missing(providers.Platform(a.Platform), a.Scopes)
 	if missing == nil {
 		missing = []string{}
 	}
 	out := apiAccount{
 		ID: a.ID, Platform: a.Platform, PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName,
-		AvatarURL: v.AvatarURL, Status: v.Status, StatusReason: v.Problem, Scopes: a.Scopes, MissingScopes: missing,
+		AvatarURL: v.AvatarURL, Status: s.shownStatus(a, s.Now()), StatusReason: v.Problem, Scopes: a.Scopes, MissingScopes: missing,
 		TokenExpiresAt: timePtr(a.TokenExpiresAt), RenewableUntil: timePtr(renewalDeadline(a)), LastSyncedAt: timePtr(a.LastSyncedAt),
 		NextCheckAt: timePtr(a.NextCheckAt), LastError: a.LastError, ConnectedBy: a.ConnectedBy, ConnectedAt: a.ConnectedAt.UTC(),
 		Metadata: a.Metadata,
@@ -185,7 +185,7 @@ func (s *server) handleAPIAccounts(c echo.Context) error {
 }
 
 // apiStatuses are the values of an account's status in the API.
-var apiStatuses = []string{"active", "expiring", "limited", "needs_reauth"}
+var apiStatuses = []string{statusActive, statusExpiring, statusLimited, statusNeedsReauth}
 
 // pageKey is an account's place in the list's order, as SQLite sorts it:
 // platform, then the name lowercased in ASCII (SQLite's lower()), then id,

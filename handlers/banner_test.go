@@ -26,7 +26,7 @@ func TestReauthBanner(t *testing.T) {
 	if parse(t, b.get("/settings/accounts")).Find("[data-testid=reauth-banner]").Length() != 0 {
 		t.Fatal("banner shown while every account works")
 	}
-	if _, err := k.st.MarkMetaDeauthorized(t.Context(), "10229000000001", "The app was removed."); err != nil {
+	if _, err := k.st.MarkMetaDeauthorized(t.Context(), []string{"facebook", "instagram"}, "10229000000001", "The app was removed."); err != nil {
 		t.Fatal(err)
 	}
 	// Every page of the workspace shows it, grouped by the sign-in.

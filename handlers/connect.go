@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +16,7 @@ import (
 	"omnisocial/store"
 	"omnisocial/vault"
 	"omnisocial/views"
+	"omnisocial/words"
 )
 
 const (
@@ -72,7 +71,7 @@ func (s *server) handleConnectStart(c echo.Context) error {
 	}
 	v := viewerOf(c)
 	ctx := c.Request().Context()
-	flow := store.Flow{UserID: v.user.ID, WorkspaceID: v.member.ID, Platform: string(prov.Platform()), Purpose: "connect",
+	flow := store.Flow{UserID: v.user.ID, WorkspaceID: v.member.ID, Platform: string(prov.Platform()), Purpose: store.PurposeConnect,
 		SessionHash: hashID(v.sess.ID), ExpiresAt: s.Now().Add(flowLifetime)}
 	var rerequest []string
 	if id := c.FormValue("account"); id != "" {
@@ -83,15 +82,15 @@ func (s *server) handleConnectStart(c echo.Context) error {
 		if a.Platform != flow.Platform {
 			return echo.NewHTTPError(http.StatusBadRequest, "That account is not on "+prov.Platform().Name()+".")
 		}
-		flow.Purpose, flow.AccountID = "reconnect", a.ID
+		flow.Purpose, flow.AccountID = store.PurposeReconnect, a.ID
 		if c.FormValue("rerequest") != "" {
-			flow.Purpose, rerequest = "rerequest", providers.Missing(prov.Platform(), a.Scopes)
+			flow.Purpose, rerequest = store.PurposeRerequest, providers.Missing(prov.Platform(), a.Scopes)
 			if len(rerequest) == 0 {
 				return echo.NewHTTPError(http.StatusConflict, a.DisplayName+" already has every permission it needs.")
 			}
 		}
 	}
-	if flow.Purpose == "connect" {
+	if flow.Purpose == store.PurposeConnect {
 		// A new connection with the plan full would only end in a refusal
 		// after the whole consent: say it before the platform.
 		used, err := s.Store.CountAccounts(ctx, v.member.ID)
@@ -102,7 +101,7 @@ func (s *server) handleConnectStart(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusConflict, "Your plan is full: disconnect an account or change plan. Reconnecting an account already here stays possible from its card.")
 		}
 	}
-	state := randomString()
+	state := newID()
 	flow.StateHash = hashID(state)
 	var verifier string
 	if prov.UsesPKCE() {
@@ -128,33 +127,9 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 	v := viewerOf(c)
 	ctx := c.Request().Context()
 	q := c.QueryParams()
-	state := q.Get("state")
-	if state == "" || len(state) > 512 || len(q.Get("code")) > 2048 {
-		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in response is not valid. Start again from Social Accounts.")
-	}
-	flow, err := s.Store.TakeFlow(ctx, hashID(state), hashID(v.sess.ID))
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in has expired, was already used, or was started in another browser. Start again from Social Accounts.")
-	}
+	flow, err := s.takeFlow(c, v, p)
 	if err != nil {
 		return err
-	}
-	if flow.Platform != string(p) {
-		s.Log.Warn("oauth callback on the wrong platform", "started", flow.Platform, "callback", p)
-		return echo.NewHTTPError(http.StatusBadRequest, "This sign-in response arrived for the wrong platform and was refused. Start again from Social Accounts.")
-	}
-	if flow.WorkspaceID != v.member.ID {
-		// The person switched workspace meanwhile: act on the flow's own,
-		// if they may still manage it.
-		m, err := s.Store.Membership(ctx, v.user.ID, flow.WorkspaceID)
-		if err != nil || !store.CanManage(m.Role) {
-			return echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
-		}
-		v.member = m
-	}
-	if !store.CanManage(v.member.Role) {
-		// Demoted (or removed and moved on) while at the platform.
-		return echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
 	}
 	prov := s.Providers[p]
 	if prov == nil || !prov.Configured() {
@@ -183,9 +158,9 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 		s.Log.Warn("oauth exchange failed", "platform", p, "err", err)
 		return done("error", exchangeFailure(p, err), "/settings/accounts")
 	}
-	found := discovered(p, grant, s.Now())
+	found := store.FromGrant(p, grant, s.Now())
 	switch flow.Purpose {
-	case "reconnect", "rerequest":
+	case store.PurposeReconnect, store.PurposeRerequest:
 		return s.finishReconnect(c, v, flow, p, grant, found, done)
 	}
 	if providers.Describe(p).OneAccount && len(found) == 1 {
@@ -207,6 +182,43 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/accounts/choose/"+id)
+}
+
+// takeFlow takes the flow the callback's state names: bound to this
+// session, single use, not expired, started for this very platform, and
+// still the person's to finish. v.member becomes the flow's workspace.
+func (s *server) takeFlow(c echo.Context, v *viewer, p providers.Platform) (store.Flow, error) {
+	ctx := c.Request().Context()
+	q := c.QueryParams()
+	state := q.Get("state")
+	if state == "" || len(state) > 512 || len(q.Get("code")) > 2048 {
+		return store.Flow{}, echo.NewHTTPError(http.StatusBadRequest, "This sign-in response is not valid. Start again from Social Accounts.")
+	}
+	flow, err := s.Store.TakeFlow(ctx, hashID(state), hashID(v.sess.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return flow, echo.NewHTTPError(http.StatusBadRequest, "This sign-in has expired, was already used, or was started in another browser. Start again from Social Accounts.")
+	}
+	if err != nil {
+		return flow, err
+	}
+	if flow.Platform != string(p) {
+		s.Log.Warn("oauth callback on the wrong platform", "started", flow.Platform, "callback", p)
+		return flow, echo.NewHTTPError(http.StatusBadRequest, "This sign-in response arrived for the wrong platform and was refused. Start again from Social Accounts.")
+	}
+	if flow.WorkspaceID != v.member.ID {
+		// The person switched workspace meanwhile: act on the flow's own,
+		// if they may still manage it.
+		m, err := s.Store.Membership(ctx, v.user.ID, flow.WorkspaceID)
+		if err != nil || !store.CanManage(m.Role) {
+			return flow, echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
+		}
+		v.member = m
+	}
+	if !store.CanManage(v.member.Role) {
+		// Demoted (or removed and moved on) while at the platform.
+		return flow, echo.NewHTTPError(http.StatusForbidden, "You can no longer connect accounts in that workspace.")
+	}
+	return flow, nil
 }
 
 // finishReconnect renews the account the flow was for, and every other
@@ -244,39 +256,14 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 	if err != nil {
 		return err
 	}
-	msg := "Reconnected " + joinAnd(res.Renewed) + "."
-	if flow.Purpose == "rerequest" {
+	msg := "Reconnected " + words.JoinAnd(res.Renewed) + "."
+	if flow.Purpose == store.PurposeRerequest {
 		if missing := providers.Missing(p, scopesOf(found, a.PlatformUserID)); len(missing) > 0 {
-			return done("error", "Declined again: "+scopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
+			return done("error", "Declined again: "+providers.ScopeWords(missing)+". "+a.DisplayName+" stays limited.", "/settings/accounts/"+a.ID)
 		}
 		msg = "Permissions granted. " + msg
 	}
 	return done("success", msg, "/settings/accounts")
-}
-
-// discovered turns what the platform returned into accounts to store,
-// marking those that lack required permissions as limited.
-func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store.Discovered {
-	var out []store.Discovered
-	for _, a := range g.Accounts {
-		scopes := a.Scopes
-		if len(scopes) == 0 {
-			scopes = g.Scopes
-		}
-		standing := providers.Schedule{}.Assess(p, scopes, a.Credentials, now)
-		d := store.Discovered{
-			PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: safeAvatar(a.AvatarURL),
-			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
-				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry},
-			Scopes: scopes, Metadata: a.Metadata, Status: store.StatusActive, NextCheckAt: standing.NextCheck,
-		}
-		if standing.Limited {
-			d.Status = store.StatusLimited
-			d.Problem = missingWords(standing.Missing)
-		}
-		out = append(out, d)
-	}
-	return out
 }
 
 func scopesOf(found []store.Discovered, puid string) []string {
@@ -286,14 +273,6 @@ func scopesOf(found []store.Discovered, puid string) []string {
 		}
 	}
 	return nil
-}
-
-func scopeWords(names []string) string {
-	var words []string
-	for _, n := range names {
-		words = append(words, strings.ToLower(providers.ScopeDescription(n)[:1])+providers.ScopeDescription(n)[1:])
-	}
-	return joinAnd(words)
 }
 
 func exchangeFailure(p providers.Platform, err error) string {
@@ -312,10 +291,10 @@ func exchangeFailure(p providers.Platform, err error) string {
 func connectSummary(res store.ConnectResult) (kind, msg string) {
 	var parts []string
 	if len(res.Added) > 0 {
-		parts = append(parts, "Connected "+joinAnd(res.Added)+".")
+		parts = append(parts, "Connected "+words.JoinAnd(res.Added)+".")
 	}
 	if len(res.Renewed) > 0 {
-		parts = append(parts, "Renewed "+joinAnd(res.Renewed)+".")
+		parts = append(parts, "Renewed "+words.JoinAnd(res.Renewed)+".")
 	}
 	for _, r := range res.Rejected {
 		parts = append(parts, "Not connected: "+r.Name+", because "+r.Reason+".")
@@ -328,29 +307,4 @@ func connectSummary(res store.ConnectResult) (kind, msg string) {
 		return "info", "Nothing was connected."
 	}
 	return kind, strings.Join(parts, " ")
-}
-
-func joinAnd(names []string) string {
-	switch len(names) {
-	case 0:
-		return "nothing"
-	case 1:
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
-
-// safeAvatar keeps only https and data:image URLs: an avatar is shown in an
-// <img>, and the CSP allows only those.
-func safeAvatar(u string) string {
-	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "data:image/") {
-		return u
-	}
-	return ""
-}
-
-func randomString() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

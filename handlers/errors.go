@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -47,7 +48,7 @@ func (s *server) errorHandler(err error, c echo.Context) {
 		msg = notHere
 	}
 
-	if hasPrefix(c.Request().URL.Path, "/api/") || hasPrefix(c.Request().URL.Path, "/sandbox/") {
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") || strings.HasPrefix(c.Request().URL.Path, "/sandbox/") {
 		c.JSON(status, map[string]string{"error": msg})
 		return
 	}

@@ -107,7 +107,8 @@ func (b *browser) get(path string, headers ...string) *http.Response {
 	return b.do(req)
 }
 
-// post sends a form. csrf "" sends none; "auto" scrapes one from GET from.
+// post sends a form as it is, with the headers given; form (below) adds
+// the CSRF token a page carries.
 func (b *browser) post(path string, form url.Values, headers ...string) *http.Response {
 	req, _ := http.NewRequest(http.MethodPost, b.k.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -153,7 +154,7 @@ func (b *browser) signup(email, workspace string) {
 }
 
 // addUser makes a user directly in the store (a fast password hash is fine).
-func (k *kit) addUser(email string, workspaceID int64, role string) {
+func (k *kit) addUser(email string, workspaceID int64, role store.Role) {
 	k.t.Helper()
 	if _, err := k.st.AddUser(context.Background(), store.User{Email: email, PasswordHash: auth.HashPassword("correct horse battery")}, workspaceID, role); err != nil {
 		k.t.Fatal(err)

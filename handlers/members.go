@@ -23,15 +23,16 @@ import (
 
 // mayActOn: owners act on anyone and give any role; admins act on admins
 // and members and give those roles, never touching owners.
-func mayActOn(actor, target string) bool {
+func mayActOn(actor, target store.Role) bool {
 	return actor == store.RoleOwner || (actor == store.RoleAdmin && target != store.RoleOwner)
 }
 
-func rolesFor(actor string) []string {
+// rolesFor lists, for the page, the roles actor may give.
+func rolesFor(actor store.Role) []string {
 	if actor == store.RoleOwner {
-		return []string{store.RoleOwner, store.RoleAdmin, store.RoleMember}
+		return []string{string(store.RoleOwner), string(store.RoleAdmin), string(store.RoleMember)}
 	}
-	return []string{store.RoleAdmin, store.RoleMember}
+	return []string{string(store.RoleAdmin), string(store.RoleMember)}
 }
 
 var errOwnersOnly = echo.NewHTTPError(http.StatusForbidden, "Only owners can invite, change or remove owners.")
@@ -57,7 +58,7 @@ func (s *server) membersPage(c echo.Context, status int, p views.MembersProps) e
 	}
 	p.Members = nil
 	for _, m := range ms {
-		mv := views.MemberView{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, You: m.UserID == v.user.ID}
+		mv := views.MemberView{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: string(m.Role), You: m.UserID == v.user.ID}
 		if p.CanManage && mayActOn(v.member.Role, m.Role) {
 			mv.CanEdit, mv.Roles = true, rolesFor(v.member.Role)
 			mv.CanRemove = !mv.You
@@ -72,7 +73,7 @@ func (s *server) membersPage(c echo.Context, status int, p views.MembersProps) e
 		}
 		now := s.Now()
 		for _, i := range invs {
-			p.Invitations = append(p.Invitations, views.InvitationView{ID: i.ID, Email: i.Email, Role: i.Role,
+			p.Invitations = append(p.Invitations, views.InvitationView{ID: i.ID, Email: i.Email, Role: string(i.Role),
 				InvitedBy: orDash(i.InvitedBy), Expires: views.In(i.ExpiresAt, now)})
 		}
 	}
@@ -105,15 +106,16 @@ func (s *server) handleInvite(c echo.Context) error {
 	if a, err := mail.ParseAddress(f.Email); err != nil || a.Address != f.Email || len(f.Email) > 254 {
 		f.Errors["email"] = "Enter an email address such as sam@example.com."
 	}
-	if !store.ValidRole(f.Role) {
+	role := store.Role(f.Role)
+	if !store.ValidRole(role) {
 		f.Errors["role"] = "Choose owner, admin or member."
-	} else if !mayActOn(v.member.Role, f.Role) {
+	} else if !mayActOn(v.member.Role, role) {
 		f.Errors["role"] = "Only owners can invite owners."
 	}
 	if len(f.Errors) > 0 {
 		return s.membersPage(c, http.StatusUnprocessableEntity, views.MembersProps{Form: f})
 	}
-	inv, tok, err := s.Store.CreateInvitation(c.Request().Context(), v.member.ID, v.user.ID, f.Email, f.Role)
+	inv, tok, err := s.Store.CreateInvitation(c.Request().Context(), v.member.ID, v.user.ID, f.Email, role)
 	if errors.Is(err, store.ErrAlreadyMember) {
 		// The members list shows every member's e-mail already: this says
 		// nothing the inviter cannot read above.
@@ -125,7 +127,7 @@ func (s *server) handleInvite(c echo.Context) error {
 	}
 	s.Log.Info("invitation created", "workspace_id", v.member.ID, "by", v.user.ID, "invitation_id", inv.ID, "role", f.Role)
 	return s.membersPage(c, http.StatusOK, views.MembersProps{NewLink: s.BaseURL.String() + "/join/" + tok.Reveal(),
-		NewEmail: inv.Email, NewRole: inv.Role})
+		NewEmail: inv.Email, NewRole: string(inv.Role)})
 }
 
 func pathID(c echo.Context, what string) (int64, error) {
@@ -170,11 +172,11 @@ func (s *server) handleSetRole(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	role := c.FormValue("role")
+	role := store.Role(c.FormValue("role"))
 	if !store.ValidRole(role) {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "Choose owner, admin or member.")
 	}
-	err = s.Store.SetRole(c.Request().Context(), v.member.ID, id, role, func(current string) error {
+	err = s.Store.SetRole(c.Request().Context(), v.member.ID, id, role, func(current store.Role) error {
 		if !mayActOn(v.member.Role, current) || !mayActOn(v.member.Role, role) {
 			return errOwnersOnly
 		}
@@ -186,13 +188,13 @@ func (s *server) handleSetRole(c echo.Context) error {
 	s.Log.Info("member role changed", "workspace_id", v.member.ID, "by", v.user.ID, "user_id", id, "role", role)
 	if id == v.user.ID && !store.CanManage(role) {
 		// They gave up managing: the members page they see changes.
-		s.addFlash(c, "success", "You are now a "+role+" of "+v.member.Name+".")
+		s.addFlash(c, "success", "You are now a "+string(role)+" of "+v.member.Name+".")
 		if err := v.sess.Save(c.Request(), c.Response()); err != nil {
 			return err
 		}
 		return redirect(c, "/settings/members")
 	}
-	return s.membersDone(c, "success", "The role was changed to "+role+".")
+	return s.membersDone(c, "success", "The role was changed to "+string(role)+".")
 }
 
 func (s *server) handleRemoveMember(c echo.Context) error {
@@ -204,7 +206,7 @@ func (s *server) handleRemoveMember(c echo.Context) error {
 	if id == v.user.ID {
 		return s.handleLeave(c)
 	}
-	err = s.Store.RemoveMember(c.Request().Context(), v.member.ID, id, func(current string) error {
+	err = s.Store.RemoveMember(c.Request().Context(), v.member.ID, id, func(current store.Role) error {
 		if !mayActOn(v.member.Role, current) {
 			return errOwnersOnly
 		}
@@ -248,7 +250,7 @@ func (s *server) handleInvitations(c echo.Context) error {
 	p := views.InvitationsProps{Email: v.user.Email, NoWorkspace: len(v.memberOf) == 0}
 	now := s.Now()
 	for _, i := range invs {
-		p.Invitations = append(p.Invitations, views.PendingInvitation{ID: i.ID, Workspace: i.WorkspaceName, Role: i.Role,
+		p.Invitations = append(p.Invitations, views.PendingInvitation{ID: i.ID, Workspace: i.WorkspaceName, Role: string(i.Role),
 			InvitedBy: orDash(i.InvitedBy), Expires: views.In(i.ExpiresAt, now)})
 	}
 	return s.authPage(c, http.StatusOK, "Invitations", func(ch views.Chrome) templ.Component { return views.InvitationsPage(ch, p) })
@@ -314,7 +316,7 @@ func (s *server) joinInvitation(c echo.Context) (store.Invitation, error) {
 var errDeadLink = echo.NewHTTPError(http.StatusNotFound, "This invitation link does not work any more: it was used, revoked or replaced, or it expired. Ask for a new one.")
 
 func (s *server) joinPage(c echo.Context, status int, inv store.Invitation, p views.JoinProps) error {
-	p.Token, p.Workspace, p.Role, p.InvitedBy, p.Email = c.Param("token"), inv.WorkspaceName, inv.Role, orDash(inv.InvitedBy), inv.Email
+	p.Token, p.Workspace, p.Role, p.InvitedBy, p.Email = c.Param("token"), inv.WorkspaceName, string(inv.Role), orDash(inv.InvitedBy), inv.Email
 	return s.authPage(c, status, "Join "+inv.WorkspaceName, func(ch views.Chrome) templ.Component { return views.JoinPage(ch, p) })
 }
 

@@ -51,7 +51,7 @@ func (s *server) handleMetaDeauthorize(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.Store.MarkMetaDeauthorized(c.Request().Context(), sr.UserID,
+	n, err := s.Store.MarkMetaDeauthorized(c.Request().Context(), providers.SignInPlatforms(providers.Facebook), sr.UserID,
 		"OmniSocial was removed from the Facebook account that connected this.")
 	if err != nil {
 		return err
@@ -67,8 +67,8 @@ func (s *server) handleMetaDataDeletion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	code := randomString()[:20]
-	n, err := s.Store.DeleteMetaSubject(c.Request().Context(), sr.UserID, code)
+	code := newID()[:20]
+	n, err := s.Store.DeleteMetaSubject(c.Request().Context(), providers.SignInPlatforms(providers.Facebook), sr.UserID, code)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func TestMetaCallbacks(t *testing.T) {
 		accts, _ := k.st.Accounts(t.Context(), 1)
 		out := map[string]string{}
 		for _, a := range accts {
-			out[a.DisplayName] = a.Status
+			out[a.DisplayName] = string(a.Status)
 		}
 		return out
 	}

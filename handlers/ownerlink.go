@@ -16,6 +16,7 @@ import (
 	"omnisocial/store"
 	"omnisocial/vault"
 	"omnisocial/views"
+	"omnisocial/words"
 )
 
 // A login's owner (a client, say) has no OmniSocial account: a link lets
@@ -45,7 +46,7 @@ func (s *server) handleOwnerLinks(c echo.Context) error {
 			if err != nil {
 				return err
 			}
-			lv.For = joinAnd(accountNames(accounts))
+			lv.For = words.JoinAnd(accountNames(accounts))
 			if len(accounts) == 0 {
 				lv.For = "An account since disconnected"
 			}
@@ -166,7 +167,7 @@ func (s *server) linkMailBody(v *viewer, p views.NewOwnerLinkProps) string {
 	}
 	if len(p.Accounts) > 0 {
 		fmt.Fprintf(&b, "%s, of the OmniSocial workspace %q, asks you to reconnect %s: they stopped working and need your %s login.\r\n\r\n",
-			who, v.member.Name, joinAnd(p.Accounts), p.PlatformName)
+			who, v.member.Name, words.JoinAnd(p.Accounts), p.PlatformName)
 	} else {
 		fmt.Fprintf(&b, "%s, of the OmniSocial workspace %q, asks you to connect your %s accounts.\r\n\r\n", who, v.member.Name, p.PlatformName)
 	}
@@ -255,7 +256,7 @@ func (s *server) handleOwnerLinkStart(c echo.Context) error {
 			return err
 		}
 	}
-	state := randomString()
+	state := newID()
 	var verifier string
 	if prov.UsesPKCE() {
 		verifier = oauth2.GenerateVerifier()

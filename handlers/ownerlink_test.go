@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"omnisocial/providers"
 	"omnisocial/store"
 )
 
@@ -57,7 +58,7 @@ func TestOwnerLinkReconnect(t *testing.T) {
 	ctx := t.Context()
 	accts, _ := k.st.Accounts(ctx, 1)
 	id := accts[0].ID
-	if _, err := k.st.MarkMetaDeauthorized(ctx, accts[0].GrantSubject, "Dana removed the app."); err != nil {
+	if _, err := k.st.MarkMetaDeauthorized(ctx, providers.SignInPlatforms(providers.Facebook), accts[0].GrantSubject, "Dana removed the app."); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := k.st.Tokens(ctx, id)

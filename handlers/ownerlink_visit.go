@@ -13,6 +13,7 @@ import (
 	"omnisocial/store"
 	"omnisocial/vault"
 	"omnisocial/views"
+	"omnisocial/words"
 )
 
 // handleCallback is the one callback URL registered at each platform. A
@@ -76,7 +77,7 @@ func (s *server) finishOwnerLink(c echo.Context, l store.OwnerLink, verifier vau
 		s.Log.Warn("owner link exchange failed", "platform", p, "err", err)
 		return s.linkDone(c, "error", exchangeFailure(p, err)+" The link still works.")
 	}
-	found := discovered(p, grant, s.Now())
+	found := store.FromGrant(p, grant, s.Now())
 	if l.Purpose == store.LinkReconnect {
 		return s.finishOwnerReconnect(c, l, grant, found)
 	}
@@ -121,7 +122,7 @@ func (s *server) finishOwnerReconnect(c echo.Context, l store.OwnerLink, grant *
 			return err
 		}
 		s.Log.Warn("owner link refused a different sign-in", "link", l.ID, "workspace_id", l.WorkspaceID)
-		named := "the login that manages " + joinAnd(accountNames(accounts))
+		named := "the login that manages " + words.JoinAnd(accountNames(accounts))
 		if l.SubjectName != "" {
 			named = "the " + p.Name() + " login of " + l.SubjectName
 		}
@@ -143,10 +144,10 @@ func (s *server) finishOwnerReconnect(c echo.Context, l store.OwnerLink, grant *
 	if len(res.Renewed) == 0 {
 		s.revokeSoon() // Connect owed the unkept grant's revocation
 		return s.linkDone(c, "error", fmt.Sprintf("Your %s login no longer manages %s. Nothing was changed; the link still works if that changes.",
-			p.Name(), joinAnd(accountNames(accounts))))
+			p.Name(), words.JoinAnd(accountNames(accounts))))
 	}
 	s.Log.Info("owner link used", "link", l.ID, "workspace_id", l.WorkspaceID, "renewed", len(res.Renewed))
-	return s.linkDone(c, "success", fmt.Sprintf("Done: %s %s connected again for %s. Thank you.", joinAnd(res.Renewed), isAre(len(res.Renewed)), l.WorkspaceName))
+	return s.linkDone(c, "success", fmt.Sprintf("Done: %s %s connected again for %s. Thank you.", words.JoinAnd(res.Renewed), isAre(len(res.Renewed)), l.WorkspaceName))
 }
 
 func isAre(n int) string {
@@ -240,7 +241,7 @@ func (s *server) renderLinkChoose(c echo.Context, status int, formError string) 
 		Room: max(ws.MaxAccounts-len(existing), 0), Error: formError}
 	for _, d := range g.Accounts {
 		props.Choices = append(props.Choices, views.LinkChoice{PlatformUserID: d.PlatformUserID, Name: d.DisplayName,
-			AvatarURL: safeAvatar(d.AvatarURL), Detail: choiceDetail(p, d),
+			AvatarURL: providers.SafeAvatar(d.AvatarURL), Detail: choiceDetail(p, d),
 			Connected: slices.ContainsFunc(existing, func(a store.Account) bool { return a.Platform == g.Platform && a.PlatformUserID == d.PlatformUserID })})
 	}
 	return s.authPage(c, status, "Choose what "+l.WorkspaceName+" manages", func(ch views.Chrome) templ.Component { return views.LinkChoosePage(ch, props) })
@@ -251,17 +252,9 @@ func (s *server) handleOwnerLinkChoose(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	chosen, _, err := chosenAccounts(c, g)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
-	}
-	var chosen []store.Discovered
-	for _, id := range form["account"] {
-		i := slices.IndexFunc(g.Accounts, func(d store.Discovered) bool { return d.PlatformUserID == id })
-		if i < 0 {
-			return echo.NewHTTPError(http.StatusBadRequest, "One of the chosen accounts was not offered by this sign-in.")
-		}
-		chosen = append(chosen, g.Accounts[i])
+		return err
 	}
 	if len(chosen) == 0 {
 		return s.renderLinkChoose(c, http.StatusUnprocessableEntity, "Tick at least one account.")

@@ -74,7 +74,7 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 		ch.Invitations = len(invs)
 	}
 	for _, m := range v.memberOf {
-		w := views.WorkspaceView{ID: m.ID, Name: m.Name, Role: m.Role, Current: m.ID == v.member.ID}
+		w := views.WorkspaceView{ID: m.ID, Name: m.Name, Role: string(m.Role), Current: m.ID == v.member.ID}
 		ch.Workspaces = append(ch.Workspaces, w)
 		if w.Current {
 			ch.Workspace = w

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -183,7 +184,7 @@ func routesWithHead(e *echo.Echo, routes func(*echo.Echo)) {
 // of its own) and the health check.
 func skipCSRF(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return p == "/healthz" || hasPrefix(p, "/sandbox/") || apiKeyRequest(c) ||
+	return p == "/healthz" || strings.HasPrefix(p, "/sandbox/") || apiKeyRequest(c) ||
 		p == "/oauth/facebook/deauthorize" || p == "/oauth/facebook/data-deletion"
 }
 
@@ -191,15 +192,13 @@ func skipCSRF(c echo.Context) bool {
 // link's token is a secret, so it is left out.
 func logPath(p string) string {
 	switch {
-	case hasPrefix(p, "/join/"):
+	case strings.HasPrefix(p, "/join/"):
 		return "/join/[REDACTED]"
-	case hasPrefix(p, "/link/") && p != "/link/done" && !hasPrefix(p, "/link/choose/"):
+	case strings.HasPrefix(p, "/link/") && p != "/link/done" && !strings.HasPrefix(p, "/link/choose/"):
 		return "/link/[REDACTED]"
 	}
 	return p
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func (s *server) logPanic(c echo.Context, err error, stack []byte) error {
 	s.Log.Error("panic", "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "stack", string(stack))
@@ -216,7 +215,7 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req, res := c.Request(), c.Response()
-		if hasPrefix(req.URL.Path, "/static/") {
+		if strings.HasPrefix(req.URL.Path, "/static/") {
 			return nil
 		}
 		level := slog.LevelInfo
@@ -261,7 +260,7 @@ func (s *server) securityHeaders(secure bool) echo.MiddlewareFunc {
 			if secure {
 				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 			}
-			if !hasPrefix(c.Request().URL.Path, "/static/") {
+			if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
 				h.Set("Cache-Control", "no-store")
 			}
 			return next(c)

@@ -161,6 +161,8 @@ func (s *sessionStore) renew(r *http.Request, sess *sessions.Session) error {
 	return nil
 }
 
+// newID is a random, URL-safe identifier: 32 bytes from crypto/rand
+// (session ids, CSRF tokens, OAuth states).
 func newID() string {
 	b := make([]byte, 32)
 	rand.Read(b)

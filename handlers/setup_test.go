@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"omnisocial/setupcheck"
+	"omnisocial/store"
 	"omnisocial/views"
 )
 
@@ -49,7 +50,7 @@ func TestSetupPage(t *testing.T) {
 				b.signup("owner@example.com", "Harbor")
 			} else {
 				_, ws := owned(t, k)
-				k.addUser("other@example.com", ws, tc.role)
+				k.addUser("other@example.com", ws, store.Role(tc.role))
 				b.login("other@example.com")
 			}
 			res := b.get("/settings/setup")

@@ -139,7 +139,7 @@ func TestBannerNamesEachPlatform(t *testing.T) {
 	b.choose(b.authorize("instagram", nil).Header.Get("Location"), "17841400000000101")
 	sb.consent("bloom")
 	b.authorize("tiktok", nil)
-	if _, err := k.st.MarkMetaDeauthorized(t.Context(), "10229000000001", "The app was removed."); err != nil {
+	if _, err := k.st.MarkMetaDeauthorized(t.Context(), []string{"facebook", "instagram"}, "10229000000001", "The app was removed."); err != nil {
 		t.Fatal(err)
 	}
 	doc := parse(t, b.get("/settings/members"))
@@ -177,7 +177,7 @@ func TestDetailsConnectionHealth(t *testing.T) {
 		t.Fatalf("%d expiry rows", n)
 	}
 
-	if _, err := k.st.MarkMetaDeauthorized(t.Context(), "10229000000001", "The app was removed at Facebook"); err != nil {
+	if _, err := k.st.MarkMetaDeauthorized(t.Context(), []string{"facebook", "instagram"}, "10229000000001", "The app was removed at Facebook"); err != nil {
 		t.Fatal(err)
 	}
 	doc = parse(t, b.get("/settings/accounts/"+id))

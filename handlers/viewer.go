@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -39,7 +40,7 @@ func viewerOf(c echo.Context) *viewer {
 // logged out or moved to another workspace, never as an error.
 func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if p := c.Request().URL.Path; hasPrefix(p, "/static/") || hasPrefix(p, "/sandbox/") || p == "/healthz" {
+		if p := c.Request().URL.Path; strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/sandbox/") || p == "/healthz" {
 			return next(c)
 		}
 		v := &viewer{}
@@ -91,7 +92,7 @@ func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if v.loggedIn {
 			return next(c)
 		}
-		if hasPrefix(c.Request().URL.Path, "/api/") {
+		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 			return echo.NewHTTPError(http.StatusUnauthorized, "Log in or send a workspace API key.")
 		}
 		if v.user.ID != 0 {

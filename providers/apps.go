@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,16 @@ func All(apps Apps, base string) map[Platform]Provider {
 
 // CallbackURL is where p sends a person back: {base}/oauth/{platform}/callback.
 func CallbackURL(base string, p Platform) string { return base + "/oauth/" + string(p) + "/callback" }
+
+// SafeAvatar keeps only https and data:image URLs of an avatar: it is shown
+// in an <img>, and the pages' CSP allows only those. "" means none (the
+// refresh queue then keeps the stored one).
+func SafeAvatar(u string) string {
+	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "data:image/") {
+		return u
+	}
+	return ""
+}
 
 // caller is what every adapter shares: the platform it speaks for, its
 // HTTP client and its clock.

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"omnisocial/words"
 	"slices"
 	"time"
 )
@@ -30,6 +31,28 @@ const MinGap = 30 * time.Second
 func (s Schedule) Assess(p Platform, granted []string, c Credentials, now time.Time) Standing {
 	missing := Missing(p, granted)
 	return Standing{Missing: missing, Limited: len(missing) > 0, NextCheck: s.Next(p, c, now)}
+}
+
+// Problem says in words what a limited account lacks: "Missing
+// permission: …." ("" when nothing is missing).
+func (s Standing) Problem() string {
+	if len(s.Missing) == 0 {
+		return ""
+	}
+	noun := "Missing permission: "
+	if len(s.Missing) > 1 {
+		noun = "Missing permissions: "
+	}
+	return noun + ScopeWords(s.Missing) + "."
+}
+
+// ScopeWords names scopes in words, as a sentence lists them.
+func ScopeWords(names []string) string {
+	var out []string
+	for _, n := range names {
+		out = append(out, words.LowerFirst(ScopeDescription(n)))
+	}
+	return words.JoinAnd(out)
 }
 
 // Missing returns the required scopes of p not in granted, in request order.

@@ -192,30 +192,10 @@ func (e *env) connect(p providers.Platform, persona string) []string {
 func (e *env) storeGrant(p providers.Platform, g *providers.Grant, onlyExisting bool) {
 	e.t.Helper()
 	_, err := e.st.Connect(context.Background(), store.Connect{WorkspaceID: e.ws, UserID: e.uid, Platform: string(p),
-		Subject: g.Subject, SubjectName: g.SubjectName, Accounts: discovered(p, g, e.clock.Now()), OnlyExisting: onlyExisting})
+		Subject: g.Subject, SubjectName: g.SubjectName, Accounts: store.FromGrant(p, g, e.clock.Now()), OnlyExisting: onlyExisting})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-// discovered is a Grant's accounts as the store takes them (as the
-// connect handler stores them, with the queue's words for a limit).
-func discovered(p providers.Platform, g *providers.Grant, now time.Time) []store.Discovered {
-	var out []store.Discovered
-	for _, a := range g.Accounts {
-		scopes := a.Scopes
-		if len(scopes) == 0 {
-			scopes = g.Scopes
-		}
-		standing := providers.Schedule{}.Assess(p, scopes, a.Credentials, now)
-		d := store.Discovered{PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName,
-			AvatarURL: safeAvatar(a.AvatarURL), Scopes: scopes, Metadata: a.Metadata, NextCheckAt: standing.NextCheck,
-			Tokens: store.Tokens{Access: a.Credentials.AccessToken, Refresh: a.Credentials.RefreshToken, User: a.Credentials.UserToken,
-				Expiry: a.Credentials.Expiry, RefreshExpiry: a.Credentials.RefreshExpiry}}
-		d.Status, d.Problem = statusOf(standing)
-		out = append(out, d)
-	}
-	return out
 }
 
 func (e *env) state(id string) store.QueueState {

@@ -32,7 +32,7 @@ func TestNeedsReauthOwesOneMail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			ids := e.connect(tc.platform, tc.persona)
-			if tc.platform == providers.Facebook && len(ids) < 2 {
+			if tc.keyWant == "meta:" && len(ids) < 2 {
 				t.Fatalf("persona %s has %d accounts; the grouping needs several", tc.persona, len(ids))
 			}
 			e.dueNow(ids...)

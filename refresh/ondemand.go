@@ -88,31 +88,14 @@ func (r *Refresher) refreshNow(ctx context.Context, id string) error {
 // for that run's result. fn runs detached from any one caller's ctx, so a
 // caller giving up does not cancel the refresh for the others.
 func (r *Refresher) flight(ctx context.Context, key string, fn func(context.Context) error) error {
-	r.mu.Lock()
-	f := r.flights[key]
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		r.flights[key] = f
-		go func() {
-			f.err = fn(context.WithoutCancel(ctx))
-			r.mu.Lock()
-			delete(r.flights, key)
-			r.mu.Unlock()
-			close(f.done)
-		}()
-	}
-	r.mu.Unlock()
+	detached := context.WithoutCancel(ctx)
+	ch := r.flights.DoChan(key, func() (any, error) { return nil, fn(detached) })
 	select {
-	case <-f.done:
-		return f.err
+	case res := <-ch:
+		return res.Err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-type flight struct {
-	done chan struct{}
-	err  error
 }
 
 // CheckNow refreshes or validates one account at once, whatever its

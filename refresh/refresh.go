@@ -14,15 +14,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"omnisocial/providers"
 	"omnisocial/store"
-	"omnisocial/words"
 )
 
 // Options configure a Refresher. Zero values take the defaults noted.
@@ -68,17 +67,6 @@ type Stats struct {
 }
 
 type outcome int
-
-const (
-	refreshed outcome = iota
-	checked
-	retried
-	needsReauth
-	misconfigured
-	deferred
-	superseded
-	failed
-)
 
 func (s *Stats) add(o outcome) {
 	switch o {
@@ -128,7 +116,7 @@ type Refresher struct {
 	alerted   map[string]bool      // alert keys raised (or maybe raised) by this process
 	broken    bool                 // a write failed for lack of a writable database
 	pending   []pendingWrite       // new tokens not yet stored
-	flights   map[string]*flight   // AccessToken: one refresh per account
+	flights   singleflight.Group   // AccessToken and CheckNow: one at a time per account
 }
 
 type pendingWrite struct {
@@ -163,8 +151,7 @@ func New(o Options) *Refresher {
 	}
 	return &Refresher{o: o, st: o.Store, log: o.Log, lease: lease, rnd: rand.Float64,
 		sched:    providers.Schedule{ValidateEvery: o.MetaEvery, ExpiryWarning: o.ExpiryWarning},
-		limiters: map[string]*rate.Limiter{}, notBefore: map[string]time.Time{}, alerted: map[string]bool{},
-		flights: map[string]*flight{}}
+		limiters: map[string]*rate.Limiter{}, notBefore: map[string]time.Time{}, alerted: map[string]bool{}}
 }
 
 // RunOnce claims due accounts in batches and works them, until none are
@@ -254,334 +241,4 @@ func (r *Refresher) safeWork(ctx context.Context, c store.Claim) (o outcome) {
 		}
 	}()
 	return r.work(ctx, c)
-}
-
-func (r *Refresher) work(ctx context.Context, c store.Claim) outcome {
-	p := providers.Platform(c.Platform)
-	prov := r.o.Providers[p]
-	now := r.o.Now()
-	switch {
-	case prov == nil || !prov.Configured():
-		r.alert(ctx, "platform:"+c.Platform, p.Name()+" is not configured on this server, so its accounts cannot be kept connected.")
-		r.release(ctx, c, now.Add(misconfiguredDelay+jitter(time.Minute)), "misconfigured")
-		return misconfigured
-	case c.TokensErr != nil:
-		r.log.Error("refresh: stored tokens cannot be opened", "account", c.ID, "err", c.TokensErr)
-		r.alert(ctx, "tokens", "Stored tokens of some accounts cannot be decrypted. Check the encryption key configuration.")
-		r.release(ctx, c, now.Add(misconfiguredDelay+jitter(time.Minute)), "misconfigured")
-		return misconfigured
-	}
-	if c.Recovered {
-		r.log.Warn("refresh: retrying an attempt that was cut off (crash or kill); its refresh token may be spent",
-			"account", c.ID, "platform", c.Platform)
-	}
-	if nb := r.waitUntil(p); nb.After(now) {
-		r.release(ctx, c, nb.Add(jitter(time.Minute)), "")
-		return deferred
-	}
-	if err := r.limiter(p).Wait(ctx); err != nil { // shut down before the call: nothing happened
-		r.release(ctx, c, c.NextCheckAt, "")
-		return deferred
-	}
-	// The call gets its own deadline and not shutdown's cancellation: a
-	// refresh abandoned halfway may have rotated the token already.
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CallTimeout)
-	defer cancel()
-	creds := providers.Credentials{AccessToken: c.Tokens.Access, RefreshToken: c.Tokens.Refresh, UserToken: c.Tokens.User,
-		Expiry: c.Tokens.Expiry, RefreshExpiry: c.Tokens.RefreshExpiry, PlatformUserID: c.PlatformUserID, Metadata: c.Metadata}
-	start := time.Now()
-	res, err := prov.Check(callCtx, creds)
-	if r.o.Observer != nil {
-		r.o.Observer.Call(c.Platform, time.Since(start))
-	}
-	if res != nil {
-		return r.succeeded(ctx, c, res, err)
-	}
-	return r.failed(ctx, c, creds, err)
-}
-
-// succeeded stores fresh credentials before anything else: after a TikTok
-// rotation the stored refresh token is already dead. err is a later step
-// that failed (TikTok's profile call after the refresh).
-func (r *Refresher) succeeded(ctx context.Context, c store.Claim, ch *providers.Checked, err error) outcome {
-	p, now := providers.Platform(c.Platform), r.o.Now()
-	cr := ch.Credentials
-	scopes := ch.Scopes
-	if len(scopes) == 0 {
-		scopes = c.Scopes // an answer without a scope list is not a loss of every permission
-	}
-	res := store.Result{At: now, Tokens: store.Tokens{Access: cr.AccessToken, Refresh: cr.RefreshToken, User: cr.UserToken,
-		Expiry: cr.Expiry, RefreshExpiry: cr.RefreshExpiry},
-		Username: ch.Username, DisplayName: ch.DisplayName, AvatarURL: safeAvatar(ch.AvatarURL),
-		Scopes: scopes, Metadata: ch.Metadata}
-	standing := r.sched.Assess(p, scopes, cr, now)
-	res.NextCheckAt = standing.NextCheck
-	res.Status, res.Problem = statusOf(standing)
-	o := checked
-	res.Outcome, res.Event, res.EventDetail = "checked", "checked", "Tokens valid; profile synced"
-	if !cr.AccessToken.Equal(c.Tokens.Access) {
-		o = refreshed
-		res.Outcome, res.Event, res.EventDetail = "refreshed", "refreshed", "Access token renewed; profile synced"
-	}
-	if err != nil {
-		// Not routine: history keeps it past the routine horizon.
-		res.Failed, res.Problem, res.Event = true, reason(err), "check_failed"
-		res.EventDetail = "Tokens renewed, then: " + reason(err)
-		switch providers.KindOf(err) {
-		case providers.Permanent, providers.Denied:
-			o, res.Status, res.Outcome, res.Event = needsReauth, store.StatusNeedsReauth, "permanent:"+code(err), "needs_reauth"
-		case providers.Misconfigured:
-			r.alert(ctx, "platform:"+c.Platform, reason(err)+". Check the "+p.Name()+" app credentials.")
-			o, res.Outcome, res.NextCheckAt = misconfigured, "misconfigured:"+code(err), now.Add(misconfiguredDelay)
-		default:
-			o, res.Outcome = retried, "transient:"+code(err)
-			res.NextCheckAt = now.Add(r.retryWait(p, c, err, now))
-		}
-	}
-	switch werr := r.st.RecordSuccess(ctx, c, res); {
-	case errors.Is(werr, store.ErrLostLease):
-		r.log.Info("refresh: outcome dropped, the account was reconnected or claimed again meanwhile", "account", c.ID)
-		return superseded
-	case werr != nil:
-		// Keep the tokens in memory and try again before any new refresh.
-		r.mu.Lock()
-		r.pending = append(r.pending, pendingWrite{c, res})
-		r.mu.Unlock()
-		r.storeFailed(werr, "store refreshed tokens")
-		return failed
-	}
-	if o == refreshed || o == checked {
-		r.clearAlert(ctx, "platform:"+c.Platform)
-	}
-	r.log.Debug("refresh: account ok", "account", c.ID, "platform", c.Platform, "outcome", res.Outcome)
-	return o
-}
-
-func (r *Refresher) failed(ctx context.Context, c store.Claim, used providers.Credentials, err error) outcome {
-	p, now := providers.Platform(c.Platform), r.o.Now()
-	if err == nil {
-		err = errors.New("the platform returned nothing")
-	}
-	log := r.log.With("account", c.ID, "platform", c.Platform, "code", code(err))
-	switch providers.KindOf(err) {
-	case providers.Misconfigured:
-		// The app's credentials, not the account: condemn nobody, tell the
-		// admin once, and stop calling the platform for a while.
-		log.Error("refresh: the platform rejected the app's credentials", "err", err)
-		r.alert(ctx, "platform:"+c.Platform, reason(err)+". Check the "+p.Name()+" app credentials.")
-		r.slowPlatform(p, now.Add(misconfiguredDelay))
-		r.release(ctx, c, now.Add(misconfiguredDelay+jitter(time.Minute)), "misconfigured:"+code(err))
-		return misconfigured
-	case providers.Permanent, providers.Denied:
-		// A rejected token may be one somebody already replaced (another
-		// worker's rotation, a reconnect): only the stored one can condemn.
-		t, terr := r.st.Tokens(context.WithoutCancel(ctx), c.ID)
-		if terr != nil || !t.Refresh.Equal(used.RefreshToken) || !t.Access.Equal(used.AccessToken) {
-			r.release(ctx, c, c.NextCheckAt, "")
-			return superseded
-		}
-		f := store.Failure{At: now, Permanent: true, Reason: reason(err), Outcome: "permanent:" + code(err), Spread: spread(c, used, err)}
-		log.Warn("refresh: account needs re-auth", "reason", reason(err), "recovered", c.Recovered, "sign_in_wide", f.Spread != nil)
-		return r.record(ctx, c, f, needsReauth)
-	}
-	wait := r.retryWait(p, c, err, now)
-	log.Info("refresh: transient failure, backing off", "err", err, "wait", wait)
-	return r.record(ctx, c, store.Failure{At: now, Reason: reason(err), NextCheckAt: now.Add(wait), Outcome: "transient:" + code(err)}, retried)
-}
-
-// spread names the other accounts a dead sign-in takes down with this one
-// (SPEC §6, PLATFORMS.md §8), or nil. One exception: an attempt that was
-// cut off (Recovered) may have rotated a refresh token (TikTok's) whose
-// answer was lost, so its invalid_grant proves nothing about the authorization.
-func spread(c store.Claim, used providers.Credentials, err error) *store.Spread {
-	sp := &store.Spread{Platforms: providers.SignInPlatforms(providers.Platform(c.Platform)), Subject: c.GrantSubject}
-	switch providers.ReachOf(err) {
-	case providers.ReachPerson:
-		if c.Recovered && providers.Describe(providers.Platform(c.Platform)).Renewal == providers.Rotated {
-			return nil
-		}
-	case providers.ReachSignIn:
-		if used.UserToken.IsZero() {
-			return nil
-		}
-		sp.UserToken = used.UserToken
-	default:
-		return nil
-	}
-	if sp.Subject == "" {
-		return nil
-	}
-	return sp
-}
-
-// retryWait is the account's backoff, never shorter than the platform's
-// hint; a hint also holds back the rest of the platform's queue.
-func (r *Refresher) retryWait(p providers.Platform, c store.Claim, err error, now time.Time) time.Duration {
-	var hint time.Duration
-	if e, ok := errors.AsType[*providers.Error](err); ok {
-		hint = e.RetryAfter
-	}
-	if hint > 0 {
-		r.slowPlatform(p, now.Add(hint))
-	}
-	return max(hint, backoff(c.Failures+1, r.rnd))
-}
-
-func (r *Refresher) record(ctx context.Context, c store.Claim, f store.Failure, o outcome) outcome {
-	switch err := r.st.RecordFailure(ctx, c, f); {
-	case errors.Is(err, store.ErrLostLease):
-		return superseded
-	case err != nil:
-		r.storeFailed(err, "record a failed check")
-		return failed
-	}
-	return o
-}
-
-func (r *Refresher) release(ctx context.Context, c store.Claim, next time.Time, outcome string) {
-	if err := r.st.ReleaseLease(ctx, c, next, outcome); err != nil && !errors.Is(err, store.ErrLostLease) {
-		r.storeFailed(err, "release a lease")
-	}
-}
-
-// storeFailed opens the circuit breaker when the database cannot be written.
-func (r *Refresher) storeFailed(err error, what string) {
-	if store.IsUnwritable(err) {
-		r.mu.Lock()
-		r.broken = true
-		r.mu.Unlock()
-		r.log.Error("refresh: the database refuses writes; no refresh starts until it accepts them again", "op", what, "err", err)
-		return
-	}
-	r.log.Error("refresh: database error", "op", what, "err", err)
-}
-
-func (r *Refresher) isBroken() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.broken
-}
-
-// recoverStore closes the breaker once a write succeeds, and first stores
-// any tokens still held in memory.
-func (r *Refresher) recoverStore(ctx context.Context) error {
-	r.mu.Lock()
-	broken, pending := r.broken, r.pending
-	r.pending = nil
-	r.mu.Unlock()
-	if !broken && len(pending) == 0 {
-		return nil
-	}
-	err := r.st.CheckWritable(ctx)
-	var keep []pendingWrite
-	for _, w := range pending {
-		if err == nil {
-			if err = r.st.RecordSuccess(ctx, w.c, w.res); errors.Is(err, store.ErrLostLease) {
-				err = nil
-			}
-			if err == nil {
-				continue
-			}
-		}
-		keep = append(keep, w)
-	}
-	r.mu.Lock()
-	r.pending = append(keep, r.pending...)
-	r.broken = err != nil && (broken || store.IsUnwritable(err))
-	r.mu.Unlock()
-	if err != nil {
-		r.log.Error("refresh: the database still refuses writes; refreshing stays paused", "err", err, "tokens_held", len(keep))
-		return ErrUnwritable
-	}
-	if broken {
-		r.log.Info("refresh: the database accepts writes again; refreshing resumes")
-	}
-	return nil
-}
-
-// bucket names a platform's app: platforms sharing an app share its limits.
-func bucket(p providers.Platform) string { return cmp.Or(providers.Describe(p).App, string(p)) }
-
-func (r *Refresher) limiter(p providers.Platform) *rate.Limiter {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l := r.limiters[bucket(p)]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(r.o.Rate), max(1, int(min(r.o.Rate, 1000))))
-		r.limiters[bucket(p)] = l
-	}
-	return l
-}
-
-func (r *Refresher) slowPlatform(p providers.Platform, until time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.notBefore[bucket(p)] = later(r.notBefore[bucket(p)], until)
-}
-
-func (r *Refresher) waitUntil(p providers.Platform) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.notBefore[bucket(p)]
-}
-
-func (r *Refresher) alert(ctx context.Context, key, msg string) {
-	r.mu.Lock()
-	r.alerted[key] = true
-	r.mu.Unlock()
-	if err := r.st.SetAlert(ctx, key, msg); err != nil {
-		r.storeFailed(err, "raise an alert")
-	}
-}
-
-// clearAlert lifts an alert after a success. Without a record in memory
-// (a restart) it still tries once, so a stale alert does not linger.
-func (r *Refresher) clearAlert(ctx context.Context, key string) {
-	r.mu.Lock()
-	raised, known := r.alerted[key]
-	r.alerted[key] = false
-	r.mu.Unlock()
-	if raised || !known {
-		if err := r.st.ClearAlert(ctx, key); err != nil {
-			r.storeFailed(err, "clear an alert")
-		}
-	}
-}
-
-// statusOf is the status stored for an account of that standing, with its
-// problem in words.
-func statusOf(st providers.Standing) (string, string) {
-	if !st.Limited {
-		return store.StatusActive, ""
-	}
-	var missing []string
-	for _, s := range st.Missing {
-		missing = append(missing, words.LowerFirst(providers.ScopeDescription(s)))
-	}
-	return store.StatusLimited, "Missing permission: " + strings.Join(missing, "; ") + "."
-}
-
-// reason is an error in words for the account's owner: a classified
-// error's own words, never provider text.
-func reason(err error) string {
-	if e, ok := errors.AsType[*providers.Error](err); ok && e.Reason != "" {
-		return e.Reason
-	}
-	return "The check failed unexpectedly"
-}
-
-func code(err error) string {
-	if e, ok := errors.AsType[*providers.Error](err); ok && e.Code != "" {
-		return e.Code
-	}
-	return "error"
-}
-
-// safeAvatar keeps only avatar URLs a page may show (as the connect handler
-// does); "" keeps the stored one.
-func safeAvatar(u string) string {
-	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "data:image/") {
-		return u
-	}
-	return ""
 }

@@ -5,14 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-co-op/gocron/v2"
-
-	"omnisocial/internal/testrig"
 	"omnisocial/providers"
 	"omnisocial/store"
 	"omnisocial/vault"
@@ -46,7 +41,7 @@ func TestTikTokRotation(t *testing.T) {
 	}
 	q := e.state(id)
 	life := got.Expiry.Sub(now)
-	if q.Status != store.StatusActive || q.LastOutcome != "refreshed" || !q.LastSyncedAt.Equal(now) || q.Failures != 0 ||
+	if q.Status != store.StatusActive || q.LastOutcome != store.OutcomeRefreshed || !q.LastSyncedAt.Equal(now) || q.Failures != 0 ||
 		q.NextCheckAt.Before(now.Add(life*3/4-time.Second)) || q.NextCheckAt.After(now.Add(life*3/4+time.Second)) {
 		t.Fatalf("queue state = %+v; token life %v", q, life)
 	}
@@ -121,7 +116,7 @@ func TestTransientFaultsBackOffAndRecover(t *testing.T) {
 				t.Fatalf("stats = %+v, want one retry", st)
 			}
 			q := e.state(id)
-			if q.Status == store.StatusNeedsReauth || q.Failures != 1 || q.LastOutcome != "transient:"+tc.wantCode || q.LastError == "" {
+			if q.Status == store.StatusNeedsReauth || q.Failures != 1 || q.LastOutcome != store.OutcomeTransient.Because(tc.wantCode) || q.LastError == "" {
 				t.Fatalf("queue state = %+v", q)
 			}
 			if q.NextCheckAt.Before(now.Add(tc.minWait)) || q.NextCheckAt.After(now.Add(max(tc.minWait, backoffBase+minGap)+time.Second)) {
@@ -222,7 +217,7 @@ func TestCrashMidRefresh(t *testing.T) {
 	tests := []struct {
 		name        string
 		rotatedLost bool
-		want        string
+		want        store.Status
 	}{
 		{"crash before the platform answered", false, store.StatusActive},
 		{"crash after a rotation, before the commit", true, store.StatusNeedsReauth},
@@ -268,18 +263,18 @@ func TestCrashMidRefresh(t *testing.T) {
 func TestMisconfigurationMarksNoAccountDead(t *testing.T) {
 	tests := []struct {
 		platform providers.Platform
-		persona  string
+		personas []string // one sign-in each
 		wrong    func(*providers.Apps)
 	}{
-		{providers.TikTok, "bloom", func(c *providers.Apps) { c.TikTok.ClientSecret = vault.NewToken("wrong") }},
-		{providers.Facebook, "dana", func(c *providers.Apps) { c.Meta.AppSecret = vault.NewToken("wrong") }},
+		{providers.TikTok, []string{"bloom", "river"}, func(c *providers.Apps) { c.TikTok.ClientSecret = vault.NewToken("wrong") }},
+		{providers.Facebook, []string{"dana"}, func(c *providers.Apps) { c.Meta.AppSecret = vault.NewToken("wrong") }},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.platform), func(t *testing.T) {
 			e := newEnv(t)
-			ids := e.connect(tc.platform, tc.persona)
-			if tc.platform == providers.TikTok {
-				ids = e.connect(tc.platform, "river") // both TikTok accounts
+			var ids []string
+			for _, persona := range tc.personas {
+				ids = e.connect(tc.platform, persona) // the platform's accounts so far
 			}
 			e.dueNow(ids...)
 			r := e.refresher(func(o *Options) { o.Providers = e.providers(tc.wrong); o.Workers = 1 })
@@ -307,287 +302,4 @@ func TestMisconfigurationMarksNoAccountDead(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestAccessTokenSharesOneRefresh(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	r := e.refresher(nil)
-	ctx := context.Background()
-
-	// Not near expiry: the stored token, no call.
-	e.control("DELETE", "stats", nil)
-	tok, err := r.AccessToken(ctx, id)
-	if err != nil || !tok.Equal(e.tokens(id).Access) || len(e.stats()) != 0 {
-		t.Fatalf("fresh token: %v, sandbox %v", err, e.stats())
-	}
-
-	e.expireSoon(id)
-	var wg sync.WaitGroup
-	got := make([]vault.Token, 50)
-	errs := make([]error, 50)
-	for i := range 50 {
-		wg.Go(func() { got[i], errs[i] = r.AccessToken(ctx, id) })
-	}
-	wg.Wait()
-	stored := e.tokens(id)
-	for i := range 50 {
-		if errs[i] != nil || !got[i].Equal(stored.Access) {
-			t.Fatalf("caller %d: %v (token current: %v)", i, errs[i], got[i].Equal(stored.Access))
-		}
-	}
-	if n := e.stats()["tiktok.token.refresh_token"]; n != 1 {
-		t.Fatalf("%d refresh calls, want 1", n)
-	}
-	if q := e.state(id); q.Status != store.StatusActive || e.tokenStatus(stored.Refresh) != "valid" {
-		t.Fatalf("after: %+v", q)
-	}
-}
-
-// While the job holds an account's lease, AccessToken waits for the job's
-// outcome instead of refreshing beside it.
-func TestAccessTokenWaitsForTheJob(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	e.expireSoon(id)
-	ctx := context.Background()
-	c, err := e.st.ClaimOne(ctx, e.clock.Now(), id, "job", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.control("DELETE", "stats", nil)
-	done := make(chan error, 1)
-	go func() { _, err := e.refresher(nil).AccessToken(ctx, id); done <- err }()
-	select {
-	case err := <-done:
-		t.Fatalf("returned while the job held the account: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if n := e.stats()["tiktok.token"]; n != 0 {
-		t.Fatalf("%d calls beside the job's lease", n)
-	}
-	e.st.ReleaseLease(ctx, c, c.NextCheckAt, "")
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := e.stats()["tiktok.token.refresh_token"]; n != 1 {
-		t.Fatalf("%d refresh calls, want 1", n)
-	}
-}
-
-// gate holds a provider's Check until released.
-type gate struct {
-	providers.Provider
-	started chan struct{}
-	release chan struct{}
-}
-
-func (g *gate) Check(ctx context.Context, c providers.Credentials) (*providers.Checked, error) {
-	g.started <- struct{}{}
-	<-g.release
-	return g.Provider.Check(ctx, c)
-}
-
-func TestReconnectDuringRefreshWins(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	e.dueNow(id)
-	g := &gate{Provider: e.providers(nil)[providers.TikTok], started: make(chan struct{}, 1), release: make(chan struct{})}
-	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = g })
-	res := make(chan Stats, 1)
-	go func() { st, _ := r.RunOnce(context.Background()); res <- st }()
-	<-g.started
-
-	e.storeGrant(providers.TikTok, e.authorize(providers.TikTok, "bloom"), true) // the owner reconnects
-	reconnected := e.tokens(id)
-	close(g.release)
-	st := <-res
-	if st.Superseded != 1 || st.NeedsReauth != 0 {
-		t.Fatalf("stats = %+v, want the refresh superseded", st)
-	}
-	got := e.tokens(id)
-	if !got.Access.Equal(reconnected.Access) || !got.Refresh.Equal(reconnected.Refresh) {
-		t.Fatal("the refresh's late write replaced the reconnected tokens")
-	}
-	if q := e.state(id); q.Status != store.StatusActive || q.LastOutcome != "reconnected" {
-		t.Fatalf("queue state = %+v", q)
-	}
-	if s := e.tokenStatus(got.Refresh); s != "valid" {
-		t.Fatalf("stored refresh token is %q at the sandbox", s)
-	}
-}
-
-func TestRunOnceCancelledClaimsNothing(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	e.dueNow(id)
-	e.control("DELETE", "stats", nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	st, err := e.refresher(nil).RunOnce(ctx)
-	if err != nil || st != (Stats{}) || len(e.stats()) != 0 {
-		t.Fatalf("RunOnce(cancelled) = %+v, %v; sandbox %v", st, err, e.stats())
-	}
-	if q := e.state(id); !q.LeaseUntil.IsZero() {
-		t.Fatal("a lease was taken")
-	}
-}
-
-// Shutdown during a call: the call finishes and its outcome is stored.
-func TestShutdownMidCallStoresTheOutcome(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	old := e.tokens(id)
-	e.dueNow(id)
-	g := &gate{Provider: e.providers(nil)[providers.TikTok], started: make(chan struct{}, 1), release: make(chan struct{})}
-	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = g })
-	ctx, cancel := context.WithCancel(context.Background())
-	res := make(chan Stats, 1)
-	go func() { st, _ := r.RunOnce(ctx); res <- st }()
-	<-g.started
-	cancel()
-	close(g.release)
-	if st := <-res; st.Refreshed != 1 {
-		t.Fatalf("stats = %+v", st)
-	}
-	if got := e.tokens(id); got.Refresh.Equal(old.Refresh) || e.tokenStatus(got.Refresh) != "valid" {
-		t.Fatal("the rotated pair was lost at shutdown")
-	}
-}
-
-type panicky struct{ providers.Provider }
-
-func (panicky) Check(context.Context, providers.Credentials) (*providers.Checked, error) {
-	panic("boom")
-}
-
-func TestPanicInOneAccountIsContained(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	e.dueNow(id)
-	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = panicky{o.Providers[providers.TikTok]} })
-	if st := e.run(r); st.Failed != 1 {
-		t.Fatalf("stats = %+v", st)
-	}
-	if q := e.state(id); !q.LeaseUntil.IsZero() || q.Status != store.StatusActive || !q.NextCheckAt.After(e.clock.Now()) {
-		t.Fatalf("queue state = %+v", q)
-	}
-	if !strings.Contains(e.logs.String(), "panic") {
-		t.Fatal("the panic was not logged")
-	}
-}
-
-// While the database refuses writes nothing is claimed; tokens a refresh
-// could not store are kept in memory and stored first once it accepts
-// writes again.
-func TestCircuitBreaker(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	e.dueNow(id)
-	r := e.refresher(nil)
-	ctx := context.Background()
-	c, err := e.st.ClaimOne(ctx, e.clock.Now(), id, "me", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := store.Result{At: e.clock.Now(), Tokens: store.Tokens{Access: vault.NewToken("held-at"), Refresh: vault.NewToken("held-rt"),
-		Expiry: e.clock.Now().Add(time.Hour)}, Status: store.StatusActive, NextCheckAt: e.clock.Now().Add(time.Hour), Outcome: "refreshed"}
-	r.broken, r.pending = true, []pendingWrite{{c, held}}
-
-	st, err := r.RunOnce(ctx)
-	if err != nil || st.Claimed != 0 {
-		t.Fatalf("RunOnce = %+v, %v", st, err)
-	}
-	if got := e.tokens(id); got.Refresh.Reveal() != "held-rt" || r.isBroken() {
-		t.Fatal("the held tokens were not stored on recovery")
-	}
-
-	// A probe that fails keeps the breaker open and claims nothing.
-	other := newEnv(t)
-	other.st.Close()
-	r2 := other.refresher(nil)
-	r2.broken = true
-	if st, err := r2.RunOnce(ctx); !errors.Is(err, ErrUnwritable) || st.Claimed != 0 {
-		t.Fatalf("broken RunOnce = %+v, %v", st, err)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for n, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 5: 16 * time.Minute, 12: backoffCap, 99: backoffCap} {
-		if got := backoff(n, func() float64 { return 1 }); got != want+minGap {
-			t.Errorf("backoff(%d) ceiling = %v, want %v", n, got, want+minGap)
-		}
-		if got := backoff(n, func() float64 { return 0 }); got != minGap {
-			t.Errorf("backoff(%d) floor = %v", n, got)
-		}
-	}
-}
-
-func TestRegister(t *testing.T) {
-	e := newEnv(t)
-	id := e.connect(providers.TikTok, "bloom")[0]
-	e.dueNow(id)
-	var running, most atomic.Int32
-	g := &gate{Provider: e.providers(nil)[providers.TikTok], started: make(chan struct{}, 8), release: make(chan struct{})}
-	r := e.refresher(func(o *Options) { o.Providers[providers.TikTok] = counting{g, &running, &most} })
-	s, err := gocron.NewScheduler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	job, err := Register(s, r, time.Hour)
-	if err != nil || job == nil || job.Name() != "token-refresh" {
-		t.Fatalf("Register = %v, %v", job, err)
-	}
-	s.Start()
-	job.RunNow()
-	<-g.started
-	job.RunNow() // singleton: never beside the run in progress
-	time.Sleep(100 * time.Millisecond)
-	close(g.release)
-	deadline := time.Now().Add(10 * time.Second)
-	for e.state(id).LastOutcome != "refreshed" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := s.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	if q := e.state(id); q.LastOutcome != "refreshed" || most.Load() != 1 {
-		t.Fatalf("after the job: %+v, at most %d calls at once", q, most.Load())
-	}
-}
-
-// A panic in RunOnce itself (here: no store) is recovered by the listener.
-func TestRegisterRecoversPanics(t *testing.T) {
-	logs := &testrig.SyncBuffer{}
-	r := New(Options{Log: sloglogger(logs)})
-	s, _ := gocron.NewScheduler()
-	job, err := Register(s, r, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	job.RunNow()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "panicked") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := s.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(logs.String(), "panicked") {
-		t.Fatal("panic not reported")
-	}
-}
-
-type counting struct {
-	providers.Provider
-	running, most *atomic.Int32
-}
-
-func (c counting) Check(ctx context.Context, cr providers.Credentials) (*providers.Checked, error) {
-	n := c.running.Add(1)
-	defer c.running.Add(-1)
-	for m := c.most.Load(); n > m && !c.most.CompareAndSwap(m, n); m = c.most.Load() {
-	}
-	return c.Provider.Check(ctx, cr)
 }

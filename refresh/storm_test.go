@@ -33,7 +33,7 @@ func TestStormOfDueAccounts(t *testing.T) {
 		}
 		g := e.authorize(providers.TikTok, "bloom")
 		if _, err := e.st.Connect(ctx, store.Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok",
-			Subject: g.Subject, Accounts: discovered(providers.TikTok, g, e.clock.Now())}); err != nil {
+			Subject: g.Subject, Accounts: store.FromGrant(providers.TikTok, g, e.clock.Now())}); err != nil {
 			t.Fatal(err)
 		}
 		accts, _ := e.st.Accounts(ctx, ws.ID)

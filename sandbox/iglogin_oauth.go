@@ -15,16 +15,9 @@ import (
 // www.instagram.com/oauth/authorize: the consent window.
 
 func (s *Sandbox) igAuthorize(w http.ResponseWriter, r *http.Request) {
-	if f := s.enter("instagram.authorize"); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			s.dialogFault(w, "instagram", f)
-			return
-		}
+	if s.windowFaulted(w, r, "instagram.authorize", "instagram") {
+		return
 	}
-	_ = r.ParseForm()
 	req, problem := s.parseIGAuth(r)
 	if problem != "" {
 		s.errorPage(w, http.StatusBadRequest, "instagram", problem)
@@ -43,9 +36,7 @@ func (s *Sandbox) igAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.igConsent(w, r, req, p, r.Form["sb_scope"])
 		return
 	}
-	s.mu.Lock()
-	ac := s.st.Settings.AutoConsent
-	s.mu.Unlock()
+	ac := s.autoConsent()
 	if ac.Enabled {
 		if ac.Deny {
 			igDeny(w, r, req)
@@ -196,14 +187,8 @@ func (s *Sandbox) igToken(w http.ResponseWriter, r *http.Request) {
 	// The documents' curl example sends multipart (-F); url-encoded works too.
 	// Only the body counts, not the query string.
 	_ = r.ParseMultipartForm(1 << 20)
-	if f := s.enter("instagram.token"); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			writeIGOAuthError(w, igTokenFault(f))
-			return
-		}
+	if s.faulted(w, r, func(f *fault) { writeIGOAuthError(w, igTokenFault(f)) }, "instagram.token") {
+		return
 	}
 	f := r.PostForm
 	switch {

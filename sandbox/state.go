@@ -357,3 +357,10 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// autoConsent reads the consent windows' automatic answer.
+func (s *Sandbox) autoConsent() autoConsent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Settings.AutoConsent
+}

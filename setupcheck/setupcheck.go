@@ -51,30 +51,8 @@ type Input struct {
 
 // Run makes every check.
 func Run(ctx context.Context, in Input) []Line {
-	var out []Line
 	base := strings.TrimRight(in.BaseURL.String(), "/")
-	for _, p := range in.Platforms {
-		l := Line{OK: p.Configured, Title: p.Name + ": configured"}
-		switch {
-		case p.OnSandbox:
-			l.Detail = "talking to the built-in sandbox, not the real " + p.Name
-		case p.Configured:
-			l.Detail = "credentials set"
-		default:
-			l.Title = p.Name + ": not configured"
-			l.Fix = "set " + strings.Join(p.Vars, " and ") + ", then restart"
-		}
-		out = append(out, l)
-	}
-	var cbs []string
-	for _, p := range in.Platforms {
-		cbs = append(cbs, base+"/oauth/"+p.Slug+"/callback")
-	}
-	if len(in.Platforms) > 1 {
-		cbs = append(cbs, base+"/oauth/facebook/deauthorize", base+"/oauth/facebook/data-deletion")
-	}
-	out = append(out, Line{OK: true, Title: "Callback URLs to register with the platforms",
-		Detail: "register these exactly: the callbacks as redirect URIs (Meta app: Valid OAuth Redirect URIs; TikTok: Redirect URI), then Meta's deauthorize and data-deletion URLs", Copy: cbs})
+	out := platformLines(in, base)
 
 	https := in.BaseURL.Scheme == "https"
 	l := Line{OK: https, Title: "Base URL is https", Detail: base}
@@ -115,21 +93,7 @@ func Run(ctx context.Context, in Input) []Line {
 	out = append(out, dbLines(ctx, in)...)
 
 	if in.Store != nil {
-		last, err := in.Store.LastRefreshRun(ctx)
-		l := Line{Title: "Refresh job ran in the last interval"}
-		switch {
-		case err != nil:
-			l.Title, l.Detail, l.Fix = "Refresh job: unknown", err.Error(), "check that the database is readable"
-		case last.IsZero():
-			l.Title, l.Fix = "Refresh job has never run", "start `omnisocial serve`; it runs the job at start and every OMNISOCIAL_REFRESH_INTERVAL"
-		case in.Now.Sub(last) <= 2*in.RefreshEvery+5*time.Second:
-			l.OK, l.Detail = true, fmt.Sprintf("last run %s ago (every %s)", in.Now.Sub(last).Round(time.Second), in.RefreshEvery)
-		default:
-			l.Title = "Refresh job has not run in the last interval"
-			l.Detail = fmt.Sprintf("last run %s ago, every %s expected", in.Now.Sub(last).Round(time.Second), in.RefreshEvery)
-			l.Fix = "make sure `omnisocial serve` is running against this database and its log shows no refresh errors"
-		}
-		out = append(out, l)
+		out = append(out, refreshLine(ctx, in))
 	}
 	if in.SMTP {
 		out = append(out, Line{OK: true, Title: "E-mail alerts: SMTP configured"})
@@ -138,6 +102,54 @@ func Run(ctx context.Context, in Input) []Line {
 			Fix: "set OMNISOCIAL_SMTP_URL (smtp://user:pass@host:587) and OMNISOCIAL_MAIL_FROM, so owners hear when accounts need reconnecting"})
 	}
 	return out
+}
+
+// platformLines say which platforms are configured, and list the
+// callback URLs to register with them.
+func platformLines(in Input, base string) []Line {
+	var out []Line
+	for _, p := range in.Platforms {
+		l := Line{OK: p.Configured, Title: p.Name + ": configured"}
+		switch {
+		case p.OnSandbox:
+			l.Detail = "talking to the built-in sandbox, not the real " + p.Name
+		case p.Configured:
+			l.Detail = "credentials set"
+		default:
+			l.Title = p.Name + ": not configured"
+			l.Fix = "set " + strings.Join(p.Vars, " and ") + ", then restart"
+		}
+		out = append(out, l)
+	}
+	var cbs []string
+	for _, p := range in.Platforms {
+		cbs = append(cbs, base+"/oauth/"+p.Slug+"/callback")
+	}
+	if len(in.Platforms) > 1 {
+		cbs = append(cbs, base+"/oauth/facebook/deauthorize", base+"/oauth/facebook/data-deletion")
+	}
+	out = append(out, Line{OK: true, Title: "Callback URLs to register with the platforms",
+		Detail: "register these exactly: the callbacks as redirect URIs (Meta app: Valid OAuth Redirect URIs; TikTok: Redirect URI), then Meta's deauthorize and data-deletion URLs", Copy: cbs})
+	return out
+}
+
+// refreshLine says whether the refresh job ran in the last interval.
+func refreshLine(ctx context.Context, in Input) Line {
+	last, err := in.Store.LastRefreshRun(ctx)
+	l := Line{Title: "Refresh job ran in the last interval"}
+	switch {
+	case err != nil:
+		l.Title, l.Detail, l.Fix = "Refresh job: unknown", err.Error(), "check that the database is readable"
+	case last.IsZero():
+		l.Title, l.Fix = "Refresh job has never run", "start `omnisocial serve`; it runs the job at start and every OMNISOCIAL_REFRESH_INTERVAL"
+	case in.Now.Sub(last) <= 2*in.RefreshEvery+5*time.Second:
+		l.OK, l.Detail = true, fmt.Sprintf("last run %s ago (every %s)", in.Now.Sub(last).Round(time.Second), in.RefreshEvery)
+	default:
+		l.Title = "Refresh job has not run in the last interval"
+		l.Detail = fmt.Sprintf("last run %s ago, every %s expected", in.Now.Sub(last).Round(time.Second), in.RefreshEvery)
+		l.Fix = "make sure `omnisocial serve` is running against this database and its log shows no refresh errors"
+	}
+	return l
 }
 
 func dbLines(ctx context.Context, in Input) []Line {

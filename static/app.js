@@ -11,14 +11,8 @@
   document.addEventListener("DOMContentLoaded", function () { fade(document); });
   document.addEventListener("htmx:afterSettle", function (e) { fade(e.target.ownerDocument || document); });
 
-  // <dialog> openers: [data-open-dialog="id"] opens, [data-close-dialog] closes.
+  // <dialog> closers: [data-close-dialog] closes the dialog it sits in.
   document.addEventListener("click", function (e) {
-    var opener = e.target.closest("[data-open-dialog]");
-    if (opener) {
-      var d = document.getElementById(opener.getAttribute("data-open-dialog"));
-      if (d && d.showModal) { e.preventDefault(); d.showModal(); }
-      return;
-    }
     var closer = e.target.closest("[data-close-dialog]");
     if (closer) {
       var dlg = closer.closest("dialog");

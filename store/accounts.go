@@ -12,15 +12,9 @@ import (
 	"omnisocial/vault"
 )
 
-// Account statuses.
-const (
-	StatusActive      = "active"
-	StatusLimited     = "limited"
-	StatusNeedsReauth = "needs_reauth"
-)
-
 // Account is a connected platform account without its tokens: what pages
-// and the API show. Tokens are reached only through Credentials.
+// and the API show. Tokens are reached only through Tokens and the refresh
+// queue's claims.
 type Account struct {
 	ID               string
 	WorkspaceID      int64
@@ -36,7 +30,7 @@ type Account struct {
 	TokenExpiresAt   time.Time // zero: does not expire
 	RefreshExpiresAt time.Time
 	Metadata         map[string]any
-	Status           string
+	Status           Status
 	LastError        string
 	LastSyncedAt     time.Time
 	NextCheckAt      time.Time
@@ -44,7 +38,7 @@ type Account struct {
 	UpdatedAt        time.Time
 	GrantSubject     string // who signed in at the platform
 	GrantSubjectName string
-	LastOutcome      string
+	LastOutcome      CheckOutcome
 	Failures         int
 }
 
@@ -92,16 +86,7 @@ func (s *Store) listAccounts(ctx context.Context, where string, args ...any) ([]
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
 	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(rows, nil, func(r *sql.Rows) (Account, error) { return scanAccount(r) })
 }
 
 // Account returns one account of a workspace. An account of another

@@ -224,7 +224,7 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-func statusOr(s string) string {
+func statusOr(s Status) Status {
 	if s == "" {
 		return StatusActive
 	}

@@ -11,17 +11,17 @@ import (
 	"omnisocial/vault"
 )
 
-// MarkMetaDeauthorized flags every Facebook and Instagram account connected
-// through one person's Facebook sign-in as needing re-auth: they removed
-// the app. It returns how many accounts it flagged. Accounts a refresh
+// MarkMetaDeauthorized flags every account of platforms (those one Facebook
+// sign-in serves: providers.SignInPlatforms) connected through one person's
+// Facebook sign-in as needing re-auth: they removed the app. It returns how many accounts it flagged. Accounts a refresh
 // worker holds at this moment are flagged without taking their lease away
 // (see markSignInDead).
-func (s *Store) MarkMetaDeauthorized(ctx context.Context, subject, reason string) (int, error) {
+func (s *Store) MarkMetaDeauthorized(ctx context.Context, platforms []string, subject, reason string) (int, error) {
 	n, queued := 0, 0
 	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		n, queued, err = s.markSignInDead(ctx, tx, Spread{Platforms: []string{"facebook", "instagram"}, Subject: subject},
-			reason, "deauthorized", s.now(), "")
+		n, queued, err = s.markSignInDead(ctx, tx, Spread{Platforms: platforms, Subject: subject},
+			reason, OutcomeDeauthorized, s.now(), "")
 		return err
 	})
 	if err == nil {
@@ -59,7 +59,7 @@ type Spread struct {
 //     the worker's call may have run before the sign-in died, so its
 //     success is no evidence against the death. If the verdict was wrong
 //     for that account, the cost is one reconnect, never a lost token.
-func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason, outcome string, at time.Time, except string) (n, queued int, err error) {
+func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason string, outcome CheckOutcome, at time.Time, except string) (n, queued int, err error) {
 	if sp.Subject == "" || len(sp.Platforms) == 0 {
 		return 0, 0, nil
 	}
@@ -123,14 +123,15 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 	return n, queued, nil
 }
 
-// DeleteMetaSubject deletes every Facebook and Instagram account, with its
-// tokens, connected through one person's Facebook sign-in, and records the
-// request under code so its status can be looked up.
-func (s *Store) DeleteMetaSubject(ctx context.Context, subject, code string) (int, error) {
+// DeleteMetaSubject deletes every account of platforms (those one Facebook
+// sign-in serves), with its tokens, connected through one person's
+// Facebook sign-in, and records the request under code so its status can
+// be looked up.
+func (s *Store) DeleteMetaSubject(ctx context.Context, platforms []string, subject, code string) (int, error) {
 	n, queued := 0, 0
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		queued = 0
-		accts, err := metaAccountsOf(ctx, tx, subject)
+		accts, err := accountsOfSignIn(ctx, tx, platforms, subject)
 		if err != nil {
 			return err
 		}
@@ -175,20 +176,17 @@ type accountRef struct {
 	ws               int64
 }
 
-func metaAccountsOf(ctx context.Context, tx *sql.Tx, subject string) ([]accountRef, error) {
+// accountsOfSignIn lists the accounts of platforms connected through
+// subject's sign-in.
+func accountsOfSignIn(ctx context.Context, tx *sql.Tx, platforms []string, subject string) ([]accountRef, error) {
+	if subject == "" || len(platforms) == 0 {
+		return nil, nil
+	}
+	args := []any{subject}
+	for _, p := range platforms {
+		args = append(args, p)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, status, workspace_id FROM social_accounts
-		WHERE login IN ('facebook', 'instagram') AND grant_subject = ? AND grant_subject != ''`, subject)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []accountRef
-	for rows.Next() {
-		var a accountRef
-		if err := rows.Scan(&a.id, &a.name, &a.status, &a.ws); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		WHERE grant_subject = ? AND login IN (?`+strings.Repeat(", ?", len(platforms)-1)+`)`, args...)
+	return collect(rows, err, func(r *sql.Rows) (a accountRef, err error) { return a, r.Scan(&a.id, &a.name, &a.status, &a.ws) })
 }

@@ -18,7 +18,7 @@ type Flow struct {
 	UserID      int64
 	WorkspaceID int64
 	Platform    string
-	Purpose     string // connect, reconnect, rerequest
+	Purpose     Purpose
 	AccountID   string // for reconnect and rerequest
 	Verifier    vault.Token
 	ExpiresAt   time.Time
@@ -78,7 +78,7 @@ type Discovered struct {
 	Tokens         Tokens
 	Scopes         []string
 	Metadata       map[string]any
-	Status         string // active or limited
+	Status         Status // active or limited
 	Problem        string // why limited, in words
 	NextCheckAt    time.Time
 }
@@ -117,7 +117,8 @@ type discoveredJSON struct {
 	Expiry, RefreshExpiry, NextCheckAt               time.Time
 	Scopes                                           []string
 	Metadata                                         map[string]any
-	Status, Problem                                  string
+	Status                                           Status
+	Problem                                          string
 }
 
 // SavePendingGrant stores g and returns its id.

@@ -41,18 +41,12 @@ func (s *Store) Alerts(ctx context.Context) ([]Alert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
-	defer rows.Close()
-	var out []Alert
-	for rows.Next() {
-		var a Alert
+	return collect(rows, nil, func(r *sql.Rows) (a Alert, err error) {
 		var at int64
-		if err := rows.Scan(&a.Key, &a.Message, &at); err != nil {
-			return nil, err
-		}
+		err = r.Scan(&a.Key, &a.Message, &at)
 		a.CreatedAt = time.Unix(at, 0)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, err
+	})
 }
 
 // CheckWritable makes one real write, so a refresher whose writes failed

@@ -27,7 +27,7 @@ type Invitation struct {
 	WorkspaceID   int64
 	WorkspaceName string
 	Email         string
-	Role          string
+	Role          Role
 	InvitedBy     string // the inviter's name, or e-mail when they gave none
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
@@ -42,7 +42,7 @@ func hashInvitationToken(tok string) []byte {
 // the link's token, which only its hash outlives. Inviting the same e-mail
 // again replaces the pending invitation (and kills the old link). Whether
 // the e-mail has an account here plays no part: the answer is the same.
-func (s *Store) CreateInvitation(ctx context.Context, workspaceID, invitedBy int64, email, role string) (Invitation, vault.Token, error) {
+func (s *Store) CreateInvitation(ctx context.Context, workspaceID, invitedBy int64, email string, role Role) (Invitation, vault.Token, error) {
 	email = strings.TrimSpace(email)
 	if !ValidRole(role) {
 		return Invitation{}, vault.Token{}, fmt.Errorf("store: unknown role %q", role)
@@ -141,7 +141,7 @@ func (s *Store) RevokeInvitation(ctx context.Context, workspaceID, id int64) (In
 func (s *Store) AcceptInvitation(ctx context.Context, userID, id int64) (Workspace, error) {
 	var ws Workspace
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var role string
+		var role Role
 		err := tx.QueryRowContext(ctx, `SELECT i.workspace_id, w.name, w.plan, i.role FROM invitations i
 			JOIN workspaces w ON w.id = i.workspace_id JOIN users u ON u.email = i.email
 			WHERE i.id = ? AND u.id = ? AND i.expires_at > ?`, id, userID, s.now().Unix()).Scan(&ws.ID, &ws.Name, &ws.Plan, &role)
@@ -158,7 +158,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, userID, id int64) (Workspa
 
 // join adds the membership an invitation offered (an existing one is kept
 // as it is) and deletes the invitation.
-func (s *Store) join(ctx context.Context, tx *sql.Tx, workspaceID, userID int64, role string, invitationID int64) error {
+func (s *Store) join(ctx context.Context, tx *sql.Tx, workspaceID, userID int64, role Role, invitationID int64) error {
 	now := s.now().Unix()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (workspace_id, user_id) DO UPDATE SET last_used_at = excluded.last_used_at`, workspaceID, userID, role, now, now); err != nil {
@@ -190,7 +190,7 @@ func (s *Store) AcceptInvitationAsNewUser(ctx context.Context, tok string, u Use
 	var ws Workspace
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var id int64
-		var role string
+		var role Role
 		err := tx.QueryRowContext(ctx, `SELECT i.id, i.email, i.role, w.id, w.name, w.plan FROM invitations i
 			JOIN workspaces w ON w.id = i.workspace_id WHERE i.token_hash = ? AND i.expires_at > ?`,
 			hashInvitationToken(tok), s.now().Unix()).Scan(&id, &u.Email, &role, &ws.ID, &ws.Name, &ws.Plan)
@@ -215,8 +215,8 @@ func owners(ctx context.Context, tx *sql.Tx, workspaceID int64) (int, error) {
 	return n, err
 }
 
-func roleIn(ctx context.Context, tx *sql.Tx, workspaceID, userID int64) (string, error) {
-	var role string
+func roleIn(ctx context.Context, tx *sql.Tx, workspaceID, userID int64) (Role, error) {
+	var role Role
 	err := tx.QueryRowContext(ctx, "SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?", workspaceID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
@@ -229,7 +229,7 @@ func roleIn(ctx context.Context, tx *sql.Tx, workspaceID, userID int64) (string,
 // the member's current role inside the transaction and may refuse with its
 // own error (who may remove whom). Their sessions lose the workspace at
 // once, since every request reads the memberships afresh.
-func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64, allowed func(role string) error) error {
+func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64, allowed func(role Role) error) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		role, err := roleIn(ctx, tx, workspaceID, userID)
 		if err != nil {
@@ -254,7 +254,7 @@ func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64, all
 
 // SetRole changes a member's role; the last owner cannot be demoted.
 // allowed works as in RemoveMember, seeing the current role.
-func (s *Store) SetRole(ctx context.Context, workspaceID, userID int64, role string, allowed func(current string) error) error {
+func (s *Store) SetRole(ctx context.Context, workspaceID, userID int64, role Role, allowed func(current Role) error) error {
 	if !ValidRole(role) {
 		return fmt.Errorf("store: unknown role %q", role)
 	}

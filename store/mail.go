@@ -30,8 +30,8 @@ type Mail struct {
 // the sign-in behind accountID, in the transaction that marked it
 // needs_reauth. One pending message per workspace and sign-in: a storm of
 // its accounts is one message, composed when sent. Grouped as the banner
-// groups: a Facebook sign-in renews its Pages and Instagram accounts;
-// TikTok is one account per sign-in.
+// groups: a sign-in that serves several platforms (Facebook's: its Pages
+// and Instagram accounts) is one group; otherwise each account is its own.
 func queueReauthMail(ctx context.Context, tx *sql.Tx, ws int64, accountID string, at time.Time) error {
 	var platform, subject string
 	err := tx.QueryRowContext(ctx, "SELECT platform, grant_subject FROM social_accounts WHERE id = ?", accountID).Scan(&platform, &subject)
@@ -50,7 +50,7 @@ func queueReauthMail(ctx context.Context, tx *sql.Tx, ws int64, accountID string
 }
 
 func reauthGroup(platform, subject, accountID string) string {
-	if platform != "tiktok" && subject != "" {
+	if providers.Describe(providers.Platform(platform)).SharesSignIn() && subject != "" {
 		return "meta:" + subject
 	}
 	return "account:" + accountID
@@ -159,16 +159,7 @@ func (s *Store) AlertRecipients(ctx context.Context, workspaceID int64) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("store: alert recipients: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, nil, func(r *sql.Rows) (e string, err error) { return e, r.Scan(&e) })
 }
 
 // SetMailAlerts turns a person's e-mail alerts on or off.
@@ -211,8 +202,8 @@ func (s *Store) WorkspaceName(ctx context.Context, id int64) (string, error) {
 }
 
 // RenewalDeadline is when the account's access ends unless someone signs
-// in again (zero: it renews itself): TikTok's refresh token, Meta's user
-// token and data access.
+// in again (zero: it renews itself): a rotated refresh token's end, or a
+// validated sign-in's user token and data access.
 func (a Account) RenewalDeadline() time.Time {
 	var d time.Time
 	earliest := func(t time.Time) {
@@ -220,8 +211,8 @@ func (a Account) RenewalDeadline() time.Time {
 			d = t
 		}
 	}
-	switch providers.Platform(a.Platform) {
-	case providers.TikTok:
+	switch providers.Describe(providers.Platform(a.Platform)).Renewal {
+	case providers.Rotated:
 		earliest(a.RefreshExpiresAt)
 	default:
 		for _, k := range []string{providers.MetaUserTokenExpiry, providers.MetaDataAccessUntil} {

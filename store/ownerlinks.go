@@ -126,7 +126,7 @@ func (s *Store) checkOwnerLink(ctx context.Context, l OwnerLink) error {
 	if !l.Live(s.now()) {
 		return ErrNotFound
 	}
-	var role string
+	var role Role
 	err := s.queryRow(ctx, "SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?", l.WorkspaceID, l.CreatedBy).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !CanManage(role)) {
 		return ErrNotFound
@@ -138,19 +138,7 @@ func (s *Store) checkOwnerLink(ctx context.Context, l OwnerLink) error {
 func (s *Store) OwnerLinks(ctx context.Context, workspaceID int64) ([]OwnerLink, error) {
 	rows, err := s.query(ctx, ownerLinkSelect+" WHERE l.workspace_id = ? AND l.created_at > ? ORDER BY l.created_at DESC, l.id",
 		workspaceID, s.now().Add(-30*24*time.Hour).Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OwnerLink
-	for rows.Next() {
-		l, err := scanOwnerLink(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(r *sql.Rows) (OwnerLink, error) { return scanOwnerLink(r) })
 }
 
 // RevokeOwnerLink kills a link that has not been used; its account's

@@ -9,18 +9,11 @@ import (
 	"time"
 )
 
-// Roles, from most to least powerful.
-const (
-	RoleOwner  = "owner"
-	RoleAdmin  = "admin"
-	RoleMember = "member"
-)
-
 // ValidRole reports whether r is a known role.
-func ValidRole(r string) bool { return r == RoleOwner || r == RoleAdmin || r == RoleMember }
+func ValidRole(r Role) bool { return r == RoleOwner || r == RoleAdmin || r == RoleMember }
 
 // CanManage reports whether a role may connect, reconnect and disconnect.
-func CanManage(role string) bool { return role == RoleOwner || role == RoleAdmin }
+func CanManage(role Role) bool { return role == RoleOwner || role == RoleAdmin }
 
 type User struct {
 	ID           int64
@@ -38,7 +31,7 @@ type Workspace struct {
 // Membership is a user's place in a workspace, with the plan's room.
 type Membership struct {
 	Workspace
-	Role        string
+	Role        Role
 	MaxAccounts int
 	LastUsedAt  time.Time // when the person last chose it; zero: never
 }
@@ -77,7 +70,7 @@ func (s *Store) SignUp(ctx context.Context, u User, workspace, plan string, clos
 
 // AddUser creates a user as a member of an existing workspace, or adds an
 // existing user (matched by e-mail; the password is then left unchanged).
-func (s *Store) AddUser(ctx context.Context, u User, workspaceID int64, role string) (User, error) {
+func (s *Store) AddUser(ctx context.Context, u User, workspaceID int64, role Role) (User, error) {
 	if !ValidRole(role) {
 		return u, fmt.Errorf("store: unknown role %q", role)
 	}
@@ -140,7 +133,7 @@ func insertWorkspace(ctx context.Context, tx *sql.Tx, name, plan string, now int
 	return Workspace{ID: id, Name: name, Plan: plan}, err
 }
 
-func insertMember(ctx context.Context, tx *sql.Tx, ws, user int64, role string, now int64) error {
+func insertMember(ctx context.Context, tx *sql.Tx, ws, user int64, role Role, now int64) error {
 	_, err := tx.ExecContext(ctx, "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
 		ws, user, role, now)
 	if isUnique(err) {
@@ -279,25 +272,13 @@ func (s *Store) Plans(ctx context.Context) (map[string]int, error) {
 func (s *Store) Members(ctx context.Context, workspaceID int64) ([]Member, error) {
 	rows, err := s.query(ctx, `SELECT u.id, u.email, u.name, m.role FROM memberships m
 		JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ? ORDER BY m.created_at, u.id`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
-		var m Member
-		if err := rows.Scan(&m.UserID, &m.Email, &m.Name, &m.Role); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(r *sql.Rows) (m Member, err error) { return m, r.Scan(&m.UserID, &m.Email, &m.Name, &m.Role) })
 }
 
 type Member struct {
 	UserID      int64
 	Email, Name string
-	Role        string
+	Role        Role
 }
 
 // CountUsers is the number of users on this install.

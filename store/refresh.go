@@ -34,7 +34,7 @@ type Claim struct {
 	Platform       string
 	PlatformUserID string
 	DisplayName    string
-	Status         string
+	Status         Status
 	GrantSubject   string // who signed in at the platform
 	AttemptID      string
 	Version        int64
@@ -59,12 +59,12 @@ type Result struct {
 	Username, DisplayName, AvatarURL string
 	Scopes                           []string
 	Metadata                         map[string]any
-	Status                           string // active, limited, or needs_reauth (tokens rotated, then a later step failed for good)
+	Status                           Status // active, limited, or needs_reauth (tokens rotated, then a later step failed for good)
 	Problem                          string // last_error; "" when all is well
 	NextCheckAt                      time.Time
-	Outcome                          string // last_outcome
-	Failed                           bool   // tokens saved, but a later step failed: count a failure
-	Event, EventDetail               string // appended to the account's history
+	Outcome                          CheckOutcome // last_outcome
+	Failed                           bool         // tokens saved, but a later step failed: count a failure
+	Event, EventDetail               string       // appended to the account's history
 }
 
 // Failure is a failed check or refresh.
@@ -73,7 +73,7 @@ type Failure struct {
 	Permanent   bool   // needs re-auth; otherwise retry at NextCheckAt
 	Reason      string // in words, for the owner
 	NextCheckAt time.Time
-	Outcome     string
+	Outcome     CheckOutcome
 	// Spread, if set on a Permanent failure, names the other accounts the
 	// same dead sign-in takes down: they are marked in the same transaction.
 	Spread *Spread
@@ -197,7 +197,8 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 	queued := 0
 	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		queued = 0
-		var oldStatus, oldScopes string
+		var oldStatus Status
+		var oldScopes string
 		if err := tx.QueryRowContext(ctx, "SELECT status, scopes FROM social_accounts WHERE id = ? AND attempt_id = ?",
 			c.ID, c.AttemptID).Scan(&oldStatus, &oldScopes); errors.Is(err, sql.ErrNoRows) {
 			return ErrLostLease
@@ -308,7 +309,7 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 // ReleaseLease puts an account back untouched, to be tried at next: for
 // problems that are not the account's (the app's own credentials rejected,
 // the platform asking everyone to wait, shutdown before the call).
-func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome string) error {
+func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome CheckOutcome) error {
 	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET next_check_at = ?,
 			last_outcome = CASE WHEN ? = '' THEN last_outcome ELSE ? END, lease_until = NULL, attempt_id = NULL
@@ -320,9 +321,9 @@ func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outco
 // QueueState is an account's place in the refresh queue.
 type QueueState struct {
 	Platform      string
-	Status        string
+	Status        Status
 	LastError     string
-	LastOutcome   string
+	LastOutcome   CheckOutcome
 	Failures      int
 	Version       int64
 	NextCheckAt   time.Time

@@ -278,9 +278,9 @@ func TestRecordFailure(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name       string
-		status     string
+		status     Status
 		f          Failure
-		wantStatus string
+		wantStatus Status
 		wantEvent  string
 		claimable  bool // again, once due
 	}{

@@ -58,3 +58,21 @@ type cachedReader struct{ s *Store }
 func (c cachedReader) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	return c.s.queryRow(ctx, q, args...)
 }
+
+// collect reads every row of a query with scan and closes the rows: the
+// one loop every list in the store needs.
+func collect[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -96,7 +96,7 @@ func TestWebhookEventsAreQueuedWithTheirCause(t *testing.T) {
 			}
 		}, []string{EventConnected}},
 		{"limited, then working again", func(t *testing.T, s *Store, ws int64, id string) {
-			for _, st := range []string{StatusLimited, StatusActive} {
+			for _, st := range []Status{StatusLimited, StatusActive} {
 				c, _ := s.ClaimOne(ctx, s.now(), id, "me", time.Minute)
 				if err := s.RecordSuccess(ctx, c, Result{Tokens: Tokens{Access: vault.NewToken("act.new")}, Status: st,
 					NextCheckAt: s.now().Add(time.Hour), Event: "checked"}); err != nil {

@@ -76,7 +76,10 @@ func (g BannerGroup) Sentence() string {
 
 func (c Chrome) static(path string) string { return "/static/" + path + "?v=" + c.Asset }
 
-func (c Chrome) hxHeaders() string { return fmt.Sprintf(`{"X-CSRF-Token":%q}`, c.CSRF) }
+func (c Chrome) hxHeaders() string {
+	h, _ := templ.JSONString(map[string]string{"X-CSRF-Token": c.CSRF}) // a map of strings always marshals
+	return h
+}
 
 // Ago renders a past time as people say it: "5 minutes ago".
 func Ago(t, now time.Time) string {

@@ -31,3 +31,14 @@ func LowerFirst(s string) string {
 func Humanize(id string) string {
 	return UpperFirst(strings.ReplaceAll(id, "_", " "))
 }
+
+// JoinAnd lists names as a sentence does: "a", "a and b", "a, b and c".
+func JoinAnd(names []string) string {
+	switch len(names) {
+	case 0:
+		return "nothing"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
