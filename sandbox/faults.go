@@ -143,15 +143,27 @@ func (f *fault) retryAfter() int {
 // with the platform's (brand's) error page; true when the request is
 // answered. It also parses the form every window reads.
 func (s *Sandbox) windowFaulted(w http.ResponseWriter, r *http.Request, endpoint, brand string) bool {
-	if f := s.enter(endpoint); f != nil {
-		if !s.pause(w, r, f) {
-			return true
-		}
-		if f.failing() {
-			s.dialogFault(w, brand, f)
-			return true
-		}
+	if s.faulted(w, r, func(f *fault) { s.dialogFault(w, brand, f) }, endpoint) {
+		return true
 	}
 	_ = r.ParseForm()
+	return false
+}
+
+// faulted plays the fault set on endpoint (extra names the same call more
+// precisely): a slow one waits, a failing one is answered by fail. True
+// when the request is answered.
+func (s *Sandbox) faulted(w http.ResponseWriter, r *http.Request, fail func(*fault), endpoint string, extra ...string) bool {
+	f := s.enter(endpoint, extra...)
+	if f == nil {
+		return false
+	}
+	if !s.pause(w, r, f) {
+		return true
+	}
+	if f.failing() {
+		fail(f)
+		return true
+	}
 	return false
 }

@@ -96,14 +96,8 @@ func (s *Sandbox) graph(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-App-Usage", `{"call_count":1,"total_cputime":1,"total_time":1}`)
 
 	endpoint, extra := graphEndpoint(segs, r)
-	if f := s.enter(endpoint, extra...); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			writeGraphError(w, s.graphFault(r, f, endpoint))
-			return
-		}
+	if s.faulted(w, r, func(f *fault) { writeGraphError(w, s.graphFault(r, f, endpoint)) }, endpoint, extra...) {
+		return
 	}
 
 	get, del := r.Method == http.MethodGet || r.Method == http.MethodHead, r.Method == http.MethodDelete

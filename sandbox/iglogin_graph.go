@@ -35,14 +35,8 @@ func (s *Sandbox) igGraph(w http.ResponseWriter, r *http.Request) {
 	case len(segs) == 1 && segs[0] == "refresh_access_token":
 		endpoint = "instagram.refresh"
 	}
-	if f := s.enter(endpoint); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			writeGraphError(w, s.graphFault(r, f, endpoint))
-			return
-		}
+	if s.faulted(w, r, func(f *fault) { writeGraphError(w, s.graphFault(r, f, endpoint)) }, endpoint) {
+		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		// Developers report this message for a POST to refresh_access_token.

@@ -187,14 +187,8 @@ func (s *Sandbox) igToken(w http.ResponseWriter, r *http.Request) {
 	// The documents' curl example sends multipart (-F); url-encoded works too.
 	// Only the body counts, not the query string.
 	_ = r.ParseMultipartForm(1 << 20)
-	if f := s.enter("instagram.token"); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			writeIGOAuthError(w, igTokenFault(f))
-			return
-		}
+	if s.faulted(w, r, func(f *fault) { writeIGOAuthError(w, igTokenFault(f)) }, "instagram.token") {
+		return
 	}
 	f := r.PostForm
 	switch {

@@ -186,14 +186,8 @@ func (s *Sandbox) tiktokToken(w http.ResponseWriter, r *http.Request) {
 	if gt == "authorization_code" || gt == "refresh_token" {
 		extra = append(extra, "tiktok.token."+gt)
 	}
-	if f := s.enter("tiktok.token", extra...); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			s.writeOAuthError(w, s.tiktokOAuthFault(f))
-			return
-		}
+	if s.faulted(w, r, func(f *fault) { s.writeOAuthError(w, s.tiktokOAuthFault(f)) }, "tiktok.token", extra...) {
+		return
 	}
 	if e := s.tiktokClient(r); e != nil {
 		s.writeOAuthError(w, e)

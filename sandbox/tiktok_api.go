@@ -11,14 +11,8 @@ import (
 // An unknown token still gets {} (RFC 7009 behaviour).
 func (s *Sandbox) tiktokRevoke(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
-	if f := s.enter("tiktok.revoke"); f != nil {
-		if !s.pause(w, r, f) {
-			return
-		}
-		if f.failing() {
-			s.writeOAuthError(w, s.tiktokOAuthFault(f))
-			return
-		}
+	if s.faulted(w, r, func(f *fault) { s.writeOAuthError(w, s.tiktokOAuthFault(f)) }, "tiktok.revoke") {
+		return
 	}
 	if e := s.tiktokClient(r); e != nil {
 		s.writeOAuthError(w, e)
