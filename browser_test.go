@@ -117,8 +117,30 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	// The More menu opens without leaving the page.
 	openMenu(t, ctx, `[data-testid=account]:first-child`)
 	shot(t, ctx, "accounts-more-menu")
-	// Disconnect the first, confirming in the dialog. It opens on "Keep
-	// it", so Enter keeps the account.
+	keepInDialog(t, ctx)
+	disconnectFirstInDialog(t, ctx)
+	reconnectLuma(t, ctx)
+	// Disconnecting the last account brings back the empty state in place.
+	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=more-button]`))
+	openMenu(t, ctx, `[data-testid=account]`)
+	do(t, ctx,
+		chromedp.Click(`[data-testid=disconnect]`),
+		chromedp.WaitVisible(`dialog [data-testid=confirm-disconnect-button]`),
+		chromedp.Click(`dialog [data-testid=confirm-disconnect-button]`),
+		chromedp.WaitVisible(`[data-testid=accounts-empty]`),
+	)
+	if got := text(t, ctx, `[data-testid=usage]`); got != "0 of 3 accounts used" {
+		t.Fatalf("usage after the last disconnect = %q", got)
+	}
+	if strings.Contains(ts.logs.String(), "level=ERROR") {
+		t.Fatalf("server logged errors:\n%s", ts.logs.String())
+	}
+}
+
+// keepInDialog opens the disconnect dialog of the first account, its More
+// menu open. It opens on "Keep it", so Enter keeps the account.
+func keepInDialog(t *testing.T, ctx context.Context) {
+	t.Helper()
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
 		chromedp.WaitVisible(`dialog[data-testid=confirm-disconnect]`),
@@ -131,6 +153,12 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	if n := accountRows(t, ctx); n != 2 {
 		t.Fatalf("Enter in the dialog removed an account: %d left", n)
 	}
+}
+
+// disconnectFirstInDialog disconnects the first account, confirming in the
+// dialog: the list shrinks in place and focus moves to the message.
+func disconnectFirstInDialog(t *testing.T, ctx context.Context) {
+	t.Helper()
 	openMenu(t, ctx, `[data-testid=account]:first-child`)
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account]:first-child [data-testid=disconnect]`),
@@ -154,8 +182,12 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.activeElement && document.activeElement.matches("#flash .flash")`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
 		t.Fatalf("after the disconnect focus is on %q, want the message", focused(t, ctx))
 	}
+}
 
-	// Reconnect the other, a secondary action of a healthy card.
+// reconnectLuma reconnects the remaining account, a secondary action of a
+// healthy card, and opens its details.
+func reconnectLuma(t *testing.T, ctx context.Context) {
+	t.Helper()
 	openMenu(t, ctx, `[data-testid=account]`)
 	do(t, ctx,
 		chromedp.Click(`[data-testid=account] [data-testid=reconnect]`),
@@ -174,21 +206,6 @@ func TestBrowserConnectDisconnectReconnect(t *testing.T) {
 	shot(t, ctx, "details")
 	if got := text(t, ctx, `[data-testid=scopes]`); !strings.Contains(got, "Publish posts to your Pages") {
 		t.Fatalf("details scopes = %q", got)
-	}
-	// Disconnecting the last account brings back the empty state in place.
-	do(t, ctx, chromedp.Navigate(ts.URL+"/settings/accounts"), chromedp.WaitVisible(`[data-testid=more-button]`))
-	openMenu(t, ctx, `[data-testid=account]`)
-	do(t, ctx,
-		chromedp.Click(`[data-testid=disconnect]`),
-		chromedp.WaitVisible(`dialog [data-testid=confirm-disconnect-button]`),
-		chromedp.Click(`dialog [data-testid=confirm-disconnect-button]`),
-		chromedp.WaitVisible(`[data-testid=accounts-empty]`),
-	)
-	if got := text(t, ctx, `[data-testid=usage]`); got != "0 of 3 accounts used" {
-		t.Fatalf("usage after the last disconnect = %q", got)
-	}
-	if strings.Contains(ts.logs.String(), "level=ERROR") {
-		t.Fatalf("server logged errors:\n%s", ts.logs.String())
 	}
 }
 

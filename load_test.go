@@ -92,27 +92,7 @@ func TestLoadWhileRefreshStormRuns(t *testing.T) {
 	sandboxControl(t, ts.URL, "autoconsent", `{"enabled":true,"persona":"dana"}`)
 	ps := make([]*person, people)
 	for i := range ps {
-		p := newPerson(t, ts.URL)
-		res, err := p.submit("/signup", "/signup", url.Values{"name": {"P"}, "email": {fmt.Sprintf("p%d@example.com", i)},
-			"password": {"correct horse battery"}, "workspace": {fmt.Sprint("W", i)}})
-		if err != nil || res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("sign-up %d: %v", i, err)
-		}
-		for _, platform := range []string{"facebook", "instagram"} {
-			res, err := p.connect(platform)
-			if err != nil {
-				t.Fatal(err)
-			}
-			grant := res.Header.Get("Location")
-			_, body, _ := p.do("GET", grant, nil)
-			doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
-			form := url.Values{}
-			doc.Find(`input[name=account]`).Each(func(_ int, s *goquery.Selection) { v, _ := s.Attr("value"); form.Add("account", v) })
-			if res, err := p.submit(grant, grant, form); err != nil || res.StatusCode != http.StatusSeeOther {
-				t.Fatalf("choose: %v", err)
-			}
-		}
-		ps[i] = p
+		ps[i] = signUpWithPages(t, ts.URL, i)
 	}
 	raw, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -124,9 +104,53 @@ func TestLoadWhileRefreshStormRuns(t *testing.T) {
 
 	// Every account due at once, while everybody clicks around for a while.
 	raw.Exec("UPDATE social_accounts SET next_check_at = ?", time.Now().Unix()-1)
-	var requests, failures atomic.Int64
+	requests, failures := clickAround(t, ps, 6*time.Second)
+	var synced int
+	raw.QueryRow("SELECT count(*) FROM social_accounts WHERE last_outcome IN ('checked', 'refreshed', 'reconnected')").Scan(&synced)
+	if failures > 0 {
+		t.Fatalf("%d of %d requests failed", failures, requests)
+	}
+	if logs := ts.logs.String(); strings.Contains(logs, "SQLITE_BUSY") || strings.Contains(logs, "database is locked") || strings.Contains(logs, "level=ERROR") {
+		t.Fatalf("the server logged errors:\n%s", logs)
+	}
+	t.Logf("%d people, %d accounts due at once: %d requests in 6 s, 0 failed; %d accounts checked or renewed meanwhile",
+		people, accounts, requests, synced)
+}
+
+// signUpWithPages signs person i up in a workspace of their own and
+// connects Facebook and Instagram, keeping every account offered.
+func signUpWithPages(t *testing.T, base string, i int) *person {
+	t.Helper()
+	p := newPerson(t, base)
+	res, err := p.submit("/signup", "/signup", url.Values{"name": {"P"}, "email": {fmt.Sprintf("p%d@example.com", i)},
+		"password": {"correct horse battery"}, "workspace": {fmt.Sprint("W", i)}})
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-up %d: %v", i, err)
+	}
+	for _, platform := range []string{"facebook", "instagram"} {
+		res, err := p.connect(platform)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grant := res.Header.Get("Location")
+		_, body, _ := p.do("GET", grant, nil)
+		doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
+		form := url.Values{}
+		doc.Find(`input[name=account]`).Each(func(_ int, s *goquery.Selection) { v, _ := s.Attr("value"); form.Add("account", v) })
+		if res, err := p.submit(grant, grant, form); err != nil || res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("choose: %v", err)
+		}
+	}
+	return p
+}
+
+// clickAround has everybody browse, call the API, reconnect and poll the
+// banner at once for d; it counts the requests and those that failed (no
+// answer, or a 5xx).
+func clickAround(t *testing.T, ps []*person, d time.Duration) (requests, failures int64) {
+	var nreq, nfail atomic.Int64
 	var wg sync.WaitGroup
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	for _, p := range ps {
 		wg.Add(1)
@@ -145,23 +169,14 @@ func TestLoadWhileRefreshStormRuns(t *testing.T) {
 				case 4:
 					res, _, err = p.do("GET", "/banner", nil)
 				}
-				requests.Add(1)
+				nreq.Add(1)
 				if err != nil || res.StatusCode >= 500 {
-					failures.Add(1)
+					nfail.Add(1)
 					t.Logf("request failed: %v %v", err, res)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	var synced int
-	raw.QueryRow("SELECT count(*) FROM social_accounts WHERE last_outcome IN ('checked', 'refreshed', 'reconnected')").Scan(&synced)
-	if failures.Load() > 0 {
-		t.Fatalf("%d of %d requests failed", failures.Load(), requests.Load())
-	}
-	if logs := ts.logs.String(); strings.Contains(logs, "SQLITE_BUSY") || strings.Contains(logs, "database is locked") || strings.Contains(logs, "level=ERROR") {
-		t.Fatalf("the server logged errors:\n%s", logs)
-	}
-	t.Logf("%d people, %d accounts due at once: %d requests in 6 s, 0 failed; %d accounts checked or renewed meanwhile",
-		people, accounts, requests.Load(), synced)
+	return nreq.Load(), nfail.Load()
 }

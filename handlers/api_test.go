@@ -40,10 +40,18 @@ func (k *kit) client(key string) *apiclient.ClientWithResponses {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestAPIThroughGeneratedClient drives the API only through the client
-// built from the description: list (pages, filters, ETag), get, disconnect,
-// and the errors.
-func TestAPIThroughGeneratedClient(t *testing.T) {
+// apiWorkspace is what TestAPIThroughGeneratedClient drives: a workspace
+// with two Facebook Pages and one TikTok account, and two keys, one
+// read-write and one read-only.
+type apiWorkspace struct {
+	k      *kit
+	b      *browser
+	rw, ro *apiclient.ClientWithResponses
+	ctx    context.Context
+}
+
+func newAPIWorkspace(t *testing.T) *apiWorkspace {
+	t.Helper()
 	k, sb := newFlowKit(t)
 	b := k.browser()
 	b.signup("dana@example.com", "Harbor")
@@ -52,13 +60,30 @@ func TestAPIThroughGeneratedClient(t *testing.T) {
 	sb.consent("bloom")
 	b.authorize("tiktok", nil)
 	rw, ro := k.client(b.newKey("publisher", "read_write")), k.client(b.newKey("analytics", "read"))
-	ctx := context.Background()
+	return &apiWorkspace{k: k, b: b, rw: rw, ro: ro, ctx: context.Background()}
+}
 
-	// Pages of two, in a stable order, until next_cursor is null.
+// TestAPIThroughGeneratedClient drives the API only through the client
+// built from the description: list (pages, filters, ETag), get, disconnect,
+// and the errors.
+func TestAPIThroughGeneratedClient(t *testing.T) {
+	w := newAPIWorkspace(t)
+	listPagesInAStableOrder(t, w)
+	listFilters(t, w)
+	bloom, listTag := getAnswersNotModifiedToItsETag(t, w)
+	apiErrorsHaveTheDescribedShape(t, w, bloom)
+	readWriteKeyDisconnects(t, w, bloom, listTag)
+	keysPageShowsAccessAndLastUse(t, w)
+}
+
+// listPagesInAStableOrder reads pages of two, in a stable order, until
+// next_cursor is null.
+func listPagesInAStableOrder(t *testing.T, w *apiWorkspace) {
+	t.Helper()
 	var names []string
 	var cursor *string
 	for range 3 {
-		res, err := ro.ListAccountsWithResponse(ctx, &apiclient.ListAccountsParams{Limit: ptr(2), Cursor: cursor})
+		res, err := w.ro.ListAccountsWithResponse(w.ctx, &apiclient.ListAccountsParams{Limit: ptr(2), Cursor: cursor})
 		if err != nil || res.JSON200 == nil {
 			t.Fatalf("list: %v %d %s", err, res.StatusCode(), res.Body)
 		}
@@ -75,7 +100,10 @@ func TestAPIThroughGeneratedClient(t *testing.T) {
 	if got := strings.Join(names, ","); got != "Harbor Coffee Roasters,Luma Yoga Studio,Bloom Botanics" {
 		t.Fatalf("pages gave %s", got)
 	}
+}
 
+func listFilters(t *testing.T, w *apiWorkspace) {
+	t.Helper()
 	filters := []struct {
 		name   string
 		params apiclient.ListAccountsParams
@@ -90,7 +118,7 @@ func TestAPIThroughGeneratedClient(t *testing.T) {
 	}
 	for _, tc := range filters {
 		t.Run("filter "+tc.name, func(t *testing.T) {
-			res, err := ro.ListAccountsWithResponse(ctx, &tc.params)
+			res, err := w.ro.ListAccountsWithResponse(w.ctx, &tc.params)
 			if err != nil || res.JSON200 == nil || len(res.JSON200.Accounts) != tc.want {
 				t.Fatalf("%v %d %s", err, res.StatusCode(), res.Body)
 			}
@@ -99,24 +127,34 @@ func TestAPIThroughGeneratedClient(t *testing.T) {
 			}
 		})
 	}
+}
 
-	// Get, then get again with its ETag: 304 and no body.
-	list, _ := ro.ListAccountsWithResponse(ctx, &apiclient.ListAccountsParams{Platform: ptr(apiclient.Tiktok)})
-	bloom := list.JSON200.Accounts[0]
-	one, err := ro.GetAccountWithResponse(ctx, bloom.Id, nil)
+// getAnswersNotModifiedToItsETag gets the TikTok account, then gets it
+// again with its ETag: 304 and no body; the TikTok list does the same. It
+// returns the account's id and the list's ETag.
+func getAnswersNotModifiedToItsETag(t *testing.T, w *apiWorkspace) (bloom, listTag string) {
+	t.Helper()
+	list, _ := w.ro.ListAccountsWithResponse(w.ctx, &apiclient.ListAccountsParams{Platform: ptr(apiclient.Tiktok)})
+	bloom = list.JSON200.Accounts[0].Id
+	one, err := w.ro.GetAccountWithResponse(w.ctx, bloom, nil)
 	if err != nil || one.JSON200 == nil || one.JSON200.DisplayName != "Bloom Botanics" || one.JSON200.Status != apiclient.Active {
 		t.Fatalf("get: %v %s", err, one.Body)
 	}
 	etag := one.HTTPResponse.Header.Get("ETag")
-	again, _ := ro.GetAccountWithResponse(ctx, bloom.Id, &apiclient.GetAccountParams{IfNoneMatch: &etag})
+	again, _ := w.ro.GetAccountWithResponse(w.ctx, bloom, &apiclient.GetAccountParams{IfNoneMatch: &etag})
 	if again.StatusCode() != http.StatusNotModified || len(again.Body) != 0 {
 		t.Fatalf("If-None-Match with the current ETag: %d %s", again.StatusCode(), again.Body)
 	}
-	listTag := list.HTTPResponse.Header.Get("ETag")
-	if res, _ := ro.ListAccountsWithResponse(ctx, &apiclient.ListAccountsParams{Platform: ptr(apiclient.Tiktok), IfNoneMatch: &listTag}); res.StatusCode() != http.StatusNotModified {
+	listTag = list.HTTPResponse.Header.Get("ETag")
+	if res, _ := w.ro.ListAccountsWithResponse(w.ctx, &apiclient.ListAccountsParams{Platform: ptr(apiclient.Tiktok), IfNoneMatch: &listTag}); res.StatusCode() != http.StatusNotModified {
 		t.Fatalf("list with its ETag: %d", res.StatusCode())
 	}
+	return bloom, listTag
+}
 
+func apiErrorsHaveTheDescribedShape(t *testing.T, w *apiWorkspace, bloom string) {
+	t.Helper()
+	ctx, ro := w.ctx, w.ro
 	errs := []struct {
 		name string
 		do   func() (int, string)
@@ -124,11 +162,11 @@ func TestAPIThroughGeneratedClient(t *testing.T) {
 		says string
 	}{
 		{"no key", func() (int, string) {
-			r, _ := k.client("").ListAccountsWithResponse(ctx, nil)
+			r, _ := w.k.client("").ListAccountsWithResponse(ctx, nil)
 			return r.StatusCode(), r.JSON401.Error
 		}, 401, "API key"},
 		{"revoked or unknown key", func() (int, string) {
-			r, _ := k.client("osk_nope").GetAccountWithResponse(ctx, bloom.Id, nil)
+			r, _ := w.k.client("osk_nope").GetAccountWithResponse(ctx, bloom, nil)
 			return r.StatusCode(), r.JSON401.Error
 		}, 401, "not valid"},
 		{"unknown account", func() (int, string) {
@@ -144,7 +182,7 @@ func TestAPIThroughGeneratedClient(t *testing.T) {
 			return r.StatusCode(), r.JSON400.Error
 		}, 400, "cursor"},
 		{"read-only key disconnecting", func() (int, string) {
-			r, _ := ro.DisconnectAccountWithResponse(ctx, bloom.Id)
+			r, _ := ro.DisconnectAccountWithResponse(ctx, bloom)
 			return r.StatusCode(), r.JSON403.Error
 		}, 403, "read-only"},
 	}
@@ -161,20 +199,28 @@ func TestAPIThroughGeneratedClient(t *testing.T) {
 			}
 		})
 	}
+}
 
-	// A read-write key disconnects; the account is gone and the list's ETag moves on.
-	if res, err := rw.DisconnectAccountWithResponse(ctx, bloom.Id); err != nil || res.StatusCode() != http.StatusNoContent {
+// readWriteKeyDisconnects: a read-write key disconnects; the account is
+// gone and the list's ETag moves on.
+func readWriteKeyDisconnects(t *testing.T, w *apiWorkspace, bloom, listTag string) {
+	t.Helper()
+	if res, err := w.rw.DisconnectAccountWithResponse(w.ctx, bloom); err != nil || res.StatusCode() != http.StatusNoContent {
 		t.Fatalf("disconnect: %v %d %s", err, res.StatusCode(), res.Body)
 	}
-	if res, _ := ro.GetAccountWithResponse(ctx, bloom.Id, nil); res.StatusCode() != http.StatusNotFound {
+	if res, _ := w.ro.GetAccountWithResponse(w.ctx, bloom, nil); res.StatusCode() != http.StatusNotFound {
 		t.Fatalf("after disconnect: %d", res.StatusCode())
 	}
-	if res, _ := ro.ListAccountsWithResponse(ctx, &apiclient.ListAccountsParams{Platform: ptr(apiclient.Tiktok), IfNoneMatch: &listTag}); res.StatusCode() != http.StatusOK || len(res.JSON200.Accounts) != 0 {
+	if res, _ := w.ro.ListAccountsWithResponse(w.ctx, &apiclient.ListAccountsParams{Platform: ptr(apiclient.Tiktok), IfNoneMatch: &listTag}); res.StatusCode() != http.StatusOK || len(res.JSON200.Accounts) != 0 {
 		t.Fatalf("list after a change with the old ETag: %d", res.StatusCode())
 	}
+}
 
-	// Settings › API keys shows each key's access and last use.
-	doc := parse(t, b.get("/settings/api-keys"))
+// keysPageShowsAccessAndLastUse: Settings › API keys shows each key's
+// access and last use.
+func keysPageShowsAccessAndLastUse(t *testing.T, w *apiWorkspace) {
+	t.Helper()
+	doc := parse(t, w.b.get("/settings/api-keys"))
 	rows := doc.Find("[data-testid=key-row]")
 	if rows.Length() != 2 || !strings.Contains(rows.Eq(1).Find("[data-testid=key-access]").Text(), "Read only") ||
 		!strings.Contains(rows.Eq(0).Find("[data-testid=key-access]").Text(), "disconnect") {

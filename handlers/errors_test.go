@@ -66,25 +66,7 @@ func TestHTMXErrorsAnswerWithAMessage(t *testing.T) {
 			if res.StatusCode != tc.wantStatus {
 				t.Fatalf("status %d, want %d", res.StatusCode, tc.wantStatus)
 			}
-			if got := res.Header.Get("HX-Retarget") + " " + res.Header.Get("HX-Reswap"); got != "#flash innerHTML" {
-				t.Fatalf("HX-Retarget HX-Reswap = %q, want %q", got, "#flash innerHTML")
-			}
-			if got := res.Header.Get("HX-Trigger"); got != tc.wantTrigger {
-				t.Fatalf("HX-Trigger = %q, want %q", got, tc.wantTrigger)
-			}
-			doc := parse(t, res)
-			// The answer is the area's content, not a second area.
-			if doc.Find("#flash, [hx-swap-oob], .sidebar").Length() != 0 {
-				t.Fatal("the answer carries a message area or page chrome of its own")
-			}
-			msgs := doc.Find("[data-testid=flash]")
-			if msgs.Length() != 1 || !msgs.HasClass("flash-error") || msgs.AttrOr("role", "") != "alert" {
-				h, _ := doc.Html()
-				t.Fatalf("want one error alert, got:\n%s", h)
-			}
-			if got := strings.TrimSpace(msgs.Text()); got != tc.wantMessage {
-				t.Fatalf("message %q, want %q", got, tc.wantMessage)
-			}
+			assertFlashAnswer(t, res, tc.wantTrigger, tc.wantMessage)
 		})
 	}
 
@@ -138,5 +120,31 @@ func TestHTMXConfigSwapsErrorAnswers(t *testing.T) {
 	}
 	if swap, _ := rule(204); swap {
 		t.Error("204 swaps")
+	}
+}
+
+// assertFlashAnswer checks an htmx error answer: retargeted into #flash as
+// its content, with the given HX-Trigger and exactly one error alert
+// saying message.
+func assertFlashAnswer(t *testing.T, res *http.Response, trigger, message string) {
+	t.Helper()
+	if got := res.Header.Get("HX-Retarget") + " " + res.Header.Get("HX-Reswap"); got != "#flash innerHTML" {
+		t.Fatalf("HX-Retarget HX-Reswap = %q, want %q", got, "#flash innerHTML")
+	}
+	if got := res.Header.Get("HX-Trigger"); got != trigger {
+		t.Fatalf("HX-Trigger = %q, want %q", got, trigger)
+	}
+	doc := parse(t, res)
+	// The answer is the area's content, not a second area.
+	if doc.Find("#flash, [hx-swap-oob], .sidebar").Length() != 0 {
+		t.Fatal("the answer carries a message area or page chrome of its own")
+	}
+	msgs := doc.Find("[data-testid=flash]")
+	if msgs.Length() != 1 || !msgs.HasClass("flash-error") || msgs.AttrOr("role", "") != "alert" {
+		h, _ := doc.Html()
+		t.Fatalf("want one error alert, got:\n%s", h)
+	}
+	if got := strings.TrimSpace(msgs.Text()); got != message {
+		t.Fatalf("message %q, want %q", got, message)
 	}
 }

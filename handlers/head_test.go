@@ -42,6 +42,31 @@ func TestHeadAnswersEveryGetRoute(t *testing.T) {
 	params := map[string]string{":id": accts[0].ID, ":platform": "tiktok", ":code": "no-such-code", ":token": "no-such-token", ":grant": "no-such-grant"}
 	wildcards := map[string]string{"/static*": "/app.css", "/sandbox/*": "control/personas"}
 
+	paths := getRoutePaths(t, k, params, wildcards)
+	// The chooser with a real grant, and paths no route serves.
+	paths = append(paths, "/settings/accounts/choose/"+grantID, "/no/such/page", "/static/no-such.css")
+	sort.Strings(paths)
+	if len(paths) < 20 {
+		t.Fatalf("only %d GET routes found: %v", len(paths), paths)
+	}
+
+	anon := k.browser()
+	for _, who := range []struct {
+		name string
+		b    *browser
+	}{{"logged in", owner}, {"logged out", anon}} {
+		for _, p := range paths {
+			t.Run(who.name+" "+p, func(t *testing.T) {
+				headMatchesGet(t, who.b, k.srv.URL, p)
+			})
+		}
+	}
+}
+
+// getRoutePaths is every GET route of the kit's table as a path to request,
+// with params for its path parameters and wildcards for its wildcards.
+func getRoutePaths(t *testing.T, k *kit, params, wildcards map[string]string) []string {
+	t.Helper()
 	var paths []string
 	for _, r := range k.echo.Routes() {
 		if r.Method != http.MethodGet {
@@ -66,40 +91,31 @@ func TestHeadAnswersEveryGetRoute(t *testing.T) {
 		}
 		paths = append(paths, strings.Join(segs, "/"))
 	}
-	// The chooser with a real grant, and paths no route serves.
-	paths = append(paths, "/settings/accounts/choose/"+grantID, "/no/such/page", "/static/no-such.css")
-	sort.Strings(paths)
-	if len(paths) < 20 {
-		t.Fatalf("only %d GET routes found: %v", len(paths), paths)
-	}
+	return paths
+}
 
-	anon := k.browser()
-	for _, who := range []struct {
-		name string
-		b    *browser
-	}{{"logged in", owner}, {"logged out", anon}} {
-		for _, p := range paths {
-			t.Run(who.name+" "+p, func(t *testing.T) {
-				get := who.b.get(p)
-				io.Copy(io.Discard, get.Body)
-				status, header, body := rawHead(t, who.b, k.srv.URL+p)
-				if status != get.StatusCode {
-					t.Fatalf("HEAD %s = %d, GET = %d", p, status, get.StatusCode)
-				}
-				if got, want := header.Get("Location"), get.Header.Get("Location"); got != want {
-					t.Errorf("HEAD Location %q, GET %q", got, want)
-				}
-				if got, want := header.Get("Content-Type"), get.Header.Get("Content-Type"); status < 400 && got != want {
-					t.Errorf("HEAD Content-Type %q, GET %q", got, want)
-				}
-				if got := header.Get("Content-Security-Policy"); got == "" {
-					t.Error("HEAD has no Content-Security-Policy")
-				}
-				if len(body) != 0 {
-					t.Errorf("HEAD sent a body of %d bytes: %.80q", len(body), body)
-				}
-			})
-		}
+// headMatchesGet sends GET and then HEAD for p: the same status, Location
+// and (for non-errors) Content-Type, a Content-Security-Policy, and no
+// body on the wire.
+func headMatchesGet(t *testing.T, b *browser, base, p string) {
+	t.Helper()
+	get := b.get(p)
+	io.Copy(io.Discard, get.Body)
+	status, header, body := rawHead(t, b, base+p)
+	if status != get.StatusCode {
+		t.Fatalf("HEAD %s = %d, GET = %d", p, status, get.StatusCode)
+	}
+	if got, want := header.Get("Location"), get.Header.Get("Location"); got != want {
+		t.Errorf("HEAD Location %q, GET %q", got, want)
+	}
+	if got, want := header.Get("Content-Type"), get.Header.Get("Content-Type"); status < 400 && got != want {
+		t.Errorf("HEAD Content-Type %q, GET %q", got, want)
+	}
+	if got := header.Get("Content-Security-Policy"); got == "" {
+		t.Error("HEAD has no Content-Security-Policy")
+	}
+	if len(body) != 0 {
+		t.Errorf("HEAD sent a body of %d bytes: %.80q", len(body), body)
 	}
 }
 

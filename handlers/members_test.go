@@ -297,16 +297,7 @@ func TestRemoveChangeRoleLeave(t *testing.T) {
 		t.Fatalf("gone's page before removal: %d", res.StatusCode)
 	}
 
-	type step struct {
-		name    string
-		b       *browser
-		path    string
-		form    url.Values
-		hx      bool
-		want    int
-		changes bool
-	}
-	steps := []step{
+	steps := []memberStep{
 		{"a member cannot remove", member, "/settings/members/" + ids["gone@example.com"] + "/remove", nil, false, 403, false},
 		{"a member cannot change roles", member, "/settings/members/" + ids["member@example.com"] + "/role", url.Values{"role": {"owner"}}, false, 403, false},
 		{"a member cannot invite", member, "/settings/invitations", url.Values{"email": {"x@example.com"}, "role": {"member"}}, false, 403, false},
@@ -325,35 +316,7 @@ func TestRemoveChangeRoleLeave(t *testing.T) {
 		{"now the first owner may leave (plain)", owner, "/settings/members/leave", nil, false, 303, true},
 	}
 	for _, s := range steps {
-		t.Run(s.name, func(t *testing.T) {
-			before := snapshot(t, k.dbPath) + roles(t, k, ws)
-			f := s.form
-			if f == nil {
-				f = url.Values{}
-			}
-			tok := s.b.csrf("/settings/accounts")
-			var res *http.Response
-			if s.hx {
-				res = s.b.post(s.path, f, "X-CSRF-Token", tok, "HX-Request", "true")
-			} else {
-				f.Set("_csrf", tok)
-				res = s.b.post(s.path, f)
-			}
-			if res.StatusCode != s.want {
-				body, _ := io.ReadAll(res.Body)
-				t.Fatalf("status %d, want %d\n%s", res.StatusCode, s.want, body)
-			}
-			if changed := snapshot(t, k.dbPath)+roles(t, k, ws) != before; changed != s.changes {
-				t.Fatalf("changed = %v, want %v", changed, s.changes)
-			}
-			if s.hx && s.want == 200 {
-				body, _ := io.ReadAll(res.Body)
-				doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
-				if doc.Find("#members-page").Length() != 1 || strings.Contains(string(body), "<html") || doc.Find("#flash[hx-swap-oob]").Length() != 1 {
-					t.Fatal("htmx answer is not the members fragment with its message")
-				}
-			}
-		})
+		t.Run(s.name, func(t *testing.T) { s.run(t, k, ws) })
 	}
 	// Gone's session lost Acme at once: no workspace left, so only invitations.
 	if res := gone.get("/settings/accounts"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/invitations" {
@@ -368,6 +331,49 @@ func TestRemoveChangeRoleLeave(t *testing.T) {
 	got := roles(t, k, ws)
 	if got != "admin@example.com=owner,member@example.com=admin," {
 		t.Fatalf("roles at the end: %s", got)
+	}
+}
+
+// memberStep is one request of TestRemoveChangeRoleLeave: who sends it,
+// with htmx or as a plain form, and whether it may change the database.
+type memberStep struct {
+	name    string
+	b       *browser
+	path    string
+	form    url.Values
+	hx      bool
+	want    int
+	changes bool
+}
+
+func (s memberStep) run(t *testing.T, k *kit, ws int64) {
+	t.Helper()
+	before := snapshot(t, k.dbPath) + roles(t, k, ws)
+	f := s.form
+	if f == nil {
+		f = url.Values{}
+	}
+	tok := s.b.csrf("/settings/accounts")
+	var res *http.Response
+	if s.hx {
+		res = s.b.post(s.path, f, "X-CSRF-Token", tok, "HX-Request", "true")
+	} else {
+		f.Set("_csrf", tok)
+		res = s.b.post(s.path, f)
+	}
+	if res.StatusCode != s.want {
+		body, _ := io.ReadAll(res.Body)
+		t.Fatalf("status %d, want %d\n%s", res.StatusCode, s.want, body)
+	}
+	if changed := snapshot(t, k.dbPath)+roles(t, k, ws) != before; changed != s.changes {
+		t.Fatalf("changed = %v, want %v", changed, s.changes)
+	}
+	if s.hx && s.want == 200 {
+		body, _ := io.ReadAll(res.Body)
+		doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
+		if doc.Find("#members-page").Length() != 1 || strings.Contains(string(body), "<html") || doc.Find("#flash[hx-swap-oob]").Length() != 1 {
+			t.Fatal("htmx answer is not the members fragment with its message")
+		}
 	}
 }
 

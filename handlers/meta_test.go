@@ -14,7 +14,17 @@ import (
 	"omnisocial/sandbox"
 )
 
-func TestMetaCallbacks(t *testing.T) {
+// metaCallbacks is the workspace TestMetaCallbacks calls back about: Dana's
+// two Facebook Pages and a TikTok account, with signed requests from the
+// sandbox for Dana and for Lee.
+type metaCallbacks struct {
+	t           *testing.T
+	k           *kit
+	dana, other string // signed_request values
+}
+
+func newMetaCallbacks(t *testing.T) *metaCallbacks {
+	t.Helper()
 	k, sb := newFlowKit(t)
 	b := k.browser()
 	b.signup("dana@example.com", "Harbor")
@@ -33,48 +43,71 @@ func TestMetaCallbacks(t *testing.T) {
 	json.Unmarshal(sb.control("POST", "signed_request", map[string]any{"persona": "lee"}), &other)
 	// The sandbox dates them by the real clock; the server's must agree.
 	k.clock.Add(time.Since(k.clock.Now()))
+	return &metaCallbacks{t: t, k: k, dana: signed.SignedRequest, other: other.SignedRequest}
+}
 
-	post := func(path, sr string) *http.Response {
-		res, err := http.PostForm(k.srv.URL+path, url.Values{"signed_request": {sr}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { res.Body.Close() })
-		return res
+func (m *metaCallbacks) post(path, sr string) *http.Response {
+	res, err := http.PostForm(m.k.srv.URL+path, url.Values{"signed_request": {sr}})
+	if err != nil {
+		m.t.Fatal(err)
 	}
-	statuses := func() map[string]string {
-		accts, _ := k.st.Accounts(t.Context(), 1)
-		out := map[string]string{}
-		for _, a := range accts {
-			out[a.DisplayName] = string(a.Status)
-		}
-		return out
+	m.t.Cleanup(func() { res.Body.Close() })
+	return res
+}
+
+// statuses is each account's status by display name.
+func (m *metaCallbacks) statuses() map[string]string {
+	accts, _ := m.k.st.Accounts(m.t.Context(), 1)
+	out := map[string]string{}
+	for _, a := range accts {
+		out[a.DisplayName] = string(a.Status)
 	}
-	forged := strings.Replace(signed.SignedRequest, ".", "x.", 1)
-	for _, bad := range []string{"", "garbage", forged, "a." + strings.SplitN(signed.SignedRequest, ".", 2)[1]} {
+	return out
+}
+
+func TestMetaCallbacks(t *testing.T) {
+	m := newMetaCallbacks(t)
+	forgedCallbacksChangeNothing(t, m)
+	deauthorizeMarksOnlyTheSignersAccounts(t, m)
+	dataDeletionRemovesAndReports(t, m)
+}
+
+func forgedCallbacksChangeNothing(t *testing.T, m *metaCallbacks) {
+	t.Helper()
+	forged := strings.Replace(m.dana, ".", "x.", 1)
+	for _, bad := range []string{"", "garbage", forged, "a." + strings.SplitN(m.dana, ".", 2)[1]} {
 		for _, path := range []string{"/oauth/facebook/deauthorize", "/oauth/facebook/data-deletion"} {
-			if res := post(path, bad); res.StatusCode != http.StatusBadRequest {
+			if res := m.post(path, bad); res.StatusCode != http.StatusBadRequest {
 				t.Fatalf("%s with %q: %d, want 400", path, bad, res.StatusCode)
 			}
 		}
 	}
-	if got := statuses(); len(got) != 3 || got["Harbor Coffee Roasters"] != "active" {
+	if got := m.statuses(); len(got) != 3 || got["Harbor Coffee Roasters"] != "active" {
 		t.Fatalf("forged callbacks changed something: %v", got)
 	}
+}
 
-	// Someone else's deauthorization touches none of Dana's accounts.
-	if res := post("/oauth/facebook/deauthorize", other.SignedRequest); res.StatusCode != http.StatusOK {
+// deauthorizeMarksOnlyTheSignersAccounts: someone else's deauthorization
+// touches none of Dana's accounts; Dana's marks her Pages, not TikTok.
+func deauthorizeMarksOnlyTheSignersAccounts(t *testing.T, m *metaCallbacks) {
+	t.Helper()
+	if res := m.post("/oauth/facebook/deauthorize", m.other); res.StatusCode != http.StatusOK {
 		t.Fatalf("deauthorize for lee: %d", res.StatusCode)
 	}
-	if res := post("/oauth/facebook/deauthorize", signed.SignedRequest); res.StatusCode != http.StatusOK {
+	if res := m.post("/oauth/facebook/deauthorize", m.dana); res.StatusCode != http.StatusOK {
 		t.Fatalf("deauthorize: %d", res.StatusCode)
 	}
-	got := statuses()
+	got := m.statuses()
 	if got["Harbor Coffee Roasters"] != "needs_reauth" || got["Luma Yoga Studio"] != "needs_reauth" || got["Bloom Botanics"] != "active" {
 		t.Fatalf("after deauthorize: %v", got)
 	}
+}
 
-	res := post("/oauth/facebook/data-deletion", signed.SignedRequest)
+// dataDeletionRemovesAndReports: a data deletion request removes Dana's
+// Pages and answers with a status page that says what was deleted.
+func dataDeletionRemovesAndReports(t *testing.T, m *metaCallbacks) {
+	t.Helper()
+	res := m.post("/oauth/facebook/data-deletion", m.dana)
 	var answer struct {
 		URL              string `json:"url"`
 		ConfirmationCode string `json:"confirmation_code"`
@@ -83,18 +116,18 @@ func TestMetaCallbacks(t *testing.T) {
 	if res.StatusCode != http.StatusOK || answer.ConfirmationCode == "" || !strings.HasSuffix(answer.URL, "/oauth/facebook/data-deletion/"+answer.ConfirmationCode) {
 		t.Fatalf("data deletion answer: %d %+v", res.StatusCode, answer)
 	}
-	if got := statuses(); len(got) != 1 || got["Bloom Botanics"] != "active" {
+	if got := m.statuses(); len(got) != 1 || got["Bloom Botanics"] != "active" {
 		t.Fatalf("after data deletion: %v", got)
 	}
 	u, _ := url.Parse(answer.URL)
-	status := k.browser().get(u.Path)
+	status := m.k.browser().get(u.Path)
 	if status.StatusCode != http.StatusOK {
 		t.Fatalf("status page: %d", status.StatusCode)
 	}
 	if text := parse(t, status).Find("[data-testid=deletion-status]").Text(); !strings.Contains(text, "2 connected accounts") {
 		t.Fatalf("status page says %q", text)
 	}
-	if res := k.browser().get("/oauth/facebook/data-deletion/unknown"); res.StatusCode != http.StatusNotFound {
+	if res := m.k.browser().get("/oauth/facebook/data-deletion/unknown"); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown code: %d", res.StatusCode)
 	}
 }

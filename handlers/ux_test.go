@@ -224,15 +224,25 @@ func TestManyAccountsSearchFilterPages(t *testing.T) {
 	b := k.browser()
 	b.signup("dana@example.com", "Harbor")
 	seedAccounts(t, k, 45)
-	names := func(doc *goquerySel) []string {
-		return doc.Find("[data-testid=account-name]").Map(func(_ int, s *goquerySel) string { return s.Text() })
-	}
+	pagesOfTwentyWithASearchForm(t, b)
+	searchByNameThenHandle(t, b)
+	filterByPlatformAndStatus(t, k, b)
+	htmxGetsTheListAloneWithItsAddress(t, b)
+	twentyOrFewerHaveNoSearchNorPages(t)
+}
 
+// listedNames is the names in an account list, in order.
+func listedNames(doc *goquerySel) []string {
+	return doc.Find("[data-testid=account-name]").Map(func(_ int, s *goquerySel) string { return s.Text() })
+}
+
+func pagesOfTwentyWithASearchForm(t *testing.T, b *browser) {
+	t.Helper()
 	doc := parse(t, b.get("/settings/accounts"))
 	if doc.Find("form[data-testid=filters][method=get]").Length() != 1 {
 		t.Fatal("no search form over twenty accounts")
 	}
-	if got := len(names(doc.Selection)); got != 20 {
+	if got := len(listedNames(doc.Selection)); got != 20 {
 		t.Fatalf("page 1 shows %d accounts", got)
 	}
 	if got := squash(doc.Find("[data-testid=list-summary]").Text()); got != "Showing 1–20 of 45 accounts" {
@@ -246,26 +256,31 @@ func TestManyAccountsSearchFilterPages(t *testing.T) {
 		t.Fatalf("next = %q", next)
 	}
 	doc = parse(t, b.get("/settings/accounts?page=3"))
-	if got := len(names(doc.Selection)); got != 5 || doc.Find("[data-testid=pager-next]").Length() != 0 {
+	if got := len(listedNames(doc.Selection)); got != 5 || doc.Find("[data-testid=pager-next]").Length() != 0 {
 		t.Fatalf("page 3 shows %d accounts", got)
 	}
+}
 
-	// Search by name, then by handle, case folded.
-	doc = parse(t, b.get("/settings/accounts?q=account+04"))
-	if got := strings.Join(names(doc.Selection), ","); got != "Account 040,Account 045,Account 041,Account 042,Account 043,Account 044" { // by platform, then name
+// searchByNameThenHandle searches by name, then by handle, case folded.
+func searchByNameThenHandle(t *testing.T, b *browser) {
+	t.Helper()
+	doc := parse(t, b.get("/settings/accounts?q=account+04"))
+	if got := strings.Join(listedNames(doc.Selection), ","); got != "Account 040,Account 045,Account 041,Account 042,Account 043,Account 044" { // by platform, then name
 		t.Fatalf("search found %s", got)
 	}
 	if v, _ := doc.Find("[data-testid=filter-q]").Attr("value"); v != "account 04" {
 		t.Fatalf("the search box forgot its words: %q", v)
 	}
 	doc = parse(t, b.get("/settings/accounts?q=ACCT007"))
-	if got := strings.Join(names(doc.Selection), ","); got != "Account 007" {
+	if got := strings.Join(listedNames(doc.Selection), ","); got != "Account 007" {
 		t.Fatalf("handle search found %s", got)
 	}
+}
 
-	// Filters by platform and by status.
-	doc = parse(t, b.get("/settings/accounts?platform=instagram"))
-	if got := len(names(doc.Selection)); got != 9 {
+func filterByPlatformAndStatus(t *testing.T, k *kit, b *browser) {
+	t.Helper()
+	doc := parse(t, b.get("/settings/accounts?platform=instagram"))
+	if got := len(listedNames(doc.Selection)); got != 9 {
 		t.Fatalf("%d Instagram accounts, want 9", got)
 	}
 	if got := squash(doc.Find("[data-testid=filter-platform] option[selected]").Text()); got != "Instagram (9)" {
@@ -276,34 +291,42 @@ func TestManyAccountsSearchFilterPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc = parse(t, b.get("/settings/accounts?status=needs_reauth"))
-	if got := strings.Join(names(doc.Selection), ","); got != "Account 003,Account 033" {
+	if got := strings.Join(listedNames(doc.Selection), ","); got != "Account 003,Account 033" {
 		t.Fatalf("needs re-auth filter found %s", got)
 	}
 	doc = parse(t, b.get("/settings/accounts?status=needs_reauth&platform=instagram"))
 	if doc.Find("[data-testid=accounts-no-match]").Length() != 1 {
 		t.Fatal("no empty state for a filter matching nothing")
 	}
+}
 
-	// htmx: the list alone, with the address to show.
+// htmxGetsTheListAloneWithItsAddress: htmx gets the list alone, with the
+// address to show.
+func htmxGetsTheListAloneWithItsAddress(t *testing.T, b *browser) {
+	t.Helper()
 	res := b.get("/settings/accounts/list?q=account+04&page=1", "HX-Request", "true")
 	if got := res.Header.Get("HX-Replace-Url"); got != "/settings/accounts?q=account+04" {
 		t.Fatalf("HX-Replace-Url = %q", got)
 	}
 	frag := parse(t, res)
-	if frag.Find(".sidebar").Length() != 0 || len(names(frag.Selection)) != 6 {
+	if frag.Find(".sidebar").Length() != 0 || len(listedNames(frag.Selection)) != 6 {
 		t.Fatal("the fragment is not the filtered list alone")
 	}
 	if hx, _ := frag.Find("#accounts").Attr("hx-get"); hx != "/settings/accounts/list?q=account+04" {
 		t.Fatalf("the list reloads as %q, losing its search", hx)
 	}
+}
 
-	// Twenty or fewer: no search, no pages.
+// twentyOrFewerHaveNoSearchNorPages: twenty or fewer accounts get no
+// search and no pages.
+func twentyOrFewerHaveNoSearchNorPages(t *testing.T) {
+	t.Helper()
 	k2 := newKit(t)
 	b2 := k2.browser()
 	b2.signup("sam@example.com", "Small")
 	seedAccounts(t, k2, 20)
-	doc = parse(t, b2.get("/settings/accounts"))
-	if doc.Find("[data-testid=filters]").Length() != 0 || doc.Find("[data-testid=pager]").Length() != 0 || len(names(doc.Selection)) != 20 {
+	doc := parse(t, b2.get("/settings/accounts"))
+	if doc.Find("[data-testid=filters]").Length() != 0 || doc.Find("[data-testid=pager]").Length() != 0 || len(listedNames(doc.Selection)) != 20 {
 		t.Fatal("a short list grew a search or pages")
 	}
 }

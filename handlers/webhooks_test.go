@@ -113,6 +113,26 @@ func TestWebhookDeliveries(t *testing.T) {
 	b.signup("dana@example.com", "Harbor")
 	hook, secret := b.addWebhook(rcv.srv.URL+"/hooks/omnisocial", "account.connected", "account.disconnected", "account.reconnected")
 
+	connectThreeThenDisconnectHarbor(t, k, b, sb)
+	s := k.sender(timeout)
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := s.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k.clock.Add(2 * time.Minute) // past the next backoff
+	}
+	got := rcv.requests()
+	deliveredSignedInOrderAndDescribed(t, k, secret, got)
+	first := pageListsAttemptsAndAnswers(t, b, hook)
+	resendSendsTheSameMessage(t, b, hook, first, s, rcv, got)
+	noTokenReachesTheReceiver(t, rcv, sb)
+}
+
+// connectThreeThenDisconnectHarbor connects Harbor and Luma on Facebook
+// and Bloom on TikTok, then disconnects Harbor: four account events.
+func connectThreeThenDisconnectHarbor(t *testing.T, k *kit, b *browser, sb *sandboxCtl) {
+	t.Helper()
 	sb.consent("dana")
 	b.choose(b.authorize("facebook", nil).Header.Get("Location"), harbor, luma)
 	sb.consent("bloom")
@@ -125,16 +145,13 @@ func TestWebhookDeliveries(t *testing.T) {
 		}
 	}
 	b.form("/settings/accounts", "/settings/accounts/"+harborID+"/disconnect", url.Values{})
+}
 
-	s := k.sender(timeout)
-	ctx := context.Background()
-	for i := 0; i < 10; i++ {
-		if _, err := s.Drain(ctx); err != nil {
-			t.Fatal(err)
-		}
-		k.clock.Add(2 * time.Minute) // past the next backoff
-	}
-	got := rcv.requests()
+// deliveredSignedInOrderAndDescribed checks what the receiver got: four
+// messages and two retries, signed, shaped as described, in order per
+// account.
+func deliveredSignedInOrderAndDescribed(t *testing.T, k *kit, secret string, got []received) {
+	t.Helper()
 	if len(got) != 4+2 {
 		t.Fatalf("%d requests, want 4 messages and 2 retries", len(got))
 	}
@@ -176,8 +193,12 @@ func TestWebhookDeliveries(t *testing.T) {
 	if m.Data.Account["platform"] != "facebook" && m.Data.Account["platform"] != "tiktok" || m.Data.Account["connected_by"] != "dana@example.com" {
 		t.Fatalf("account in message: %v", m.Data.Account)
 	}
+}
 
-	// The webhook's page lists each message with its attempts and answers.
+// pageListsAttemptsAndAnswers: the webhook's page lists each message with
+// its attempts and answers. It returns the first message's row.
+func pageListsAttemptsAndAnswers(t *testing.T, b *browser, hook string) *goquerySel {
+	t.Helper()
 	doc := parse(t, b.get("/settings/webhooks/"+hook))
 	rows := doc.Find("[data-testid=delivery]")
 	if rows.Length() != 4 {
@@ -192,20 +213,29 @@ func TestWebhookDeliveries(t *testing.T) {
 	if state := strings.TrimSpace(first.Find("[data-testid=delivery-state]").Text()); state != "Delivered" {
 		t.Fatalf("state %q", state)
 	}
+	return first
+}
 
-	// A person resends one: the same id and body again.
+// resendSendsTheSameMessage: a person resends one (the first message's
+// row): the same id and body again.
+func resendSendsTheSameMessage(t *testing.T, b *browser, hook string, first *goquerySel, s *webhook.Sender, rcv *receiver, got []received) {
+	t.Helper()
 	resend, _ := first.Find("form").Attr("action")
 	if res := b.form("/settings/webhooks/"+hook, resend, url.Values{}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("resend: %d", res.StatusCode)
 	}
-	s.Drain(ctx)
+	s.Drain(context.Background())
 	again := rcv.requests()
 	if len(again) != len(got)+1 || again[len(again)-1].header.Get("webhook-id") != got[0].header.Get("webhook-id") ||
 		!bytes.Equal(again[len(again)-1].body, got[0].body) {
 		t.Fatal("the resent message is not the same message")
 	}
+}
 
-	// Not one byte the receiver got holds a token the sandbox issued.
+// noTokenReachesTheReceiver: not one byte the receiver got holds a token
+// the sandbox issued.
+func noTokenReachesTheReceiver(t *testing.T, rcv *receiver, sb *sandboxCtl) {
+	t.Helper()
 	rcv.mu.Lock()
 	raw := rcv.raw.Bytes()
 	rcv.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,30 +24,35 @@ func graphErr(code, sub int, extra string) string {
 	return fmt.Sprintf(`{"error":{"message":"m","type":"OAuthException","code":%d,"error_subcode":%d%s,"fbtrace_id":"Ab"}}`, code, sub, extra)
 }
 
+// classCase is one canned platform answer for TestClassification and the
+// error Check or Exchange must make of it.
+type classCase struct {
+	name        string
+	p           Platform
+	exchange    bool
+	routes      map[string]canned
+	timeout     time.Duration
+	kind        Kind
+	code        string
+	reason      string
+	retry       time.Duration
+	wantChecked bool // TikTok: rotated credentials returned with the error
+}
+
 // TestClassification feeds canned platform answers to Check and Exchange and
 // checks the kind, code and retry hint, and that no error text leaks.
 func TestClassification(t *testing.T) {
-	node := "GET /v26.0/1091"
-	debug := "GET /v26.0/debug_token"
-	fbToken := "POST /v26.0/oauth/access_token"
-	fbLong := "GET /v26.0/oauth/access_token"
-	ttTok := "POST /v2/oauth/token/"
-	ttInfo := "GET /v2/user/info/"
-	ok := canned{body: debugOK}
-	tt := canned{body: ttTokenOK}
+	for _, tc := range slices.Concat(graphCheckCases(), graphExchangeCases(), tikTokCases()) {
+		t.Run(tc.name, tc.run)
+	}
+}
 
-	tests := []struct {
-		name        string
-		p           Platform
-		exchange    bool
-		routes      map[string]canned
-		timeout     time.Duration
-		kind        Kind
-		code        string
-		reason      string
-		retry       time.Duration
-		wantChecked bool // TikTok: rotated credentials returned with the error
-	}{
+// graphCheckCases are Graph answers to Check: debug_token, then the
+// profile call.
+func graphCheckCases() []classCase {
+	debug, node := "GET /v26.0/debug_token", "GET /v26.0/1091"
+	ok := canned{body: debugOK}
+	return []classCase{
 		// Graph: debug_token
 		{name: "debug_token 190/460", p: Facebook, kind: Permanent, code: "190/460", reason: "password was changed",
 			routes: map[string]canned{debug: {body: `{"data":{"is_valid":false,"error":{"code":190,"subcode":460,"message":"x"}}}`}}},
@@ -105,7 +111,12 @@ func TestClassification(t *testing.T) {
 			routes: map[string]canned{debug: ok, node: {status: 429, header: map[string]string{"Retry-After": "120"}}}},
 		{name: "debug_token timeout", p: Facebook, kind: Transient, code: "timeout", timeout: 100 * time.Millisecond,
 			routes: map[string]canned{debug: {body: debugOK, delay: time.Second}}},
+	}
+}
 
+func graphExchangeCases() []classCase {
+	fbToken, fbLong := "POST /v26.0/oauth/access_token", "GET /v26.0/oauth/access_token"
+	return []classCase{
 		// Graph: exchange
 		{name: "exchange 200 without access_token", p: Facebook, exchange: true, kind: Transient, code: "no_access_token",
 			routes: map[string]canned{fbToken: {body: `{"token_type":"bearer","expires_in":3600}`}}},
@@ -120,7 +131,15 @@ func TestClassification(t *testing.T) {
 				fbLong: {body: `{}`, delay: time.Second}}},
 		{name: "exchange timeout", p: Facebook, exchange: true, kind: Transient, code: "timeout", timeout: 100 * time.Millisecond,
 			routes: map[string]canned{fbToken: {body: `{}`, delay: time.Second}}},
+	}
+}
 
+// tikTokCases are TikTok answers at the token endpoint (Check refreshes,
+// Exchange trades a code), then at user info after a successful refresh.
+func tikTokCases() []classCase {
+	ttTok, ttInfo := "POST /v2/oauth/token/", "GET /v2/user/info/"
+	tt := canned{body: ttTokenOK}
+	return []classCase{
 		// TikTok: token endpoint
 		{name: "invalid_grant 400", p: TikTok, kind: Permanent, code: "invalid_grant", reason: "refresh token",
 			routes: map[string]canned{ttTok: {status: 400, body: `{"error":"invalid_grant","error_description":"Refresh token is invalid or expired.","log_id":"1"}`}}},
@@ -158,56 +177,57 @@ func TestClassification(t *testing.T) {
 		{name: "userinfo 500 internal_error", p: TikTok, kind: Transient, code: "internal_error", wantChecked: true,
 			routes: map[string]canned{ttTok: tt, ttInfo: {status: 500, body: `{"data":{},"error":{"code":"internal_error","message":"x"}}`}}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv, _ := fakeServer(t, tc.routes)
-			cfg := testConfig(srv.URL)
-			if tc.timeout > 0 {
-				cfg.Meta.HTTPClient.Timeout = tc.timeout
-			}
-			a := New(tc.p, cfg, testRedirect)
-			var err error
-			var checked *Checked
-			switch {
-			case tc.exchange:
-				_, err = a.Exchange(ctxT(t), authCode, "")
-			case tc.p == TikTok:
-				checked, err = a.Check(ctxT(t), Credentials{AccessToken: vault.NewToken(accessTok),
-					RefreshToken: vault.NewToken(refreshTok), PlatformUserID: "open-1"})
-			default:
-				checked, err = a.Check(ctxT(t), Credentials{AccessToken: vault.NewToken(pageToken), PlatformUserID: "1091",
-					Metadata: map[string]any{MetaPageID: "55"}})
-			}
-			e, ok := errors.AsType[*Error](err)
-			if !ok {
-				t.Fatalf("err = %v (%T), want *Error", err, err)
-			}
-			if e.Kind != tc.kind || e.Code != tc.code || e.Platform != tc.p {
-				t.Errorf("got %s/%s/%s, want %s/%s/%s", e.Platform, e.Kind, e.Code, tc.p, tc.kind, tc.code)
-			}
-			if e.Reason == "" || !strings.Contains(e.Reason, tc.reason) {
-				t.Errorf("reason %q, want it to contain %q", e.Reason, tc.reason)
-			}
-			if e.RetryAfter != tc.retry {
-				t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, tc.retry)
-			}
-			if tc.kind == Transient != IsTransient(err) || tc.kind == Permanent != IsPermanent(err) {
-				t.Errorf("IsTransient/IsPermanent disagree with kind %s", e.Kind)
-			}
-			if tc.code == "timeout" && !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("timeout error does not match context.DeadlineExceeded")
-			}
-			assertClean(t, "error", fmt.Sprintf("%v | %+v | %#v", err, err, err))
-			if (checked != nil) != tc.wantChecked {
-				t.Fatalf("checked = %v, want non-nil %v", checked != nil, tc.wantChecked)
-			}
-			if checked != nil {
-				c := checked.Credentials
-				if c.AccessToken.Reveal() != newAccess || c.RefreshToken.Reveal() != newRefresh || c.Expiry.IsZero() || c.RefreshExpiry.IsZero() {
-					t.Errorf("rotated credentials not returned with the error: %+v", c)
-				}
-			}
-		})
+}
+
+// run calls Check (or Exchange) against the case's canned answers and
+// checks the *Error that comes back.
+func (c classCase) run(t *testing.T) {
+	srv, _ := fakeServer(t, c.routes)
+	cfg := testConfig(srv.URL)
+	if c.timeout > 0 {
+		cfg.Meta.HTTPClient.Timeout = c.timeout
+	}
+	a := New(c.p, cfg, testRedirect)
+	var err error
+	var checked *Checked
+	switch {
+	case c.exchange:
+		_, err = a.Exchange(ctxT(t), authCode, "")
+	case c.p == TikTok:
+		checked, err = a.Check(ctxT(t), Credentials{AccessToken: vault.NewToken(accessTok),
+			RefreshToken: vault.NewToken(refreshTok), PlatformUserID: "open-1"})
+	default:
+		checked, err = a.Check(ctxT(t), Credentials{AccessToken: vault.NewToken(pageToken), PlatformUserID: "1091",
+			Metadata: map[string]any{MetaPageID: "55"}})
+	}
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		t.Fatalf("err = %v (%T), want *Error", err, err)
+	}
+	if e.Kind != c.kind || e.Code != c.code || e.Platform != c.p {
+		t.Errorf("got %s/%s/%s, want %s/%s/%s", e.Platform, e.Kind, e.Code, c.p, c.kind, c.code)
+	}
+	if e.Reason == "" || !strings.Contains(e.Reason, c.reason) {
+		t.Errorf("reason %q, want it to contain %q", e.Reason, c.reason)
+	}
+	if e.RetryAfter != c.retry {
+		t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, c.retry)
+	}
+	if c.kind == Transient != IsTransient(err) || c.kind == Permanent != IsPermanent(err) {
+		t.Errorf("IsTransient/IsPermanent disagree with kind %s", e.Kind)
+	}
+	if c.code == "timeout" && !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("timeout error does not match context.DeadlineExceeded")
+	}
+	assertClean(t, "error", fmt.Sprintf("%v | %+v | %#v", err, err, err))
+	if (checked != nil) != c.wantChecked {
+		t.Fatalf("checked = %v, want non-nil %v", checked != nil, c.wantChecked)
+	}
+	if checked != nil {
+		c := checked.Credentials
+		if c.AccessToken.Reveal() != newAccess || c.RefreshToken.Reveal() != newRefresh || c.Expiry.IsZero() || c.RefreshExpiry.IsZero() {
+			t.Errorf("rotated credentials not returned with the error: %+v", c)
+		}
 	}
 }
 

@@ -49,16 +49,20 @@ func TestSandboxRevoked(t *testing.T) {
 	}
 }
 
+// faultCase is one fault the sandbox injects at an endpoint and the error
+// Check (or Exchange) must make of it.
+type faultCase struct {
+	p           Platform
+	endpoint    string
+	kind        string
+	exchange    bool
+	want        Kind
+	retry       time.Duration // exact when > 0; -1: any positive
+	wantChecked bool
+}
+
 func TestSandboxFaults(t *testing.T) {
-	tests := []struct {
-		p           Platform
-		endpoint    string
-		kind        string
-		exchange    bool
-		want        Kind
-		retry       time.Duration // exact when > 0; -1: any positive
-		wantChecked bool
-	}{
+	tests := []faultCase{
 		{p: Facebook, endpoint: "meta.debug_token", kind: "429", want: Transient, retry: -1},
 		{p: Facebook, endpoint: "meta.node", kind: "rate_limit", want: Transient, retry: -1},
 		{p: Instagram, endpoint: "meta.node", kind: "5xx", want: Transient},
@@ -81,53 +85,58 @@ func TestSandboxFaults(t *testing.T) {
 		if tc.exchange {
 			name += "/exchange"
 		}
-		t.Run(name, func(t *testing.T) {
-			e := newSandbox(t)
-			e.cfg.Meta.HTTPClient.Timeout = 500 * time.Millisecond // the timeout fault outlasts it
-			persona := map[Platform]string{Facebook: "dana", Instagram: "dana", TikTok: "bloom"}[tc.p]
-			fault := map[string]any{"endpoint": tc.endpoint, "kind": tc.kind, "count": 1, "retry_after": 30}
-			var err error
-			var ck *Checked
-			var creds Credentials
-			a := e.adapter(tc.p)
-			if tc.exchange {
-				verifier := oauth2.GenerateVerifier()
-				q := e.authorize(a, map[string]any{"persona": persona}, verifier)
-				e.control("faults", fault)
-				_, err = a.Exchange(t.Context(), q.Get("code"), verifier)
-			} else {
-				var g *Grant
-				a, g = e.connect(tc.p, persona)
-				creds = g.Accounts[0].Credentials
-				e.control("faults", fault)
-				ck, err = a.Check(t.Context(), creds)
-			}
-			er, ok := errors.AsType[*Error](err)
-			if !ok || er.Kind != tc.want {
-				t.Fatalf("err = %v, want %s", err, tc.want)
-			}
-			if tc.retry > 0 && er.RetryAfter != tc.retry || tc.retry < 0 && er.RetryAfter <= 0 {
-				t.Errorf("RetryAfter = %v, want %v", er.RetryAfter, tc.retry)
-			}
-			if tc.kind == "timeout" && er.Code != "timeout" {
-				t.Errorf("code %q, want timeout", er.Code)
-			}
-			e.assertNoSandboxToken("error", fmt.Sprintf("%v %+v %#v", err, err, err))
-			if (ck != nil) != tc.wantChecked {
-				t.Fatalf("checked returned = %v, want %v", ck != nil, tc.wantChecked)
-			}
-			if tc.exchange || tc.want == Permanent {
-				return
-			}
-			// The account survives a transient fault: the next check passes,
-			// with the rotated credentials if the failed one returned them.
-			if ck != nil {
-				creds = ck.Credentials
-			}
-			if _, err := a.Check(t.Context(), creds); err != nil {
-				t.Errorf("Check after the fault: %v", err)
-			}
-		})
+		t.Run(name, tc.run)
+	}
+}
+
+// run connects (or authorizes) through the sandbox, injects the fault,
+// checks the *Error, and that a transient fault leaves the account
+// checkable.
+func (c faultCase) run(t *testing.T) {
+	e := newSandbox(t)
+	e.cfg.Meta.HTTPClient.Timeout = 500 * time.Millisecond // the timeout fault outlasts it
+	persona := map[Platform]string{Facebook: "dana", Instagram: "dana", TikTok: "bloom"}[c.p]
+	fault := map[string]any{"endpoint": c.endpoint, "kind": c.kind, "count": 1, "retry_after": 30}
+	var err error
+	var ck *Checked
+	var creds Credentials
+	a := e.adapter(c.p)
+	if c.exchange {
+		verifier := oauth2.GenerateVerifier()
+		q := e.authorize(a, map[string]any{"persona": persona}, verifier)
+		e.control("faults", fault)
+		_, err = a.Exchange(t.Context(), q.Get("code"), verifier)
+	} else {
+		var g *Grant
+		a, g = e.connect(c.p, persona)
+		creds = g.Accounts[0].Credentials
+		e.control("faults", fault)
+		ck, err = a.Check(t.Context(), creds)
+	}
+	er, ok := errors.AsType[*Error](err)
+	if !ok || er.Kind != c.want {
+		t.Fatalf("err = %v, want %s", err, c.want)
+	}
+	if c.retry > 0 && er.RetryAfter != c.retry || c.retry < 0 && er.RetryAfter <= 0 {
+		t.Errorf("RetryAfter = %v, want %v", er.RetryAfter, c.retry)
+	}
+	if c.kind == "timeout" && er.Code != "timeout" {
+		t.Errorf("code %q, want timeout", er.Code)
+	}
+	e.assertNoSandboxToken("error", fmt.Sprintf("%v %+v %#v", err, err, err))
+	if (ck != nil) != c.wantChecked {
+		t.Fatalf("checked returned = %v, want %v", ck != nil, c.wantChecked)
+	}
+	if c.exchange || c.want == Permanent {
+		return
+	}
+	// The account survives a transient fault: the next check passes,
+	// with the rotated credentials if the failed one returned them.
+	if ck != nil {
+		creds = ck.Credentials
+	}
+	if _, err := a.Check(t.Context(), creds); err != nil {
+		t.Errorf("Check after the fault: %v", err)
 	}
 }
 

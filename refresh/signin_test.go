@@ -80,22 +80,7 @@ func TestDeadSignInMarksEveryAccount(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			other := e.otherWorkspace("sam@example.com")
-			// first: one sign-in's accounts in this workspace (the first is
-			// checked); second: the same person's other sign-ins, here and in
-			// another workspace; bystanders: somebody else's.
-			first := e.connect(tc.platform, tc.persona)
-			var second, bystanders []string
-			shared := providers.Describe(tc.platform).SharesSignIn() // a Facebook sign-in serves Instagram too
-			if !shared {
-				second = other.connect(tc.platform, tc.persona)
-				bystanders = other.connect(tc.platform, "river")
-			} else {
-				second = append(e.connect(providers.Instagram, tc.persona), other.connect(providers.Instagram, tc.persona)...)
-				bystanders = slices.DeleteFunc(e.connect(providers.Facebook, "lee"), func(id string) bool { return slices.Contains(first, id) })
-			}
-			if len(first) < 1 || len(second) == 0 || len(bystanders) == 0 || shared && len(first) < 2 {
-				t.Fatalf("setup: %d %d %d accounts", len(first), len(second), len(bystanders))
-			}
+			first, second, bystanders := connectSignIns(t, e, other, tc.platform, tc.persona)
 			tc.kill(e, first, second)
 
 			// One account is checked (Check now); its check decides for all.
@@ -111,17 +96,7 @@ func TestDeadSignInMarksEveryAccount(t *testing.T) {
 				wantDead = append(wantDead, second...)
 			}
 			for _, id := range wantDead {
-				q := e.state(id)
-				if q.Status != store.StatusNeedsReauth || q.LastError != checked.LastError || !q.LeaseUntil.IsZero() {
-					t.Errorf("%s: %+v, want needs re-auth with %q", id, q, checked.LastError)
-				}
-				evs, _ := e.st.Events(context.Background(), e.ws, id, 5)
-				if len(evs) == 0 {
-					evs, _ = e.st.Events(context.Background(), other.ws, id, 5)
-				}
-				if len(evs) == 0 || evs[0].Kind != "needs_reauth" || evs[0].Detail != checked.LastError {
-					t.Errorf("%s: no needs_reauth event with the reason: %+v", id, evs)
-				}
+				assertMarkedWithReason(t, e, other, id, checked.LastError)
 			}
 			alive := bystanders
 			if !tc.secondDies {
@@ -133,6 +108,45 @@ func TestDeadSignInMarksEveryAccount(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// connectSignIns connects, for persona on p, first: one sign-in's accounts
+// in this workspace (the first is checked); second: the same person's
+// other sign-ins, here and in another workspace; bystanders: somebody
+// else's.
+func connectSignIns(t *testing.T, e *env, other workspace, p providers.Platform, persona string) (first, second, bystanders []string) {
+	t.Helper()
+	first = e.connect(p, persona)
+	shared := providers.Describe(p).SharesSignIn() // a Facebook sign-in serves Instagram too
+	if !shared {
+		second = other.connect(p, persona)
+		bystanders = other.connect(p, "river")
+	} else {
+		second = append(e.connect(providers.Instagram, persona), other.connect(providers.Instagram, persona)...)
+		bystanders = slices.DeleteFunc(e.connect(providers.Facebook, "lee"), func(id string) bool { return slices.Contains(first, id) })
+	}
+	if len(first) < 1 || len(second) == 0 || len(bystanders) == 0 || shared && len(first) < 2 {
+		t.Fatalf("setup: %d %d %d accounts", len(first), len(second), len(bystanders))
+	}
+	return first, second, bystanders
+}
+
+// assertMarkedWithReason checks that account id (in e's workspace or in
+// other) needs re-auth with reason, holds no lease, and has a needs_reauth
+// event saying so.
+func assertMarkedWithReason(t *testing.T, e *env, other workspace, id, reason string) {
+	t.Helper()
+	q := e.state(id)
+	if q.Status != store.StatusNeedsReauth || q.LastError != reason || !q.LeaseUntil.IsZero() {
+		t.Errorf("%s: %+v, want needs re-auth with %q", id, q, reason)
+	}
+	evs, _ := e.st.Events(context.Background(), e.ws, id, 5)
+	if len(evs) == 0 {
+		evs, _ = e.st.Events(context.Background(), other.ws, id, 5)
+	}
+	if len(evs) == 0 || evs[0].Kind != "needs_reauth" || evs[0].Detail != reason {
+		t.Errorf("%s: no needs_reauth event with the reason: %+v", id, evs)
 	}
 }
 

@@ -77,6 +77,15 @@ func TestMetaAccounts(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
+	checkMetaPages(t, r)
+	checkMetaAccountsPaging(t, e, tok)
+	checkMetaAccountsSelection(t, e)
+}
+
+// checkMetaPages checks dana's four Pages in full: a token, tasks and a
+// picture each, and the Instagram account on the two linked ones only.
+func checkMetaPages(t *testing.T, r resp) {
+	t.Helper()
 	m := r.JSON(t)
 	data := m["data"].([]any)
 	if len(data) != 4 {
@@ -112,8 +121,12 @@ func TestMetaAccounts(t *testing.T) {
 	if strings.Contains(string(r.Body), `"instagram_business_account":null`) {
 		t.Errorf("null instagram_business_account")
 	}
+}
 
-	// Paging: limit 3 ⇒ next, then the last page with previous but no next.
+// checkMetaAccountsPaging: limit 3 ⇒ next, then the last page with
+// previous but no next.
+func checkMetaAccountsPaging(t *testing.T, e *env, tok string) {
+	t.Helper()
 	p1 := e.graphGet("me/accounts", tok, "fields", "id,name", "limit", "3").JSON(t)
 	paging := p1["paging"].(map[string]any)
 	cur := paging["cursors"].(map[string]any)
@@ -143,8 +156,12 @@ func TestMetaAccounts(t *testing.T) {
 	if len(p0["data"].([]any)) != 3 {
 		t.Errorf("previous page: %v", p0)
 	}
+}
 
-	// Person without Pages; Page selection honoured; no pages_show_list ⇒ empty.
+// checkMetaAccountsSelection: a person without Pages; the Page selection
+// honoured; no pages_show_list ⇒ empty.
+func checkMetaAccountsSelection(t *testing.T, e *env) {
+	t.Helper()
 	sam := e.metaUserToken("sam", fbScopes)
 	if d := e.graphGet("me/accounts", sam).JSON(t); len(d["data"].([]any)) != 0 || d["paging"] != nil {
 		t.Errorf("sam: %v", d)

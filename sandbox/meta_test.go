@@ -187,6 +187,26 @@ func TestMetaPKCE(t *testing.T) {
 	}
 }
 
+// metaAppToken is the sandbox app's own token, app id|app secret.
+const metaAppToken = DevMetaAppID + "|" + DevMetaAppSecret
+
+// fbExchangePath is the request that trades a user token for a long-lived one.
+func fbExchangePath(short string) string {
+	return "/sandbox/graph.facebook.com/v26.0/oauth/access_token?" + url.Values{"grant_type": {"fb_exchange_token"},
+		"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "fb_exchange_token": {short}}.Encode()
+}
+
+// debugToken asks debug_token about input with the app token and returns
+// its data.
+func (e *env) debugToken(t *testing.T, input string) map[string]any {
+	t.Helper()
+	r := e.graphGet("debug_token", metaAppToken, "input_token", input)
+	if r.Status != 200 {
+		t.Fatalf("debug_token %d %s", r.Status, r.Body)
+	}
+	return r.JSON(t)["data"].(map[string]any)
+}
+
 func TestMetaLongLivedAndDebugToken(t *testing.T) {
 	e := newEnv(t)
 	short := e.metaUserToken("dana", fbScopes+",instagram_basic")
@@ -194,23 +214,23 @@ func TestMetaLongLivedAndDebugToken(t *testing.T) {
 	if long == short || !strings.HasPrefix(long, "EAA") {
 		t.Fatalf("long-lived token must be a new EAA token")
 	}
-	r := e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?" + url.Values{"grant_type": {"fb_exchange_token"},
-		"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "fb_exchange_token": {short}}.Encode())
+	r := e.get(fbExchangePath(short))
 	if n := num(t, r.JSON(t)["expires_in"]); n != 5183944 {
 		t.Errorf("long expires_in %d", n)
 	}
-
-	appToken := DevMetaAppID + "|" + DevMetaAppSecret
-	debug := func(input string) map[string]any {
-		t.Helper()
-		r := e.graphGet("debug_token", appToken, "input_token", input)
-		if r.Status != 200 {
-			t.Fatalf("debug_token %d %s", r.Status, r.Body)
-		}
-		return r.JSON(t)["data"].(map[string]any)
-	}
 	now := e.clock.Now()
-	d := debug(long)
+	checkDebugLongLived(t, e, long, now)
+	checkDebugIDsAsNumbers(t, e, long)
+	checkMetaPageTokens(t, e, short, long, now)
+	checkDebugBadInputs(t, e, long)
+	checkMetaExpired(t, e, short)
+}
+
+// checkDebugLongLived: debug_token on a long-lived user token tells its
+// owner, its two expiries and its scopes, granular to the Instagram ids.
+func checkDebugLongLived(t *testing.T, e *env, long string, now time.Time) {
+	t.Helper()
+	d := e.debugToken(t, long)
 	if d["type"] != "USER" || d["is_valid"] != true || d["app_id"] != DevMetaAppID || d["user_id"] != "10229000000001" {
 		t.Errorf("debug long: %v", d)
 	}
@@ -235,15 +255,24 @@ func TestMetaLongLivedAndDebugToken(t *testing.T) {
 	if !sawIG {
 		t.Errorf("granular_scopes %v", d["granular_scopes"])
 	}
-	// Older documents write the ids as numbers; the control API switches.
+}
+
+// checkDebugIDsAsNumbers: older documents write the ids as numbers; the
+// control API switches.
+func checkDebugIDsAsNumbers(t *testing.T, e *env, long string) {
+	t.Helper()
 	e.control("meta", map[string]any{"debug_token_ids": "number"})
-	raw := string(e.graphGet("debug_token", appToken, "input_token", long).Body)
+	raw := string(e.graphGet("debug_token", metaAppToken, "input_token", long).Body)
 	if !strings.Contains(raw, `"app_id":`+DevMetaAppID+`,`) || !strings.Contains(raw, `"user_id":10229000000001`) {
 		t.Errorf("ids as numbers: %s", raw)
 	}
 	e.control("meta", map[string]any{"debug_token_ids": "string"})
+}
 
-	// Page tokens: never expire from a long-lived user token, 1 h from a short-lived one.
+// checkMetaPageTokens: Page tokens never expire from a long-lived user
+// token, 1 h from a short-lived one.
+func checkMetaPageTokens(t *testing.T, e *env, short, long string, now time.Time) {
+	t.Helper()
 	pageTok := func(user string) string {
 		r := e.graphGet("104000000000101", user, "fields", "access_token")
 		tok, _ := r.JSON(t)["access_token"].(string)
@@ -252,35 +281,43 @@ func TestMetaLongLivedAndDebugToken(t *testing.T) {
 		}
 		return tok
 	}
-	pl := debug(pageTok(long))
+	pl := e.debugToken(t, pageTok(long))
 	if pl["type"] != "PAGE" || num(t, pl["expires_at"]) != 0 || pl["profile_id"] != "104000000000101" {
 		t.Errorf("page from long: %v", pl)
 	}
-	ps := debug(pageTok(short))
+	ps := e.debugToken(t, pageTok(short))
 	if num(t, ps["expires_at"]) != now.Add(time.Hour).Unix() {
 		t.Errorf("page from short: %v", ps)
 	}
 	if first, again := pageTok(long), pageTok(long); first != again {
 		t.Errorf("page token not stable across calls")
 	}
+}
 
-	// Invalid input, app token input, bad app secret, missing input.
-	if bad := debug("EAAnonsense"); bad["is_valid"] != false || bad["error"] == nil {
+// checkDebugBadInputs: invalid input, app token input, bad app secret,
+// missing input.
+func checkDebugBadInputs(t *testing.T, e *env, long string) {
+	t.Helper()
+	if bad := e.debugToken(t, "EAAnonsense"); bad["is_valid"] != false || bad["error"] == nil {
 		t.Errorf("bogus input: %v", bad)
 	}
-	if app := debug(appToken); app["type"] != "APP" || app["is_valid"] != true {
+	if app := e.debugToken(t, metaAppToken); app["type"] != "APP" || app["is_valid"] != true {
 		t.Errorf("app input: %v", app)
 	}
 	if c, _ := graphError(t, e.graphGet("debug_token", DevMetaAppID+"|wrong", "input_token", long)); c != 190 {
 		t.Errorf("wrong app token: %d", c)
 	}
-	if c, _ := graphError(t, e.graphGet("debug_token", appToken)); c != 100 {
+	if c, _ := graphError(t, e.graphGet("debug_token", metaAppToken)); c != 100 {
 		t.Errorf("missing input_token: %d", c)
 	}
+}
 
-	// Expired: is_valid false with a 463 error inside data.
+// checkMetaExpired: two hours on, the short-lived token is expired:
+// is_valid false with a 463 error inside data, and 190/463 everywhere else.
+func checkMetaExpired(t *testing.T, e *env, short string) {
+	t.Helper()
 	e.clock.Advance(2 * time.Hour)
-	ex := debug(short)
+	ex := e.debugToken(t, short)
 	eo, _ := ex["error"].(map[string]any)
 	if ex["is_valid"] != false || eo == nil || num(t, eo["subcode"]) != 463 || num(t, eo["code"]) != 190 {
 		t.Errorf("expired debug: %v", ex)
@@ -288,8 +325,7 @@ func TestMetaLongLivedAndDebugToken(t *testing.T) {
 	if c, s := graphError(t, e.graphGet("me", short)); c != 190 || s != 463 {
 		t.Errorf("expired /me: %d/%d", c, s)
 	}
-	if c, s := graphError(t, e.get("/sandbox/graph.facebook.com/v26.0/oauth/access_token?"+url.Values{"grant_type": {"fb_exchange_token"},
-		"client_id": {DevMetaAppID}, "client_secret": {DevMetaAppSecret}, "fb_exchange_token": {short}}.Encode())); c != 190 || s != 463 {
+	if c, s := graphError(t, e.get(fbExchangePath(short))); c != 190 || s != 463 {
 		t.Errorf("exchanging an expired token: %d/%d", c, s)
 	}
 }
