@@ -51,8 +51,8 @@ func (s *server) handleConnectChooser(c echo.Context) error {
 	p := views.ConnectProps{Used: used, Max: v.member.MaxAccounts, Plan: v.member.Plan}
 	for _, pl := range providers.Platforms() {
 		info := providers.Describe(pl)
-		choice := views.PlatformChoice{Platform: string(pl), Name: info.Name, AccountType: info.AccountType,
-			Requirements: info.Requirements, HowTo: info.Configure}
+		choice := views.PlatformChoice{Platform: string(pl), Brand: string(providers.StoredAs(pl)), Name: info.Name, Way: info.Way,
+			AccountType: info.AccountType, Requirements: info.Requirements, HowTo: info.Configure}
 		for _, sc := range info.Scopes {
 			choice.Permissions = append(choice.Permissions, sc.Description)
 		}
@@ -79,7 +79,7 @@ func (s *server) handleConnectStart(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if a.Platform != flow.Platform {
+		if a.Platform != string(providers.StoredAs(prov.Platform())) {
 			return echo.NewHTTPError(http.StatusBadRequest, "That account is not on "+prov.Platform().Name()+".")
 		}
 		flow.Purpose, flow.AccountID = store.PurposeReconnect, a.ID

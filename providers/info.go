@@ -36,6 +36,8 @@ type Info struct {
 	// LinkedPage: each account is reached through a Facebook Page it is
 	// linked to, whose name its metadata carries (MetaPageName).
 	LinkedPage bool
+	// Way says how it connects, where a platform has two ways (Instagram).
+	Way string
 }
 
 // Renewal is how a platform's credentials are kept alive.
@@ -81,12 +83,14 @@ var infos = map[Platform]Info{
 		AccountType: "Business or Creator account", Requirements: "Linked to a Facebook Page",
 		SignIn: "Facebook", SignInFamily: []Platform{Facebook, Instagram}, App: "meta",
 		Configure: metaConfigure, Renewal: Validated, Handle: HandleUsername, ByHandle: true, LinkedPage: true,
+		Way: "Through a Facebook Page: for accounts linked to a Page you manage",
 	},
 	IGLogin: {
 		AccountType: "Business or Creator account", Requirements: "A professional account; no Facebook Page needed",
 		SignIn: "Instagram", SignInFamily: []Platform{IGLogin}, App: "instagram", OneAccount: true,
 		Configure: "The administrator sets OMNISOCIAL_INSTAGRAM_APP_ID and OMNISOCIAL_INSTAGRAM_APP_SECRET (the Instagram app of the Meta app).",
 		Renewal:   SelfRefreshed, Handle: HandleUsername, ByHandle: true,
+		Way: "With Instagram login: for accounts without a Facebook Page",
 	},
 	TikTok: {
 		AccountType: "Business account", Requirements: "A TikTok Business account",

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"omnisocial/providers"
 	"strings"
 	"time"
 
@@ -183,4 +184,13 @@ func (s *Store) Events(ctx context.Context, workspaceID int64, accountID string,
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Provider is the provider that holds the account's tokens: its login's,
+// which for an Instagram account may be Facebook's or Instagram's own.
+func (a Account) Provider() providers.Platform {
+	if a.Login != "" {
+		return providers.Platform(a.Login)
+	}
+	return providers.Platform(a.Platform)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"omnisocial/providers"
 	"slices"
 	"strings"
 	"time"
@@ -13,12 +14,12 @@ import (
 
 // Connect asks to manage accounts found by one authorization.
 type Connect struct {
-	WorkspaceID  int64
-	UserID       int64
-	Platform     string
+	WorkspaceID int64
+	UserID      int64
+	Platform    string
 	// Login is the provider whose sign-in this is, when it is not the
 	// platform's own (Instagram accounts through Instagram Login).
-	Login string
+	Login        string
 	Subject      string
 	SubjectName  string
 	Accounts     []Discovered
@@ -46,6 +47,12 @@ type Rejection struct{ Name, Reason string }
 // has room; the count is read inside the same transaction on the single
 // writer, so two people confirming at once cannot exceed the plan.
 func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
+	// c.Platform may name the provider (instagram_login): the accounts are
+	// on the platform it connects, held by that login.
+	if c.Login == "" {
+		c.Login = c.Platform
+	}
+	c.Platform = string(providers.StoredAs(providers.Platform(c.Platform)))
 	var k connecting
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		k = connecting{s: s, tx: tx, c: c, now: s.now()}
@@ -94,12 +101,12 @@ type connecting struct {
 // account renews d if the workspace has it, or else adds it.
 func (k *connecting) account(ctx context.Context, d Discovered) error {
 	c := k.c
-	var id, oldScopes string
-	err := k.tx.QueryRowContext(ctx, "SELECT id, scopes FROM social_accounts WHERE workspace_id = ? AND platform = ? AND platform_user_id = ?",
-		c.WorkspaceID, c.Platform, d.PlatformUserID).Scan(&id, &oldScopes)
+	var id, oldScopes, oldLogin string
+	err := k.tx.QueryRowContext(ctx, "SELECT id, scopes, login FROM social_accounts WHERE workspace_id = ? AND platform = ? AND platform_user_id = ?",
+		c.WorkspaceID, c.Platform, d.PlatformUserID).Scan(&id, &oldScopes, &oldLogin)
 	switch {
 	case err == nil:
-		return k.renew(ctx, id, oldScopes, d)
+		return k.renew(ctx, id, oldScopes, oldLogin, d)
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	case c.OnlyExisting:
@@ -108,12 +115,17 @@ func (k *connecting) account(ctx context.Context, d Discovered) error {
 	return k.add(ctx, d)
 }
 
-func (k *connecting) renew(ctx context.Context, id, oldScopes string, d Discovered) error {
+func (k *connecting) renew(ctx context.Context, id, oldScopes, oldLogin string, d Discovered) error {
 	if err := k.s.renew(ctx, k.tx, id, k.c, d, k.now); err != nil {
 		return err
 	}
 	k.res.Renewed = append(k.res.Renewed, d.DisplayName)
-	if err := k.history(ctx, id, d.DisplayName, "reconnected", EventReconnected, "Tokens, permissions and profile renewed"); err != nil {
+	said := "Tokens, permissions and profile renewed"
+	if oldLogin != "" && oldLogin != k.c.login() {
+		said += "; now kept by its " + providers.Describe(providers.Platform(k.c.login())).SignIn + " login instead of " +
+			providers.Describe(providers.Platform(oldLogin)).SignIn + "'s"
+	}
+	if err := k.history(ctx, id, d.DisplayName, "reconnected", EventReconnected, said); err != nil {
 		return err
 	}
 	if change := scopeChange(strings.Fields(oldScopes), d.Scopes); change != "" {
