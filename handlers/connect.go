@@ -147,6 +147,9 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 			return done("info", "You cancelled connecting "+p.Name()+". Nothing was changed.", "/settings/accounts")
 		}
 		s.Log.Warn("oauth callback error", "platform", p, "err", err)
+		if pe, ok := errors.AsType[*providers.Error](err); ok && pe.Code == "not_professional" {
+			return done("error", pe.Reason+". Switch the account to Business or Creator in Instagram's settings, then connect again. Nothing was connected.", "/settings/accounts")
+		}
 		return done("error", p.Name()+" did not authorize the connection. Try again; if it keeps failing, check the app's settings at "+p.Name()+".", "/settings/accounts")
 	}
 	code := q.Get("code")

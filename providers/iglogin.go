@@ -27,6 +27,9 @@ type InstagramLoginConfig struct {
 	AuthBase     string // default "https://www.instagram.com"
 	APIBase      string // default "https://api.instagram.com"
 	GraphBase    string // default "https://graph.instagram.com"
+	// Now is the clock that says when the token is due a refresh; nil is
+	// the real one.
+	Now func() time.Time
 }
 
 // InstagramLogin is the Provider of Instagram accounts signed in with
@@ -42,7 +45,11 @@ func NewInstagramLogin(c InstagramLoginConfig) *InstagramLogin {
 	def(&c.AuthBase, "https://www.instagram.com")
 	def(&c.APIBase, "https://api.instagram.com")
 	def(&c.GraphBase, "https://graph.instagram.com")
-	return &InstagramLogin{caller: newCaller(IGLogin, c.HTTPClient), c: c}
+	a := &InstagramLogin{caller: newCaller(IGLogin, c.HTTPClient), c: c}
+	if c.Now != nil {
+		a.now = c.Now
+	}
+	return a
 }
 
 // Lifetimes of the long-lived token (PLATFORMS.md §2.2).
