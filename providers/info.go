@@ -67,6 +67,15 @@ const (
 	HandleCategory
 )
 
+// Title names the platform in a list of them: its name, and where it has
+// two ways to connect, which login this one is ("Instagram (Facebook login)").
+func (i Info) Title() string {
+	if i.Way == "" {
+		return i.Name
+	}
+	return i.Name + " (" + i.SignIn + " login)"
+}
+
 // SharesSignIn reports whether one sign-in serves more than this platform.
 func (i Info) SharesSignIn() bool { return len(i.SignInFamily) > 1 }
 
