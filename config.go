@@ -40,6 +40,11 @@ type config struct {
 	MetaGraphVersion string
 	MetaDialogURL    string
 	MetaGraphURL     string
+	InstagramAppID   string
+	InstagramSecret  vault.Token
+	InstagramAuthURL string
+	InstagramAPIURL  string
+	InstagramGraph   string
 	TikTokClientKey  string
 	TikTokSecret     vault.Token
 	TikTokAuthURL    string
@@ -86,6 +91,11 @@ var settings = []setting{
 	{"OMNISOCIAL_FACEBOOK_GRAPH_VERSION", "v26.0", "Graph API version"},
 	{"OMNISOCIAL_FACEBOOK_DIALOG_URL", "https://www.facebook.com", "base URL of the Facebook login dialog"},
 	{"OMNISOCIAL_FACEBOOK_GRAPH_URL", "https://graph.facebook.com", "base URL of the Graph API"},
+	{"OMNISOCIAL_INSTAGRAM_APP_ID", "", "Instagram app ID of the Meta app (App Dashboard › Instagram › API setup with Instagram login), for Instagram accounts without a Facebook Page"},
+	{"OMNISOCIAL_INSTAGRAM_APP_SECRET", "", "Instagram app secret of the Meta app"},
+	{"OMNISOCIAL_INSTAGRAM_AUTH_URL", "https://www.instagram.com", "base URL of the Instagram login window"},
+	{"OMNISOCIAL_INSTAGRAM_API_URL", "https://api.instagram.com", "base URL of the Instagram code exchange"},
+	{"OMNISOCIAL_INSTAGRAM_GRAPH_URL", "https://graph.instagram.com", "base URL of the Instagram Graph API"},
 	{"OMNISOCIAL_TIKTOK_CLIENT_KEY", "", "TikTok Login Kit client key"},
 	{"OMNISOCIAL_TIKTOK_CLIENT_SECRET", "", "TikTok Login Kit client secret"},
 	{"OMNISOCIAL_TIKTOK_AUTH_URL", "https://www.tiktok.com", "base URL of the TikTok authorize page"},
@@ -242,16 +252,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.MetaGraphVersion = get("OMNISOCIAL_FACEBOOK_GRAPH_VERSION")
 	c.MetaDialogURL = get("OMNISOCIAL_FACEBOOK_DIALOG_URL")
 	c.MetaGraphURL = get("OMNISOCIAL_FACEBOOK_GRAPH_URL")
+	c.InstagramAppID = get("OMNISOCIAL_INSTAGRAM_APP_ID")
+	c.InstagramSecret = vault.NewToken(get("OMNISOCIAL_INSTAGRAM_APP_SECRET"))
+	if (c.InstagramAppID == "") != c.InstagramSecret.IsZero() {
+		bad("OMNISOCIAL_INSTAGRAM_APP_ID", "and OMNISOCIAL_INSTAGRAM_APP_SECRET must be set together")
+	}
 	c.TikTokClientKey = get("OMNISOCIAL_TIKTOK_CLIENT_KEY")
 	c.TikTokSecret = vault.NewToken(get("OMNISOCIAL_TIKTOK_CLIENT_SECRET"))
 	if (c.TikTokClientKey == "") != c.TikTokSecret.IsZero() {
 		bad("OMNISOCIAL_TIKTOK_CLIENT_KEY", "and OMNISOCIAL_TIKTOK_CLIENT_SECRET must be set together")
 	}
-	for _, name := range []string{"OMNISOCIAL_FACEBOOK_DIALOG_URL", "OMNISOCIAL_FACEBOOK_GRAPH_URL", "OMNISOCIAL_TIKTOK_AUTH_URL", "OMNISOCIAL_TIKTOK_API_URL"} {
+	for _, name := range []string{"OMNISOCIAL_FACEBOOK_DIALOG_URL", "OMNISOCIAL_FACEBOOK_GRAPH_URL", "OMNISOCIAL_TIKTOK_AUTH_URL", "OMNISOCIAL_TIKTOK_API_URL",
+		"OMNISOCIAL_INSTAGRAM_AUTH_URL", "OMNISOCIAL_INSTAGRAM_API_URL", "OMNISOCIAL_INSTAGRAM_GRAPH_URL"} {
 		if u, err := url.Parse(get(name)); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			bad(name, "must be an absolute URL, got %q", get(name))
 		}
 	}
+	c.InstagramAuthURL, c.InstagramAPIURL = get("OMNISOCIAL_INSTAGRAM_AUTH_URL"), get("OMNISOCIAL_INSTAGRAM_API_URL")
+	c.InstagramGraph = get("OMNISOCIAL_INSTAGRAM_GRAPH_URL")
 	c.TikTokAuthURL = get("OMNISOCIAL_TIKTOK_AUTH_URL")
 	c.TikTokAPIURL = get("OMNISOCIAL_TIKTOK_API_URL")
 	switch c.TikTokPKCE = get("OMNISOCIAL_TIKTOK_PKCE"); c.TikTokPKCE {

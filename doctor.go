@@ -22,7 +22,7 @@ func setupInput(cfg config, st *store.Store, storeErr error, onSandbox []string)
 	in := setupcheck.Input{BaseURL: cfg.BaseURL, Store: st, StoreErr: storeErr, DBPath: cfg.DBPath,
 		RefreshEvery: cfg.RefreshEvery, SMTP: cfg.SMTP != nil, Now: time.Now()}
 	for _, p := range providers.Platforms() {
-		sp := setupcheck.Platform{Name: p.Name(), Slug: string(p), OnSandbox: slices.Contains(onSandbox, string(p))}
+		sp := setupcheck.Platform{Name: providers.Describe(p).Title(), Slug: string(p), OnSandbox: slices.Contains(onSandbox, string(p))}
 		sp.Configured, sp.Vars = appConfig(cfg, p)
 		sp.Configured = sp.Configured || sp.OnSandbox
 		in.Platforms = append(in.Platforms, sp)

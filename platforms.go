@@ -21,6 +21,9 @@ func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]pr
 			DialogBase: cfg.MetaDialogURL, GraphBase: cfg.MetaGraphURL, HTTPClient: client},
 		TikTok: providers.TikTokConfig{ClientKey: cfg.TikTokClientKey, ClientSecret: cfg.TikTokSecret,
 			AuthBase: cfg.TikTokAuthURL, APIBase: cfg.TikTokAPIURL, PKCE: cfg.TikTokPKCE, HTTPClient: client},
+		Instagram: providers.InstagramLoginConfig{AppID: cfg.InstagramAppID, AppSecret: cfg.InstagramSecret,
+			AuthBase: cfg.InstagramAuthURL, APIBase: cfg.InstagramAPIURL, GraphBase: cfg.InstagramGraph,
+			GraphVersion: cfg.MetaGraphVersion, HTTPClient: client},
 	}
 	if sb != nil {
 		// Server-side calls reach the sandbox in process: no loopback
@@ -37,6 +40,12 @@ func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]pr
 			apps.TikTok.AuthBase, apps.TikTok.APIBase = base+"/sandbox/www.tiktok.com", base+"/sandbox/open.tiktokapis.com"
 			apps.TikTok.HTTPClient = inProcess
 		}
+		if cfg.InstagramAppID == "" {
+			id, secret := sb.InstagramCredentials()
+			apps.Instagram.AppID, apps.Instagram.AppSecret = id, vault.NewToken(secret)
+			apps.Instagram.AuthBase, apps.Instagram.APIBase = base+"/sandbox/www.instagram.com", base+"/sandbox/api.instagram.com"
+			apps.Instagram.GraphBase, apps.Instagram.HTTPClient = base+"/sandbox/graph.instagram.com", inProcess
+		}
 		onSandbox = sandboxed(cfg)
 	}
 	provs = providers.All(apps, base)
@@ -51,8 +60,11 @@ func platforms(cfg config, sb *sandbox.Sandbox) (provs map[providers.Platform]pr
 // appConfig says whether cfg holds the app credentials of p's sign-in, and
 // in which variables an administrator sets them.
 func appConfig(cfg config, p providers.Platform) (set bool, vars []string) {
-	if p == providers.TikTok {
+	switch p {
+	case providers.TikTok:
 		return cfg.TikTokClientKey != "", []string{"OMNISOCIAL_TIKTOK_CLIENT_KEY", "OMNISOCIAL_TIKTOK_CLIENT_SECRET"}
+	case providers.IGLogin:
+		return cfg.InstagramAppID != "", []string{"OMNISOCIAL_INSTAGRAM_APP_ID", "OMNISOCIAL_INSTAGRAM_APP_SECRET"}
 	}
 	return cfg.MetaAppID != "", []string{"OMNISOCIAL_FACEBOOK_APP_ID", "OMNISOCIAL_FACEBOOK_APP_SECRET"}
 }

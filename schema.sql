@@ -107,6 +107,10 @@ CREATE TABLE IF NOT EXISTS social_accounts (
 	failures           INTEGER NOT NULL DEFAULT 0,
 	last_attempt_at    INTEGER,
 	last_outcome       TEXT NOT NULL DEFAULT '',
+	-- the login that holds its tokens (the provider: facebook, instagram,
+	-- instagram_login, tiktok); an Instagram account is one row whichever
+	-- login connected it last
+	login              TEXT NOT NULL DEFAULT '',
 	UNIQUE (user_id, platform, platform_user_id),
 	UNIQUE (workspace_id, platform, platform_user_id)
 );
@@ -317,4 +321,4 @@ CREATE TABLE IF NOT EXISTS owner_links (
 );
 CREATE INDEX IF NOT EXISTS owner_links_workspace ON owner_links (workspace_id, created_at);
 
-PRAGMA user_version = 8;
+PRAGMA user_version = 9;

@@ -53,6 +53,9 @@ func (s *server) renderChooseWith(c echo.Context, status int, formError string, 
 	props := views.ChooseProps{GrantID: g.ID, Platform: g.Platform, PlatformName: p.Name(), SignIn: info.SignIn,
 		LinkedPage: info.LinkedPage, SignedInAs: g.SubjectName,
 		Unlinked: g.Unlinked, Notes: g.Notes, Room: max(v.member.MaxAccounts-len(existing), 0), Plan: v.member.Plan, Error: formError}
+	if direct := s.Providers[providers.IGLogin]; info.LinkedPage && direct != nil && direct.Configured() {
+		props.DirectLogin = true
+	}
 	for _, d := range g.Accounts {
 		ch := views.ChoiceView{PlatformUserID: d.PlatformUserID, Name: d.DisplayName, AvatarURL: providers.SafeAvatar(d.AvatarURL),
 			Detail: choiceDetail(p, d), Limited: d.Problem}

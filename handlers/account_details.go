@@ -37,7 +37,7 @@ func (s *server) handleAccountDetails(c echo.Context) error {
 		HistoryDays: s.HistoryDays,
 	}
 	p.Health, p.HealthKind, p.Connection = s.connectionHealth(a, p.Account, now)
-	required := providers.Describe(providers.Platform(a.Platform)).Scopes
+	required := providers.Describe(a.Provider()).Scopes
 	for _, sc := range required {
 		p.Scopes = append(p.Scopes, views.ScopeView{Name: sc.Name, Description: sc.Description, Granted: slices.Contains(a.Scopes, sc.Name)})
 	}

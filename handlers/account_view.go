@@ -16,9 +16,9 @@ import (
 // people say them, never a token.
 func (s *server) accountView(a store.Account, manage bool) views.AccountView {
 	now := s.Now()
-	p := providers.Platform(a.Platform)
+	p := a.Provider()
 	v := views.AccountView{
-		ID: a.ID, Platform: a.Platform, PlatformName: p.Name(), Name: a.DisplayName, AvatarURL: providers.SafeAvatar(a.AvatarURL),
+		ID: a.ID, Platform: a.Platform, Login: string(p), PlatformName: p.Name(), Name: a.DisplayName, AvatarURL: providers.SafeAvatar(a.AvatarURL),
 		LastSynced: views.Ago(a.LastSyncedAt, now), CanManage: manage,
 	}
 	if a.Username != "" {
@@ -137,13 +137,13 @@ func plural(n int, unit string) string {
 // signInName is where the person signs in for an account: Instagram
 // accounts are reached through Facebook Login.
 func signInName(a store.Account) string {
-	return providers.Describe(providers.Platform(a.Platform)).SignIn
+	return providers.Describe(a.Provider()).SignIn
 }
 
 // renews reports whether the account's platform renews its access on its
 // own with a refresh token (TikTok), rather than only validating it.
 func renews(a store.Account) bool {
-	return providers.Describe(providers.Platform(a.Platform)).Renewal == providers.Rotated
+	return providers.Describe(a.Provider()).Renewal == providers.Rotated
 }
 
 func orDash(s string) string {

@@ -99,7 +99,7 @@ func filterAccounts(all []views.AccountView, q url.Values) ([]views.AccountView,
 // platformOptions offers every platform, in chooser order.
 func platformOptions() []views.FilterOption {
 	var out []views.FilterOption
-	for _, p := range providers.Platforms() {
+	for _, p := range providers.AccountPlatforms() {
 		out = append(out, views.FilterOption{Value: string(p), Label: p.Name()})
 	}
 	return out

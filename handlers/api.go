@@ -95,7 +95,7 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *server) apiView(a store.Account) apiAccount {
 	v := s.accountView(a, false)
-	missing := providers.Missing(providers.Platform(a.Platform), a.Scopes)
+	missing := providers.Missing(a.Provider(), a.Scopes)
 	if missing == nil {
 		missing = []string{}
 	}
@@ -141,7 +141,7 @@ func (s *server) handleAPIAccounts(c echo.Context) error {
 		limit = n
 	}
 	platform := q.Get("platform")
-	if platform != "" && !slices.Contains(providers.Platforms(), providers.Platform(platform)) {
+	if platform != "" && !slices.Contains(providers.AccountPlatforms(), providers.Platform(platform)) {
 		return echo.NewHTTPError(http.StatusBadRequest, "platform must be facebook, instagram or tiktok.")
 	}
 	status := q.Get("status")

@@ -60,10 +60,10 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 	}
 	index := map[string]int{}
 	for _, a := range accts {
-		p := providers.Platform(a.Platform)
+		p := a.Provider()
 		info := providers.Describe(p)
 		key := a.ID
-		g := views.BannerGroup{SignIn: p.Name(), Platform: a.Platform, AccountID: a.ID, CanReconnect: canManage(v)}
+		g := views.BannerGroup{SignIn: p.Name(), Platform: string(p), AccountID: a.ID, CanReconnect: canManage(v)}
 		if info.SharesSignIn() && a.GrantSubject != "" {
 			// Accounts of one sign-in serving several platforms (Facebook
 			// and Instagram accounts of one Facebook sign-in).
@@ -84,7 +84,7 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 // bannerName is how the banner names an account: by its @handle where the
 // platform names accounts so (Instagram), else by its name.
 func bannerName(a store.Account) string {
-	if providers.Describe(providers.Platform(a.Platform)).ByHandle && a.Username != "" {
+	if providers.Describe(a.Provider()).ByHandle && a.Username != "" {
 		return "@" + strings.TrimPrefix(a.Username, "@")
 	}
 	return a.DisplayName

@@ -51,8 +51,8 @@ func (s *server) handleConnectChooser(c echo.Context) error {
 	p := views.ConnectProps{Used: used, Max: v.member.MaxAccounts, Plan: v.member.Plan}
 	for _, pl := range providers.Platforms() {
 		info := providers.Describe(pl)
-		choice := views.PlatformChoice{Platform: string(pl), Name: info.Name, AccountType: info.AccountType,
-			Requirements: info.Requirements, HowTo: info.Configure}
+		choice := views.PlatformChoice{Platform: string(pl), Brand: string(providers.StoredAs(pl)), Name: info.Name, Way: info.Way,
+			AccountType: info.AccountType, Requirements: info.Requirements, HowTo: info.Configure}
 		for _, sc := range info.Scopes {
 			choice.Permissions = append(choice.Permissions, sc.Description)
 		}
@@ -79,7 +79,7 @@ func (s *server) handleConnectStart(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if a.Platform != flow.Platform {
+		if a.Platform != string(providers.StoredAs(prov.Platform())) {
 			return echo.NewHTTPError(http.StatusBadRequest, "That account is not on "+prov.Platform().Name()+".")
 		}
 		flow.Purpose, flow.AccountID = store.PurposeReconnect, a.ID
@@ -147,6 +147,9 @@ func (s *server) handleOAuthCallback(c echo.Context) error {
 			return done("info", "You cancelled connecting "+p.Name()+". Nothing was changed.", "/settings/accounts")
 		}
 		s.Log.Warn("oauth callback error", "platform", p, "err", err)
+		if pe, ok := errors.AsType[*providers.Error](err); ok && pe.Code == "not_professional" {
+			return done("error", pe.Reason+". Switch the account to Business or Creator in Instagram's settings, then connect again. Nothing was connected.", "/settings/accounts")
+		}
 		return done("error", p.Name()+" did not authorize the connection. Try again; if it keeps failing, check the app's settings at "+p.Name()+".", "/settings/accounts")
 	}
 	code := q.Get("code")

@@ -144,13 +144,19 @@ func TestNoTokenLeaks(t *testing.T) {
 	b.choose(b.authorize("facebook", nil).Header.Get("Location"), harbor, northwind)
 	sb.consent("dana")
 	b.choose(b.authorize("instagram", nil).Header.Get("Location"), "17841400000000101")
-	// The free plan is full now; a fourth place lets TikTok's tokens in too.
-	if err := k.st.SetPlanLimit(t.Context(), "free", 4); err != nil {
+	// The free plan is full now; more places let TikTok's and Instagram
+	// Login's tokens in too.
+	if err := k.st.SetPlanLimit(t.Context(), "free", 5); err != nil {
 		t.Fatal(err)
 	}
 	sb.consent("bloom")
 	b.authorize("tiktok", nil)
+	sb.consent("nova")
+	b.authorize("instagram_login", nil)
 	accts, _ := k.st.Accounts(t.Context(), 1)
+	if len(accts) != 5 {
+		t.Fatalf("%d accounts connected, want 5 (Instagram Login's among them)", len(accts))
+	}
 	for _, a := range accts {
 		b.get("/settings/accounts/" + a.ID)
 	}

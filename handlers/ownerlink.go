@@ -80,8 +80,8 @@ func (s *server) newLinkProps(c echo.Context, accountID, platform string) (views
 		if a.Status != store.StatusNeedsReauth {
 			return p, echo.NewHTTPError(http.StatusConflict, a.DisplayName+" does not need reconnecting; a link is for an account whose login stopped working.")
 		}
-		platform = a.Platform
-		accounts, err := s.Store.LinkAccounts(ctx, store.OwnerLink{WorkspaceID: v.member.ID, Platform: a.Platform, AccountID: a.ID, Subject: a.GrantSubject})
+		platform = string(a.Provider())
+		accounts, err := s.Store.LinkAccounts(ctx, store.OwnerLink{WorkspaceID: v.member.ID, Platform: platform, AccountID: a.ID, Subject: a.GrantSubject})
 		if err != nil {
 			return p, err
 		}

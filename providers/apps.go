@@ -12,6 +12,8 @@ import (
 type Apps struct {
 	Meta   MetaConfig   // Facebook Login: Facebook Pages and Instagram
 	TikTok TikTokConfig // TikTok Login Kit
+	// Instagram is Instagram Login: the Instagram app of the Meta app.
+	Instagram InstagramLoginConfig
 }
 
 // New returns the adapter for p, its callback at redirectURL; nil for a
@@ -26,6 +28,10 @@ func New(p Platform, apps Apps, redirectURL string) Provider {
 		c := apps.TikTok
 		c.RedirectURL = redirectURL
 		return NewTikTokLogin(c)
+	case IGLogin:
+		c := apps.Instagram
+		c.RedirectURL = redirectURL
+		return NewInstagramLogin(c)
 	}
 	return nil
 }

@@ -126,7 +126,14 @@ func CallbackError(p Platform, q url.Values) error {
 	if code == "" {
 		return nil
 	}
-	if code == "access_denied" || q.Get("error_reason") == "user_denied" {
+	reason := q.Get("error_reason")
+	if reason == "not_professional_account" {
+		// Instagram Login with a personal account (the sandbox's reading:
+		// the documents do not say how the window ends; PLATFORMS.md §2.2).
+		return &Error{Platform: p, Kind: Permanent, Code: "not_professional",
+			Reason: "Only Instagram professional accounts (Business or Creator) can connect"}
+	}
+	if code == "access_denied" && (reason == "" || reason == "user_denied") || reason == "user_denied" {
 		return &Error{Platform: p, Kind: Denied, Code: "access_denied",
 			Reason: "The connection was cancelled at " + p.Name()}
 	}

@@ -36,6 +36,8 @@ type Info struct {
 	// LinkedPage: each account is reached through a Facebook Page it is
 	// linked to, whose name its metadata carries (MetaPageName).
 	LinkedPage bool
+	// Way says how it connects, where a platform has two ways (Instagram).
+	Way string
 }
 
 // Renewal is how a platform's credentials are kept alive.
@@ -49,6 +51,10 @@ const (
 	// replaces, until the refresh token's own end (TikTok). A refresh cut
 	// off halfway may have spent the stored refresh token.
 	Rotated
+	// SelfRefreshed credentials have no refresh token: the access token,
+	// once a day old and before it ends, is swapped for a new one
+	// (Instagram Login). An ended token needs the person.
+	SelfRefreshed
 )
 
 // Handle is what stands beside an account's name.
@@ -60,6 +66,15 @@ const (
 	// HandleCategory: the Page's category; a Page has no @handle.
 	HandleCategory
 )
+
+// Title names the platform in a list of them: its name, and where it has
+// two ways to connect, which login this one is ("Instagram (Facebook login)").
+func (i Info) Title() string {
+	if i.Way == "" {
+		return i.Name
+	}
+	return i.Name + " (" + i.SignIn + " login)"
+}
 
 // SharesSignIn reports whether one sign-in serves more than this platform.
 func (i Info) SharesSignIn() bool { return len(i.SignInFamily) > 1 }
@@ -77,6 +92,14 @@ var infos = map[Platform]Info{
 		AccountType: "Business or Creator account", Requirements: "Linked to a Facebook Page",
 		SignIn: "Facebook", SignInFamily: []Platform{Facebook, Instagram}, App: "meta",
 		Configure: metaConfigure, Renewal: Validated, Handle: HandleUsername, ByHandle: true, LinkedPage: true,
+		Way: "Through a Facebook Page: for accounts linked to a Page you manage",
+	},
+	IGLogin: {
+		AccountType: "Business or Creator account", Requirements: "A professional account; no Facebook Page needed",
+		SignIn: "Instagram", SignInFamily: []Platform{IGLogin}, App: "instagram", OneAccount: true,
+		Configure: "The administrator sets OMNISOCIAL_INSTAGRAM_APP_ID and OMNISOCIAL_INSTAGRAM_APP_SECRET (the Instagram app of the Meta app).",
+		Renewal:   SelfRefreshed, Handle: HandleUsername, ByHandle: true,
+		Way: "With Instagram login: for accounts without a Facebook Page",
 	},
 	TikTok: {
 		AccountType: "Business account", Requirements: "A TikTok Business account",
@@ -92,6 +115,7 @@ var requiredScopes = map[Platform][]string{
 	Facebook:  {"pages_show_list", "pages_manage_posts", "pages_read_engagement", "pages_messaging"},
 	Instagram: {"instagram_basic", "instagram_content_publish", "instagram_manage_comments", "pages_show_list", "pages_read_engagement"},
 	TikTok:    {"user.info.basic", "user.info.profile", "user.info.stats", "video.list", "video.upload", "video.publish"},
+	IGLogin:   {"instagram_business_basic", "instagram_business_content_publish", "instagram_business_manage_comments"},
 }
 
 // optionalScopes are asked for too, but an account without them is not
@@ -120,6 +144,12 @@ var scopeWords = map[string]string{
 	"instagram_manage_comments": "Read and reply to comments on Instagram",
 	"instagram_manage_insights": "Read your Instagram insights",
 	"instagram_manage_messages": "Send and receive Instagram messages",
+	// Instagram Login
+	"instagram_business_basic":           "See your Instagram profile and posts",
+	"instagram_business_content_publish": "Publish posts to your Instagram account",
+	"instagram_business_manage_comments": "Read and reply to comments on Instagram",
+	"instagram_business_manage_insights": "Read your Instagram insights",
+	"instagram_business_manage_messages": "Send and receive Instagram messages",
 	// TikTok
 	"user.info.basic":   "See your TikTok name and avatar",
 	"user.info.profile": "See your TikTok username and profile",

@@ -21,10 +21,26 @@ const (
 	Facebook  Platform = "facebook"
 	Instagram Platform = "instagram"
 	TikTok    Platform = "tiktok"
+	// IGLogin is Instagram reached with Instagram's own login, no
+	// Facebook Page needed; its accounts are Instagram accounts.
+	IGLogin Platform = "instagram_login"
 )
 
-// Platforms lists the supported platforms in chooser order.
-func Platforms() []Platform { return []Platform{Facebook, Instagram, TikTok} }
+// Platforms lists the ways to connect, in chooser order: each is a provider
+// with its own sign-in and callback.
+func Platforms() []Platform { return []Platform{Facebook, Instagram, IGLogin, TikTok} }
+
+// AccountPlatforms lists the platforms accounts are on: an account
+// connected through Instagram Login is an Instagram account.
+func AccountPlatforms() []Platform { return []Platform{Facebook, Instagram, TikTok} }
+
+// StoredAs is the platform of the accounts p connects.
+func StoredAs(p Platform) Platform {
+	if p == IGLogin {
+		return Instagram
+	}
+	return p
+}
 
 // ParsePlatform accepts only the known platform names (from a URL path, say).
 func ParsePlatform(s string) (Platform, bool) {
@@ -37,7 +53,7 @@ func (p Platform) Name() string {
 	switch p {
 	case Facebook:
 		return "Facebook"
-	case Instagram:
+	case Instagram, IGLogin:
 		return "Instagram"
 	case TikTok:
 		return "TikTok"

@@ -95,7 +95,7 @@ func TestSandboxFaults(t *testing.T) {
 func (c faultCase) run(t *testing.T) {
 	e := newSandbox(t)
 	e.cfg.Meta.HTTPClient.Timeout = 500 * time.Millisecond // the timeout fault outlasts it
-	persona := map[Platform]string{Facebook: "dana", Instagram: "dana", TikTok: "bloom"}[c.p]
+	persona := map[Platform]string{Facebook: "dana", Instagram: "dana", IGLogin: "nova", TikTok: "bloom"}[c.p]
 	fault := map[string]any{"endpoint": c.endpoint, "kind": c.kind, "count": 1, "retry_after": 30}
 	var err error
 	var ck *Checked
@@ -146,9 +146,10 @@ func TestSandboxWrongAppSecret(t *testing.T) {
 			e := newSandbox(t)
 			e.cfg.Meta.AppSecret = vault.NewToken("not-the-secret")
 			e.cfg.TikTok.ClientSecret = vault.NewToken("not-the-secret")
+			e.cfg.Instagram.AppSecret = vault.NewToken("not-the-secret")
 			a := e.adapter(p)
 			verifier := oauth2.GenerateVerifier()
-			q := e.authorize(a, map[string]any{"persona": map[Platform]string{Facebook: "dana", Instagram: "dana", TikTok: "bloom"}[p]}, verifier)
+			q := e.authorize(a, map[string]any{"persona": map[Platform]string{Facebook: "dana", Instagram: "dana", IGLogin: "nova", TikTok: "bloom"}[p]}, verifier)
 			_, err := a.Exchange(t.Context(), q.Get("code"), verifier)
 			if !IsMisconfigured(err) {
 				t.Errorf("err = %v, want Misconfigured", err)

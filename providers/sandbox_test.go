@@ -45,6 +45,8 @@ func newSandbox(t *testing.T) *sbEnv {
 			DialogBase: base + "www.facebook.com", GraphBase: base + "graph.facebook.com"},
 		TikTok: TikTokConfig{HTTPClient: hc, ClientKey: sandbox.DevTikTokClientKey, ClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
 			AuthBase: base + "www.tiktok.com", APIBase: base + "open.tiktokapis.com"},
+		Instagram: InstagramLoginConfig{HTTPClient: hc, AppID: sandbox.DevInstagramAppID, AppSecret: vault.NewToken(sandbox.DevInstagramAppSecret),
+			AuthBase: base + "www.instagram.com", APIBase: base + "api.instagram.com", GraphBase: base + "graph.instagram.com"},
 	}}
 }
 
@@ -94,7 +96,7 @@ func (e *sbEnv) assertNoSandboxToken(what, s string) {
 			e.t.Errorf("%s leaks a %s %s token", what, tok.Platform, tok.Kind)
 		}
 	}
-	for _, sec := range []string{sandbox.DevMetaAppSecret, sandbox.DevTikTokClientSecret} {
+	for _, sec := range []string{sandbox.DevMetaAppSecret, sandbox.DevTikTokClientSecret, sandbox.DevInstagramAppSecret} {
 		if strings.Contains(s, sec) {
 			e.t.Errorf("%s leaks an app secret", what)
 		}

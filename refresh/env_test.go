@@ -36,19 +36,28 @@ type env struct {
 	logs   *testrig.SyncBuffer
 	ws     int64
 	uid    int64
+	shared bool // the sandbox and the adapters run on clock
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvClock(t, false) }
+
+// newEnvClock is newEnv; shared gives the sandbox and the adapters the
+// test's clock too, for platforms whose own sense of time decides.
+func newEnvClock(t *testing.T, shared bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	srv := testrig.Sandbox(t)
 	c := testrig.NewClock(time.Now().Truncate(time.Second))
+	var sbNow func() time.Time
+	if shared {
+		sbNow = c.Now
+	}
+	srv := testrig.SandboxAt(t, sbNow)
 	st, path := testrig.Store(t, c.Now)
 	u, ws, err := st.SignUp(ctx, store.User{Email: "dana@example.com", PasswordHash: "h"}, "Acme", "business", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, st: st, dbPath: path, clock: c, logs: &testrig.SyncBuffer{}, ws: ws.ID, uid: u.ID}
+	e := &env{t: t, srv: srv, st: st, dbPath: path, clock: c, logs: &testrig.SyncBuffer{}, ws: ws.ID, uid: u.ID, shared: shared}
 	t.Cleanup(e.assertNoTokenLogged)
 	return e
 }
@@ -57,6 +66,9 @@ func newEnv(t *testing.T) *env {
 // adjusts it (a wrong secret, a short timeout).
 func (e *env) apps(change func(*providers.Apps)) providers.Apps {
 	a := testrig.SandboxApps(e.srv.URL, &http.Client{Timeout: 10 * time.Second})
+	if e.shared {
+		a.Instagram.Now = e.clock.Now
+	}
 	if change != nil {
 		change(&a)
 	}
@@ -179,7 +191,7 @@ func (e *env) connect(p providers.Platform, persona string) []string {
 	}
 	var ids []string
 	for _, a := range accs {
-		if a.Platform == string(p) {
+		if a.Provider() == p {
 			ids = append(ids, a.ID)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"omnisocial/providers"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ type Account struct {
 	UserID           int64 // who connected it
 	ConnectedBy      string
 	Platform         string
+	Login            string // the provider that holds its tokens; see Connect.Login
 	PlatformUserID   string
 	Username         string
 	DisplayName      string
@@ -46,7 +48,7 @@ type Account struct {
 const accountSelect = `SELECT a.id, a.workspace_id, a.user_id, u.email, a.platform, a.platform_user_id, a.username, a.display_name,
 	a.avatar_url, a.scopes, a.token_expires_at, a.refresh_expires_at, a.metadata, a.status, a.last_error,
 	a.last_synced_at, a.next_check_at, a.connected_at, a.updated_at, a.grant_subject, a.grant_subject_name,
-	a.last_outcome, a.failures
+	a.last_outcome, a.failures, a.login
 	FROM social_accounts a JOIN users u ON u.id = a.user_id`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -58,7 +60,7 @@ func scanAccount(r scanner) (Account, error) {
 	var next, connected, updated int64
 	err := r.Scan(&a.ID, &a.WorkspaceID, &a.UserID, &a.ConnectedBy, &a.Platform, &a.PlatformUserID, &a.Username,
 		&a.DisplayName, &a.AvatarURL, &scopes, &exp, &rexp, &meta, &a.Status, &a.LastError, &synced, &next,
-		&connected, &updated, &a.GrantSubject, &a.GrantSubjectName, &a.LastOutcome, &a.Failures)
+		&connected, &updated, &a.GrantSubject, &a.GrantSubjectName, &a.LastOutcome, &a.Failures, &a.Login)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, ErrNotFound
 	}
@@ -134,8 +136,8 @@ func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string,
 		if queued, err = s.emit(ctx, tx, workspaceID, id, EventDisconnected, "Account and its stored tokens removed", &a, s.now()); err != nil {
 			return err
 		}
-		si := SignIn{Subject: a.GrantSubject, Platforms: signIn(a.Platform)}
-		return s.queueRevocation(ctx, tx, a.Platform, si, a.PlatformUserID, t, "disconnected")
+		si := SignIn{Subject: a.GrantSubject, Platforms: signIn(a.Login)}
+		return s.queueRevocation(ctx, tx, a.Login, si, a.PlatformUserID, t, "disconnected")
 	})
 	if err != nil {
 		return a, err
@@ -182,4 +184,13 @@ func (s *Store) Events(ctx context.Context, workspaceID int64, accountID string,
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Provider is the provider that holds the account's tokens: its login's,
+// which for an Instagram account may be Facebook's or Instagram's own.
+func (a Account) Provider() providers.Platform {
+	if a.Login != "" {
+		return providers.Platform(a.Login)
+	}
+	return providers.Platform(a.Platform)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"omnisocial/providers"
 	"slices"
 	"strings"
 	"time"
@@ -13,9 +14,12 @@ import (
 
 // Connect asks to manage accounts found by one authorization.
 type Connect struct {
-	WorkspaceID  int64
-	UserID       int64
-	Platform     string
+	WorkspaceID int64
+	UserID      int64
+	Platform    string
+	// Login is the provider whose sign-in this is, when it is not the
+	// platform's own (Instagram accounts through Instagram Login).
+	Login        string
 	Subject      string
 	SubjectName  string
 	Accounts     []Discovered
@@ -43,6 +47,12 @@ type Rejection struct{ Name, Reason string }
 // has room; the count is read inside the same transaction on the single
 // writer, so two people confirming at once cannot exceed the plan.
 func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
+	// c.Platform may name the provider (instagram_login): the accounts are
+	// on the platform it connects, held by that login.
+	if c.Login == "" {
+		c.Login = c.Platform
+	}
+	c.Platform = string(providers.StoredAs(providers.Platform(c.Platform)))
 	var k connecting
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		k = connecting{s: s, tx: tx, c: c, now: s.now()}
@@ -91,12 +101,12 @@ type connecting struct {
 // account renews d if the workspace has it, or else adds it.
 func (k *connecting) account(ctx context.Context, d Discovered) error {
 	c := k.c
-	var id, oldScopes string
-	err := k.tx.QueryRowContext(ctx, "SELECT id, scopes FROM social_accounts WHERE workspace_id = ? AND platform = ? AND platform_user_id = ?",
-		c.WorkspaceID, c.Platform, d.PlatformUserID).Scan(&id, &oldScopes)
+	var id, oldScopes, oldLogin string
+	err := k.tx.QueryRowContext(ctx, "SELECT id, scopes, login FROM social_accounts WHERE workspace_id = ? AND platform = ? AND platform_user_id = ?",
+		c.WorkspaceID, c.Platform, d.PlatformUserID).Scan(&id, &oldScopes, &oldLogin)
 	switch {
 	case err == nil:
-		return k.renew(ctx, id, oldScopes, d)
+		return k.renew(ctx, id, oldScopes, oldLogin, d)
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	case c.OnlyExisting:
@@ -105,12 +115,17 @@ func (k *connecting) account(ctx context.Context, d Discovered) error {
 	return k.add(ctx, d)
 }
 
-func (k *connecting) renew(ctx context.Context, id, oldScopes string, d Discovered) error {
+func (k *connecting) renew(ctx context.Context, id, oldScopes, oldLogin string, d Discovered) error {
 	if err := k.s.renew(ctx, k.tx, id, k.c, d, k.now); err != nil {
 		return err
 	}
 	k.res.Renewed = append(k.res.Renewed, d.DisplayName)
-	if err := k.history(ctx, id, d.DisplayName, "reconnected", EventReconnected, "Tokens, permissions and profile renewed"); err != nil {
+	said := "Tokens, permissions and profile renewed"
+	if oldLogin != "" && oldLogin != k.c.login() {
+		said += "; now kept by its " + providers.Describe(providers.Platform(k.c.login())).SignIn + " login instead of " +
+			providers.Describe(providers.Platform(oldLogin)).SignIn + "'s"
+	}
+	if err := k.history(ctx, id, d.DisplayName, "reconnected", EventReconnected, said); err != nil {
 		return err
 	}
 	if change := scopeChange(strings.Fields(oldScopes), d.Scopes); change != "" {
@@ -167,11 +182,11 @@ func (s *Store) insertAccount(ctx context.Context, tx *sql.Tx, id string, c Conn
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO social_accounts (id, workspace_id, user_id, platform, platform_user_id, username,
 		display_name, avatar_url, access_token, refresh_token, user_token, scopes, token_expires_at, refresh_expires_at, metadata,
-		status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at, login)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, c.WorkspaceID, c.UserID, c.Platform, d.PlatformUserID, d.Username, d.DisplayName, d.AvatarURL,
 		st.access, st.refresh, st.user, strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), nullTime(d.Tokens.RefreshExpiry),
-		meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now), c.Subject, c.SubjectName, now.Unix(), now.Unix())
+		meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now), c.Subject, c.SubjectName, now.Unix(), now.Unix(), c.login())
 	if isUnique(err) {
 		return fmt.Errorf("store: account %s/%s: %w", c.Platform, d.PlatformUserID, ErrConflict)
 	}
@@ -186,15 +201,18 @@ func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d D
 	if err != nil {
 		return err
 	}
+	// Another login's tokens are all replaced: what the new login does not
+	// hold (a Facebook user token, say) must not outlive the switch.
 	_, err = tx.ExecContext(ctx, `UPDATE social_accounts SET username = ?, display_name = ?, avatar_url = ?,
-		access_token = ?, refresh_token = coalesce(?, refresh_token), user_token = coalesce(?, user_token),
-		refresh_expires_at = CASE WHEN ? IS NULL THEN refresh_expires_at ELSE ? END,
+		access_token = ?, refresh_token = CASE WHEN login = ? THEN coalesce(?, refresh_token) ELSE ? END,
+		user_token = CASE WHEN login = ? THEN coalesce(?, user_token) ELSE ? END,
+		refresh_expires_at = CASE WHEN ? IS NULL AND login = ? THEN refresh_expires_at ELSE ? END, login = ?,
 		scopes = ?, token_expires_at = ?, metadata = ?, status = ?, last_error = ?, last_synced_at = ?, next_check_at = ?,
 		grant_subject = ?, grant_subject_name = ?, updated_at = ?, version = version + 1, lease_until = NULL, attempt_id = NULL,
 		failures = 0, last_outcome = 'reconnected'
 		WHERE id = ?`,
-		d.Username, d.DisplayName, d.AvatarURL, st.access, st.refresh, st.user,
-		st.refresh, nullTime(d.Tokens.RefreshExpiry),
+		d.Username, d.DisplayName, d.AvatarURL, st.access, c.login(), st.refresh, st.refresh, c.login(), st.user, st.user,
+		st.refresh, c.login(), nullTime(d.Tokens.RefreshExpiry), c.login(),
 		strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now),
 		c.Subject, c.SubjectName, now.Unix(), id)
 	return err
@@ -253,4 +271,12 @@ func scopeChange(before, after []string) string {
 		parts = append(parts, "Removed: "+strings.Join(removed, ", "))
 	}
 	return strings.Join(parts, ". ")
+}
+
+// login is the provider that holds the tokens: c.Login, or the platform's own.
+func (c Connect) login() string {
+	if c.Login != "" {
+		return c.Login
+	}
+	return c.Platform
 }

@@ -70,7 +70,7 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 		args = append(args, p)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, workspace_id, user_token, coalesce(lease_until >= ?, 0) AND attempt_id IS NOT NULL
-		FROM social_accounts WHERE grant_subject = ? AND id != ? AND status != 'needs_reauth' AND platform IN (`+strings.Join(marks, ",")+`)`,
+		FROM social_accounts WHERE grant_subject = ? AND id != ? AND status != 'needs_reauth' AND login IN (`+strings.Join(marks, ",")+`)`,
 		append([]any{at.Unix()}, args...)...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: sign-in accounts: %w", err)
@@ -187,6 +187,6 @@ func accountsOfSignIn(ctx context.Context, tx *sql.Tx, platforms []string, subje
 		args = append(args, p)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, status, workspace_id FROM social_accounts
-		WHERE grant_subject = ? AND platform IN (?`+strings.Repeat(", ?", len(platforms)-1)+`)`, args...)
+		WHERE grant_subject = ? AND login IN (?`+strings.Repeat(", ?", len(platforms)-1)+`)`, args...)
 	return collect(rows, err, func(r *sql.Rows) (a accountRef, err error) { return a, r.Scan(&a.id, &a.name, &a.status, &a.ws) })
 }

@@ -242,6 +242,11 @@ BEGIN SELECT RAISE(ABORT, 'account_events keeps everything but routine checks');
 )`,
 		`CREATE INDEX IF NOT EXISTS owner_links_workspace ON owner_links (workspace_id, created_at)`,
 	},
+	// 8→9: the login that holds an account's tokens; until now, its platform's own.
+	{
+		`ALTER TABLE social_accounts ADD COLUMN login TEXT NOT NULL DEFAULT ''`,
+		`UPDATE social_accounts SET login = platform`,
+	},
 }
 
 // Latest is the schema version this build writes.

@@ -60,7 +60,7 @@ func (s *Store) CreateOwnerLink(ctx context.Context, l OwnerLink) (OwnerLink, va
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if l.Purpose == LinkReconnect {
 			var name string
-			err := tx.QueryRowContext(ctx, `SELECT platform, grant_subject, grant_subject_name, display_name FROM social_accounts
+			err := tx.QueryRowContext(ctx, `SELECT coalesce(nullif(login, ''), platform), grant_subject, grant_subject_name, display_name FROM social_accounts
 				WHERE workspace_id = ? AND id = ?`, l.WorkspaceID, l.AccountID).Scan(&l.Platform, &l.Subject, &l.SubjectName, &name)
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
@@ -290,7 +290,7 @@ func (s *Store) LinkAccounts(ctx context.Context, l OwnerLink) ([]Account, error
 	}
 	var out []Account
 	for _, a := range all {
-		if a.Platform == l.Platform && (a.ID == l.AccountID || (l.Subject != "" && a.GrantSubject == l.Subject)) {
+		if string(a.Provider()) == l.Platform && (a.ID == l.AccountID || (l.Subject != "" && a.GrantSubject == l.Subject)) {
 			out = append(out, a)
 		}
 	}

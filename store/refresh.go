@@ -79,7 +79,9 @@ type Failure struct {
 	Spread *Spread
 }
 
-const claimCols = `id, workspace_id, platform, platform_user_id, display_name, status, version, access_token, refresh_token,
+// A claim's platform is the login that holds the tokens: the provider
+// that refreshes them.
+const claimCols = `id, workspace_id, coalesce(nullif(login, ''), platform), platform_user_id, display_name, status, version, access_token, refresh_token,
 	user_token, token_expires_at, refresh_expires_at, metadata, scopes, failures, next_check_at, attempt_id, grant_subject`
 
 // ClaimDue leases up to limit due accounts, oldest due first. A lease that

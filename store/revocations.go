@@ -35,7 +35,7 @@ func (si SignIn) inUse(ctx context.Context, q querier) (bool, error) {
 		args = append(args, p)
 	}
 	var n int
-	err := q.QueryRowContext(ctx, `SELECT count(*) FROM social_accounts WHERE grant_subject = ? AND platform IN (?`+
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM social_accounts WHERE grant_subject = ? AND login IN (?`+
 		strings.Repeat(", ?", len(si.Platforms)-1)+`)`, args...).Scan(&n)
 	return n > 0, err
 }

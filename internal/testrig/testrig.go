@@ -76,9 +76,13 @@ func Store(t testing.TB, now func() time.Time) (*store.Store, string) {
 
 // Sandbox serves a new sandbox until the test ends; its platforms live
 // under {URL}/sandbox/.
-func Sandbox(t testing.TB) *httptest.Server {
+func Sandbox(t testing.TB) *httptest.Server { return SandboxAt(t, nil) }
+
+// SandboxAt is a sandbox whose clock is now (nil: the real one), for tests
+// where the platform's own sense of time decides (Instagram's 24-hour rule).
+func SandboxAt(t testing.TB, now func() time.Time) *httptest.Server {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
+	sb, err := sandbox.New(sandbox.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +100,9 @@ func SandboxApps(url string, hc *http.Client) providers.Apps {
 			DialogBase: base + "www.facebook.com", GraphBase: base + "graph.facebook.com"},
 		TikTok: providers.TikTokConfig{HTTPClient: hc, ClientKey: sandbox.DevTikTokClientKey,
 			ClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret), AuthBase: base + "www.tiktok.com", APIBase: base + "open.tiktokapis.com"},
+		Instagram: providers.InstagramLoginConfig{HTTPClient: hc, AppID: sandbox.DevInstagramAppID,
+			AppSecret: vault.NewToken(sandbox.DevInstagramAppSecret), AuthBase: base + "www.instagram.com",
+			APIBase: base + "api.instagram.com", GraphBase: base + "graph.instagram.com"},
 	}
 }
 
