@@ -66,9 +66,16 @@ func (a *FacebookLogin) proof(t vault.Token) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// graphResult decodes a Graph answer: an "error" object fails at any status;
-// a non-2xx or unreadable body without one is Transient.
+// graphResult decodes a Graph answer from Facebook.
 func (a *FacebookLogin) graphResult(res *response, out any) error {
+	return a.graphAnswer(res, out, "Facebook")
+}
+
+// graphAnswer decodes a Graph answer: an "error" object fails at any
+// status; a non-2xx or unreadable body without one is Transient. brand is
+// whose Graph it is (Facebook's, or Instagram's, which speaks the same
+// codes), for the words.
+func (a *caller) graphAnswer(res *response, out any, brand string) error {
 	var env struct {
 		Error *graphError `json:"error"`
 	}
@@ -85,9 +92,9 @@ func (a *FacebookLogin) graphResult(res *response, out any) error {
 			// A server in trouble does not get to condemn an account.
 			kind, reason = Transient, "Facebook had a temporary problem"
 		}
-		return a.failure(res, kind, graphCode(*env.Error), reason)
+		return a.failure(res, kind, graphCode(*env.Error), strings.ReplaceAll(reason, "Facebook", brand))
 	case res.status == http.StatusTooManyRequests:
-		return a.failure(res, Transient, "http_429", "Facebook's rate limit was reached")
+		return a.failure(res, Transient, "http_429", brand+"'s rate limit was reached")
 	case bad || res.status/100 != 2:
 		return a.unreadable(res)
 	case out != nil && json.Unmarshal(res.body, out) != nil:

@@ -241,31 +241,9 @@ func (a *InstagramLogin) profile(ctx context.Context, token vault.Token) (*igPro
 }
 
 // graphResult reads graph.instagram.com's answers, which carry the Graph
-// error object and codes (PLATFORMS.md §2.2): Facebook's classification,
-// in Instagram's name.
+// error object and codes (PLATFORMS.md §2.2).
 func (a *InstagramLogin) graphResult(res *response, out any) error {
-	var env struct {
-		Error *graphError `json:"error"`
-	}
-	bad := !json.Valid(res.body)
-	if !bad {
-		_ = json.Unmarshal(res.body, &env)
-	}
-	switch {
-	case !bad && env.Error != nil:
-		kind, reason := graphClass(*env.Error)
-		if kind == Permanent && (res.status == http.StatusTooManyRequests || res.status >= 500) {
-			kind, reason = Transient, "Instagram had a temporary problem"
-		}
-		return a.failure(res, kind, graphCode(*env.Error), strings.ReplaceAll(reason, "Facebook", "Instagram"))
-	case res.status == http.StatusTooManyRequests:
-		return a.failure(res, Transient, "http_429", "Instagram's rate limit was reached")
-	case bad || res.status/100 != 2:
-		return a.unreadable(res)
-	case out != nil && json.Unmarshal(res.body, out) != nil:
-		return a.unreadable(res)
-	}
-	return nil
+	return a.graphAnswer(res, out, "Instagram")
 }
 
 // Check refreshes the token when it is due (a day old and within a month
