@@ -63,7 +63,7 @@ func TestInstagramBothWaysIsOneAccount(t *testing.T) {
 	res := b.authorize("instagram", nil)
 	b.choose(res.Header.Get("Location"), "17841400000000101")
 	first, _ := k.st.Accounts(t.Context(), 1)
-	if len(first) != 1 || first[0].Login != "instagram" {
+	if len(first) != 1 || first[0].Login != "instagram" || !sb.signedIn("dana") {
 		t.Fatalf("through the Page: %+v", first)
 	}
 	sb.consent("harbor")
@@ -91,6 +91,10 @@ func TestInstagramBothWaysIsOneAccount(t *testing.T) {
 	tok, _ := k.st.Tokens(t.Context(), after[0].ID)
 	if !tok.User.IsZero() {
 		t.Fatal("the Facebook user token outlived the switch")
+	}
+	// No account uses dana's Facebook sign-in any more: it was revoked.
+	if sb.signedIn("dana") {
+		t.Fatal("the Facebook sign-in the account left is still authorized")
 	}
 	form := parse(t, b.get("/settings/accounts/"+after[0].ID)).Find("[data-testid=reconnect]").Closest("form")
 	if got := form.AttrOr("action", ""); got != "/connect/instagram_login" {

@@ -116,8 +116,28 @@ func (k *connecting) account(ctx context.Context, d Discovered) error {
 }
 
 func (k *connecting) renew(ctx context.Context, id, oldScopes, oldLogin string, d Discovered) error {
+	switched := oldLogin != "" && oldLogin != k.c.login()
+	var old Tokens
+	var oldSubject string
+	if switched {
+		// The tokens of the login it leaves are owed a revocation once no
+		// account uses that sign-in: read them before they are replaced.
+		var err error
+		if old, err = k.s.tokens(ctx, k.tx, id); err != nil {
+			return err
+		}
+		if err := k.tx.QueryRowContext(ctx, "SELECT grant_subject FROM social_accounts WHERE id = ?", id).Scan(&oldSubject); err != nil {
+			return err
+		}
+	}
 	if err := k.s.renew(ctx, k.tx, id, k.c, d, k.now); err != nil {
 		return err
+	}
+	if switched {
+		si := SignIn{Subject: oldSubject, Platforms: providers.SignInPlatforms(providers.Platform(oldLogin))}
+		if err := k.s.queueRevocation(ctx, k.tx, oldLogin, si, d.PlatformUserID, old, "the account moved to another login"); err != nil {
+			return err
+		}
 	}
 	k.res.Renewed = append(k.res.Renewed, d.DisplayName)
 	said := "Tokens, permissions and profile renewed"
