@@ -131,7 +131,7 @@ func (s *Sender) compose(ctx context.Context, m store.Mail) (to []string, subjec
 			return to, "", "", nil
 		}
 		first := group[0]
-		p := providers.Platform(first.Platform)
+		p := first.Provider()
 		who := "the " + p.Name() + " sign-in"
 		if info := providers.Describe(p); info.SharesSignIn() && first.GrantSubjectName != "" {
 			who = first.GrantSubjectName + "'s " + info.SignIn + " sign-in"

@@ -34,7 +34,7 @@ type Mail struct {
 // and Instagram accounts) is one group; otherwise each account is its own.
 func queueReauthMail(ctx context.Context, tx *sql.Tx, ws int64, accountID string, at time.Time) error {
 	var platform, subject string
-	err := tx.QueryRowContext(ctx, "SELECT platform, grant_subject FROM social_accounts WHERE id = ?", accountID).Scan(&platform, &subject)
+	err := tx.QueryRowContext(ctx, "SELECT coalesce(nullif(login, ''), platform), grant_subject FROM social_accounts WHERE id = ?", accountID).Scan(&platform, &subject)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -57,7 +57,7 @@ func reauthGroup(platform, subject, accountID string) string {
 }
 
 // ReauthGroup is the key an account's re-auth mail is grouped under.
-func ReauthGroup(a Account) string { return reauthGroup(a.Platform, a.GrantSubject, a.ID) }
+func ReauthGroup(a Account) string { return reauthGroup(string(a.Provider()), a.GrantSubject, a.ID) }
 
 // QueueDigests owes each workspace with accounts whose access ends before
 // until (and that do not need re-auth already) one digest for day; a day's
@@ -211,7 +211,7 @@ func (a Account) RenewalDeadline() time.Time {
 			d = t
 		}
 	}
-	switch providers.Describe(providers.Platform(a.Platform)).Renewal {
+	switch providers.Describe(a.Provider()).Renewal {
 	case providers.Rotated:
 		earliest(a.RefreshExpiresAt)
 	default:
