@@ -71,14 +71,7 @@ func TestBrowserOwnerLinkReconnects(t *testing.T) {
 // waits for the refresh job to find out.
 func tiktokNeedsReauth(t *testing.T, agency context.Context, base, db string) {
 	t.Helper()
-	do(t, agency,
-		chromedp.Click(`[data-testid=connect-account]`),
-		chromedp.WaitVisible(`[data-testid=connect-tiktok]`),
-		chromedp.Click(`[data-testid=connect-tiktok]`),
-		chromedp.WaitVisible(`[data-testid=consent-form]`),
-		chromedp.Click(`[data-testid=allow]`),
-		chromedp.WaitVisible(`[data-testid=account]`),
-	)
+	connectTikTokInBrowser(t, agency)
 	sandboxControl(t, base, "revoke", `{"persona":"bloom"}`)
 	if _, err := rawDB(t, db).Exec("UPDATE social_accounts SET next_check_at = 0"); err != nil {
 		t.Fatal(err)

@@ -254,14 +254,7 @@ func TestBrowserRevokedAccountShowsBannerUntilReconnected(t *testing.T) {
 	ts := startServer(t, "OMNISOCIAL_DB", db, "OMNISOCIAL_REFRESH_INTERVAL", "1s")
 	ctx := newBrowser(t)
 	signUpInBrowser(t, ctx, ts.URL)
-	do(t, ctx,
-		chromedp.Click(`[data-testid=connect-account]`),
-		chromedp.WaitVisible(`[data-testid=connect-tiktok]`),
-		chromedp.Click(`[data-testid=connect-tiktok]`),
-		chromedp.WaitVisible(`[data-testid=consent-form]`),
-		chromedp.Click(`[data-testid=allow]`),
-		chromedp.WaitVisible(`[data-testid=account]`),
-	)
+	connectTikTokInBrowser(t, ctx)
 	// The person revokes OmniSocial at TikTok; the job's next refresh is
 	// refused, and every page shows the banner.
 	sandboxControl(t, ts.URL, "revoke", `{"persona":"bloom"}`)
@@ -322,4 +315,18 @@ func TestBrowserInstagramNotLinkedGuide(t *testing.T) {
 		t.Fatalf("Pages named in the guide: %q", got)
 	}
 	do(t, ctx, chromedp.Click(`[data-testid=try-again]`), chromedp.WaitVisible(`[data-testid=consent-form]`))
+}
+
+// connectTikTokInBrowser connects the sandbox's default TikTok account from
+// the accounts page.
+func connectTikTokInBrowser(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.Click(`[data-testid=connect-account]`),
+		chromedp.WaitVisible(`[data-testid=connect-tiktok]`),
+		chromedp.Click(`[data-testid=connect-tiktok]`),
+		chromedp.WaitVisible(`[data-testid=consent-form]`),
+		chromedp.Click(`[data-testid=allow]`),
+		chromedp.WaitVisible(`[data-testid=account]`),
+	)
 }

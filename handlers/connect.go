@@ -244,12 +244,8 @@ func (s *server) finishReconnect(c echo.Context, v *viewer, flow store.Flow, p p
 		}
 		// The tokens just received are not kept: owe their revocation, so
 		// the stranger's sign-in does not stay authorized for nothing.
-		if len(found) > 0 {
-			if err := s.Store.RevokeUnused(ctx, string(p), store.SignIn{Subject: grant.Subject, Platforms: signInPlatforms(string(p))},
-				found[0].PlatformUserID, found[0].Tokens, "reconnect signed in as somebody else"); err != nil {
-				return err
-			}
-			s.revokeSoon()
+		if err := s.revokeUnkept(c, p, grant.Subject, found, "reconnect signed in as somebody else"); err != nil {
+			return err
 		}
 		return done("error", fmt.Sprintf("You signed in to %s as %s, who cannot manage %s. Nothing was changed: reconnect again and sign in as someone who manages it.",
 			p.Name(), who, a.DisplayName), "/settings/accounts/"+a.ID)
@@ -310,4 +306,19 @@ func connectSummary(res store.ConnectResult) (kind, msg string) {
 		return "info", "Nothing was connected."
 	}
 	return kind, strings.Join(parts, " ")
+}
+
+// revokeUnkept owes the platform the revocation of a sign-in's tokens that
+// nothing keeps (a refused or dead-ended sign-in), so it does not stay
+// authorized for nothing.
+func (s *server) revokeUnkept(c echo.Context, p providers.Platform, subject string, found []store.Discovered, why string) error {
+	if len(found) == 0 {
+		return nil
+	}
+	err := s.Store.RevokeUnused(c.Request().Context(), string(p), store.SignIn{Subject: subject, Platforms: signInPlatforms(string(p))},
+		found[0].PlatformUserID, found[0].Tokens, why)
+	if err == nil {
+		s.revokeSoon()
+	}
+	return err
 }

@@ -36,16 +36,17 @@ func (s *server) handleOwnerLinks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	all, err := s.Store.Accounts(ctx, v.member.ID)
+	if err != nil {
+		return err
+	}
 	now := s.Now()
 	var p views.OwnerLinksProps
 	for _, l := range links {
 		lv := views.OwnerLinkView{ID: l.ID, For: "A new connection", PlatformName: providers.Platform(l.Platform).Name(),
 			CreatedBy: orDash(l.CreatedByName), Created: views.Ago(l.CreatedAt, now), SentTo: l.SentTo, Live: l.Live(now)}
 		if l.Purpose == store.LinkReconnect {
-			accounts, err := s.Store.LinkAccounts(ctx, l)
-			if err != nil {
-				return err
-			}
+			accounts := l.Renewing(all)
 			lv.For = words.JoinAnd(accountNames(accounts))
 			if len(accounts) == 0 {
 				lv.For = "An account since disconnected"

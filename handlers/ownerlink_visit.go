@@ -115,7 +115,7 @@ func (s *server) finishOwnerReconnect(c echo.Context, l store.OwnerLink, grant *
 	}
 	if !signedInAsNamed(l, grant, found, accounts) {
 		who := orDash(grant.SubjectName)
-		if err := s.revokeUnkept(c, p, grant, found, "owner link signed in as somebody else"); err != nil {
+		if err := s.revokeUnkept(c, p, grant.Subject, found, "owner link signed in as somebody else"); err != nil {
 			return err
 		}
 		if err := s.Store.RecordOwnerLinkRefusal(ctx, l, who); err != nil {
@@ -133,7 +133,7 @@ func (s *server) finishOwnerReconnect(c echo.Context, l store.OwnerLink, grant *
 		Subject: grant.Subject, SubjectName: grant.SubjectName, Accounts: found, OnlyExisting: true,
 		SignIn: signInPlatforms(l.Platform), Link: l.ID})
 	if errors.Is(err, store.ErrNotFound) {
-		if err := s.revokeUnkept(c, p, grant, found, "owner link already used"); err != nil {
+		if err := s.revokeUnkept(c, p, grant.Subject, found, "owner link already used"); err != nil {
 			return err
 		}
 		return errDeadOwnerLink
@@ -157,28 +157,13 @@ func isAre(n int) string {
 	return "are"
 }
 
-// revokeUnkept owes the platform the revocation of a grant nothing keeps,
-// so a refused sign-in does not stay authorized for nothing.
-func (s *server) revokeUnkept(c echo.Context, p providers.Platform, grant *providers.Grant, found []store.Discovered, why string) error {
-	if len(found) == 0 {
-		return nil
-	}
-	err := s.Store.RevokeUnused(c.Request().Context(), string(p), store.SignIn{Subject: grant.Subject, Platforms: signInPlatforms(string(p))},
-		found[0].PlatformUserID, found[0].Tokens, why)
-	if err == nil {
-		s.revokeSoon()
-	}
-	return err
-}
-
 // connectThroughLink connects what the owner chose, spending the link.
 // A dead link keeps nothing and owes the grant's revocation.
 func (s *server) connectThroughLink(c echo.Context, l store.OwnerLink, subject, subjectName string, chosen []store.Discovered) (kind, msg string, err error) {
 	res, err := s.Store.Connect(c.Request().Context(), store.Connect{WorkspaceID: l.WorkspaceID, UserID: l.CreatedBy, Platform: l.Platform,
 		Subject: subject, SubjectName: subjectName, Accounts: chosen, SignIn: signInPlatforms(l.Platform), Link: l.ID})
 	if errors.Is(err, store.ErrNotFound) {
-		grant := &providers.Grant{Subject: subject}
-		if err := s.revokeUnkept(c, providers.Platform(l.Platform), grant, chosen, "owner link already used"); err != nil {
+		if err := s.revokeUnkept(c, providers.Platform(l.Platform), subject, chosen, "owner link already used"); err != nil {
 			return "", "", err
 		}
 		return "", "", errDeadOwnerLink

@@ -192,19 +192,28 @@ func (s *Store) TakeOwnerLinkState(ctx context.Context, stateHash, sessionHash [
 	var id string
 	var sealed []byte
 	var until int64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		// RETURNING would give the cleared values: read, then clear.
-		if err := tx.QueryRowContext(ctx, `SELECT id, verifier, state_expires_at FROM owner_links WHERE state_hash = ? AND session_hash = ?`,
-			stateHash, sessionHash).Scan(&id, &sealed, &until); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE owner_links SET state_hash = NULL, session_hash = NULL, verifier = NULL, state_expires_at = NULL
-			WHERE id = ?`, id)
-		return err
-	})
+	// Every callback asks, most of them for a person's own flow: a read
+	// answers those without taking the writer. The clear is conditional on
+	// the state, so of two racing callbacks only one takes it.
+	err := s.queryRow(ctx, `SELECT id, verifier, state_expires_at FROM owner_links WHERE state_hash = ? AND session_hash = ?`,
+		stateHash, sessionHash).Scan(&id, &sealed, &until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return OwnerLink{}, vault.Token{}, ErrNotFound
 	}
+	if err != nil {
+		return OwnerLink{}, vault.Token{}, err
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE owner_links SET state_hash = NULL, session_hash = NULL, verifier = NULL, state_expires_at = NULL
+			WHERE id = ? AND state_hash = ?`, id, stateHash)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 	if err != nil {
 		return OwnerLink{}, vault.Token{}, err
 	}
@@ -288,13 +297,18 @@ func (s *Store) LinkAccounts(ctx context.Context, l OwnerLink) ([]Account, error
 	if err != nil {
 		return nil, err
 	}
+	return l.Renewing(all), nil
+}
+
+// Renewing picks, of a workspace's accounts, those the link renews.
+func (l OwnerLink) Renewing(accounts []Account) []Account {
 	var out []Account
-	for _, a := range all {
+	for _, a := range accounts {
 		if string(a.Provider()) == l.Platform && (a.ID == l.AccountID || (l.Subject != "" && a.GrantSubject == l.Subject)) {
 			out = append(out, a)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // OwnerLink loads a link by id, if it still works.
