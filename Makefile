@@ -31,9 +31,18 @@ fmt: ## format Go and templ files
 	gofmt -w .
 	$(GO) tool templ fmt .
 
-test: check-generate vet ## the whole suite: generated code, vet, then every test with the race detector (browser tests included)
+test: check-generate vet ## the whole suite: generated code, vet, every test with the race detector (browser tests included), then the store and refresh tests again on PostgreSQL when OMNISOCIAL_TEST_POSTGRES names a server
 	$(GO) test -race -count=1 -timeout 30m ./... # the browser journeys are slow under -race on 2 cores
 	$(GO) test -count=1 -run 'OverAYear' ./store/ # race-free, too slow under -race (store/history_year_test.go)
+	@if [ -n "$$OMNISOCIAL_TEST_POSTGRES" ]; then \
+	  echo "# the store and refresh tests on PostgreSQL"; \
+	  OMNISOCIAL_TEST_STORE=postgres $(GO) test -race -count=1 -timeout 20m ./store/ ./refresh/ && \
+	  OMNISOCIAL_TEST_STORE=postgres $(GO) test -count=1 -run 'OverAYear' ./store/; \
+	elif [ -n "$$OMNISOCIAL_REQUIRE_POSTGRES" ]; then \
+	  echo "OMNISOCIAL_REQUIRE_POSTGRES is set but OMNISOCIAL_TEST_POSTGRES names no server"; exit 1; \
+	else \
+	  echo "# PostgreSQL tests not run: set OMNISOCIAL_TEST_POSTGRES to a postgres:// URL (.ci/postgres starts a throwaway server)"; \
+	fi
 
 bench: ## benchmarks; writes bench/results.md
 	$(GO) run ./bench

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"omnisocial/store"
 	"omnisocial/vault"
 )
 
@@ -73,7 +75,7 @@ type setting struct{ name, def, doc string }
 
 var settings = []setting{
 	{"OMNISOCIAL_ADDR", ":8080", "address to listen on"},
-	{"OMNISOCIAL_DB", "./data/omnisocial.db", "SQLite database file (created if missing)"},
+	{"OMNISOCIAL_DB", "./data/omnisocial.db", "the database: a SQLite file (created if missing), or a postgres:// URL shared by every replica (see Running with PostgreSQL)"},
 	{"OMNISOCIAL_BASE_URL", "http://localhost:8080", "public URL of the app; OAuth redirect URIs are built from it"},
 	{"OMNISOCIAL_DEV", "false", "development mode: generates missing secrets into a file beside the database and talks to the built-in sandbox; webhooks may use http and reach this machine"},
 	{"OMNISOCIAL_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (for the log-in limiter and logs); empty: use the connection's address"},
@@ -314,3 +316,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+// dataDir is the folder for the files that live beside the database (the
+// development secrets, the sandbox's state): the SQLite file's folder, or
+// ./data when the database is PostgreSQL's.
+func dataDir(db string) string {
+	if db == "" || store.IsPostgres(db) {
+		return "data"
+	}
+	return filepath.Dir(strings.TrimPrefix(db, "sqlite://"))
+}
+
+func (c config) dataDir() string { return dataDir(c.DBPath) }

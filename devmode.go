@@ -39,11 +39,7 @@ func devConflicts(getenv func(string) string) []error {
 // so tokens sealed yesterday still open today. It returns a getenv that
 // falls back to that file, and whether anything was generated.
 func devSecrets(getenv func(string) string) (func(string) string, bool, error) {
-	dbPath := getenv("OMNISOCIAL_DB")
-	if dbPath == "" {
-		dbPath = "./data/omnisocial.db"
-	}
-	path := filepath.Join(filepath.Dir(dbPath), "dev-secrets.env")
+	path := filepath.Join(dataDir(getenv("OMNISOCIAL_DB")), "dev-secrets.env")
 	saved, err := readEnvFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, false, err

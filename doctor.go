@@ -56,7 +56,7 @@ func doctor(ctx context.Context, getenv func(string) string, stdout io.Writer) e
 	var st *store.Store
 	box, storeErr := vault.NewBox(cfg.EncryptionKey)
 	if storeErr == nil {
-		st, storeErr = store.Open(ctx, store.Options{Path: cfg.DBPath, Schema: schemaSQL, Box: box})
+		st, storeErr = store.Open(ctx, store.Options{Path: cfg.DBPath, Schema: schemaSQL, SchemaPostgres: schemaPostgres, Box: box})
 	}
 	if st != nil {
 		defer st.Close()

@@ -19,6 +19,9 @@ var staticFS embed.FS
 //go:embed schema.sql
 var schemaSQL string
 
+//go:embed schema_postgres.sql
+var schemaPostgres string
+
 var version = "dev"
 
 func main() {

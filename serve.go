@@ -49,7 +49,7 @@ func setup(ctx context.Context, getenv func(string) string, logw io.Writer) (con
 	log := newLogger(cfg, logw)
 	if generated {
 		log.Warn("DEVELOPMENT MODE: generated an encryption key and session secret into " +
-			filepath.Join(filepath.Dir(cfg.DBPath), "dev-secrets.env") + ". Never run production like this: set OMNISOCIAL_ENCRYPTION_KEY and OMNISOCIAL_SESSION_SECRET.")
+			filepath.Join(cfg.dataDir(), "dev-secrets.env") + ". Never run production like this: set OMNISOCIAL_ENCRYPTION_KEY and OMNISOCIAL_SESSION_SECRET.")
 	}
 	var older [][]byte
 	if cfg.OldEncryptionKey != nil {
@@ -59,14 +59,14 @@ func setup(ctx context.Context, getenv func(string) string, logw io.Writer) (con
 	if err != nil {
 		return cfg, nil, nil, err
 	}
-	st, err := store.Open(ctx, store.Options{Path: cfg.DBPath, Schema: schemaSQL, Box: box})
+	st, err := store.Open(ctx, store.Options{Path: cfg.DBPath, Schema: schemaSQL, SchemaPostgres: schemaPostgres, Box: box})
 	if errors.Is(err, store.ErrWrongKey) {
-		return cfg, nil, nil, fmt.Errorf("OMNISOCIAL_ENCRYPTION_KEY is not the key %s was written with; nothing was changed", cfg.DBPath)
+		return cfg, nil, nil, fmt.Errorf("OMNISOCIAL_ENCRYPTION_KEY is not the key %s was written with; nothing was changed", store.Shown(cfg.DBPath))
 	}
 	if err != nil {
 		return cfg, nil, nil, err
 	}
-	if dir, open := store.WorldReadable(cfg.DBPath); open {
+	if dir, open := store.WorldReadable(cfg.DBPath); open && !store.IsPostgres(cfg.DBPath) {
 		log.Warn("the database folder "+dir+" is readable by others than its owner: the database files are 0600, but "+
 			"anything else put there is not; chmod 700 it", "folder", dir)
 	}
@@ -128,7 +128,7 @@ func housekeeping(ctx context.Context, st *store.Store, cfg config, log *slog.Lo
 // and its control API opens only to OMNISOCIAL_SANDBOX_CONTROL_TOKEN.
 func sandboxOptions(cfg config, log *slog.Logger) sandbox.Options {
 	o := sandbox.Options{
-		StatePath:          filepath.Join(filepath.Dir(cfg.DBPath), "sandbox.json"),
+		StatePath:          filepath.Join(cfg.dataDir(), "sandbox.json"),
 		MetaAppID:          sandbox.DevMetaAppID,
 		MetaAppSecret:      sandbox.DevMetaAppSecret,
 		TikTokClientKey:    sandbox.DevTikTokClientKey,

@@ -7,7 +7,6 @@ package refresh
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -249,14 +248,7 @@ func (e *env) expireSoon(id string) {
 // crash or an old version would leave).
 func (e *env) sqlExec(q string, args ...any) {
 	e.t.Helper()
-	db, err := sql.Open("sqlite", e.dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(q, args...); err != nil {
-		e.t.Fatal(err)
-	}
+	testrig.Exec(e.t, e.dbPath, q, args...)
 }
 
 func (e *env) run(r *Refresher) Stats {

@@ -79,7 +79,7 @@ func Run(ctx context.Context, in Input) []Line {
 	}
 
 	if in.Store == nil && errors.Is(in.StoreErr, store.ErrWrongKey) {
-		out = append(out, Line{Title: "The encryption key does not open the database", Detail: in.DBPath,
+		out = append(out, Line{Title: "The encryption key does not open the database", Detail: store.Shown(in.DBPath),
 			Fix: "set OMNISOCIAL_ENCRYPTION_KEY to the key the database was written with (OMNISOCIAL_ENCRYPTION_KEY_OLD only while rotate-key runs)"})
 	} else if in.Store == nil {
 		out = append(out, Line{Title: "The database cannot be opened", Detail: fmt.Sprint(in.StoreErr),
@@ -154,13 +154,20 @@ func refreshLine(ctx context.Context, in Input) Line {
 
 func dbLines(ctx context.Context, in Input) []Line {
 	var out []Line
+	shown := store.Shown(in.DBPath)
 	if in.Store != nil {
 		if err := in.Store.CheckWritable(ctx); err != nil {
-			out = append(out, Line{Title: "Database is not writable", Detail: err.Error(),
-				Fix: "check free disk space and that the user running omnisocial owns " + in.DBPath})
+			fix := "check free disk space and that the user running omnisocial owns " + shown
+			if store.IsPostgres(in.DBPath) {
+				fix = "check that PostgreSQL is up, has free disk space, and lets this role write"
+			}
+			out = append(out, Line{Title: "Database is not writable", Detail: err.Error(), Fix: fix})
 		} else {
-			out = append(out, Line{OK: true, Title: "Database is writable", Detail: in.DBPath})
+			out = append(out, Line{OK: true, Title: "Database is writable", Detail: shown})
 		}
+	}
+	if store.IsPostgres(in.DBPath) {
+		return out // its files are PostgreSQL's to keep
 	}
 	var size int64
 	var loose []string

@@ -118,7 +118,7 @@ func (s *Store) NeedingReauth(ctx context.Context, workspaceID int64) ([]Account
 func (s *Store) DeleteAccount(ctx context.Context, workspaceID int64, id string, byUser int64, signIn func(platform string) []string) (Account, error) {
 	var a Account
 	queued := 0
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var err error
 		if a, err = scanAccount(tx.QueryRowContext(ctx, accountSelect+" WHERE a.workspace_id = ? AND a.id = ?", workspaceID, id)); err != nil {
 			return err
@@ -157,7 +157,7 @@ type Event struct {
 	At          time.Time
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, ws int64, accountID, name string, userID int64, kind, detail string, at time.Time) error {
+func addEvent(ctx context.Context, tx *Tx, ws int64, accountID, name string, userID int64, kind, detail string, at time.Time) error {
 	uid := sql.NullInt64{Int64: userID, Valid: userID != 0}
 	_, err := tx.ExecContext(ctx, `INSERT INTO account_events (workspace_id, account_id, account_name, user_id, kind, detail, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, ws, accountID, name, uid, kind, detail, at.Unix())

@@ -37,17 +37,18 @@ const apiKeyPrefix = "osk_"
 func (s *Store) CreateAPIKey(ctx context.Context, workspaceID, userID int64, name string, readOnly bool) (vault.Token, error) {
 	key := apiKeyPrefix + randomString(32)
 	h := sha256.Sum256([]byte(key))
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO api_keys (workspace_id, name, prefix, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			workspaceID, name, key[:len(apiKeyPrefix)+6], h[:], userID, s.now().Unix())
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO api_keys (workspace_id, name, prefix, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			RETURNING id`, workspaceID, name, key[:len(apiKeyPrefix)+6], h[:], userID, s.now().Unix()).Scan(&id)
 		if err != nil {
 			return err
 		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return err
+		ro := 0
+		if readOnly {
+			ro = 1
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO api_key_access (key_id, read_only) VALUES (?, ?)", id, readOnly)
+		_, err = tx.ExecContext(ctx, "INSERT INTO api_key_access (key_id, read_only) VALUES (?, ?)", id, ro)
 		return err
 	})
 	if err != nil {

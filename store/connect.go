@@ -54,7 +54,7 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 	}
 	c.Platform = string(providers.StoredAs(providers.Platform(c.Platform)))
 	var k connecting
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		k = connecting{s: s, tx: tx, c: c, now: s.now()}
 		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM social_accounts WHERE workspace_id = w.id), p.max_accounts
 			FROM workspaces w JOIN plans p ON p.name = w.plan WHERE w.id = ?`, c.WorkspaceID).Scan(&k.used, &k.max); err != nil {
@@ -90,7 +90,7 @@ func (s *Store) Connect(ctx context.Context, c Connect) (ConnectResult, error) {
 // connecting is one try of Connect's transaction, and what it did so far.
 type connecting struct {
 	s         *Store
-	tx        *sql.Tx
+	tx        *Tx
 	c         Connect
 	now       time.Time
 	used, max int // accounts in the workspace, and the plan's limit
@@ -195,7 +195,7 @@ func (k *connecting) history(ctx context.Context, id, name, kind, event, detail 
 	return err
 }
 
-func (s *Store) insertAccount(ctx context.Context, tx *sql.Tx, id string, c Connect, d Discovered, now time.Time) error {
+func (s *Store) insertAccount(ctx context.Context, tx *Tx, id string, c Connect, d Discovered, now time.Time) error {
 	st, meta, err := s.sealAccount(id, d)
 	if err != nil {
 		return err
@@ -216,7 +216,7 @@ func (s *Store) insertAccount(ctx context.Context, tx *sql.Tx, id string, c Conn
 // renew writes fresh tokens into an existing row. Bumping version and
 // clearing the lease fences off a refresh that was in flight with the old
 // tokens: its late write will find its attempt id gone.
-func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d Discovered, now time.Time) error {
+func (s *Store) renew(ctx context.Context, tx *Tx, id string, c Connect, d Discovered, now time.Time) error {
 	st, meta, err := s.sealAccount(id, d)
 	if err != nil {
 		return err
@@ -226,13 +226,13 @@ func (s *Store) renew(ctx context.Context, tx *sql.Tx, id string, c Connect, d D
 	_, err = tx.ExecContext(ctx, `UPDATE social_accounts SET username = ?, display_name = ?, avatar_url = ?,
 		access_token = ?, refresh_token = CASE WHEN login = ? THEN coalesce(?, refresh_token) ELSE ? END,
 		user_token = CASE WHEN login = ? THEN coalesce(?, user_token) ELSE ? END,
-		refresh_expires_at = CASE WHEN ? IS NULL AND login = ? THEN refresh_expires_at ELSE ? END, login = ?,
+		refresh_expires_at = CASE WHEN ? = 0 AND login = ? THEN refresh_expires_at ELSE ? END, login = ?,
 		scopes = ?, token_expires_at = ?, metadata = ?, status = ?, last_error = ?, last_synced_at = ?, next_check_at = ?,
 		grant_subject = ?, grant_subject_name = ?, updated_at = ?, version = version + 1, lease_until = NULL, attempt_id = NULL,
 		failures = 0, last_outcome = 'reconnected'
 		WHERE id = ?`,
 		d.Username, d.DisplayName, d.AvatarURL, st.access, c.login(), st.refresh, st.refresh, c.login(), st.user, st.user,
-		st.refresh, c.login(), nullTime(d.Tokens.RefreshExpiry), c.login(),
+		len(st.refresh), c.login(), nullTime(d.Tokens.RefreshExpiry), c.login(),
 		strings.Join(d.Scopes, " "), nullTime(d.Tokens.Expiry), meta, statusOr(d.Status), d.Problem, now.Unix(), nextCheck(d, now),
 		c.Subject, c.SubjectName, now.Unix(), id)
 	return err

@@ -18,7 +18,7 @@ import (
 // (see markSignInDead).
 func (s *Store) MarkMetaDeauthorized(ctx context.Context, platforms []string, subject, reason string) (int, error) {
 	n, queued := 0, 0
-	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		var err error
 		n, queued, err = s.markSignInDead(ctx, tx, Spread{Platforms: platforms, Subject: subject},
 			reason, OutcomeDeauthorized, s.now(), "")
@@ -59,7 +59,7 @@ type Spread struct {
 //     the worker's call may have run before the sign-in died, so its
 //     success is no evidence against the death. If the verdict was wrong
 //     for that account, the cost is one reconnect, never a lost token.
-func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reason string, outcome CheckOutcome, at time.Time, except string) (n, queued int, err error) {
+func (s *Store) markSignInDead(ctx context.Context, tx *Tx, sp Spread, reason string, outcome CheckOutcome, at time.Time, except string) (n, queued int, err error) {
 	if sp.Subject == "" || len(sp.Platforms) == 0 {
 		return 0, 0, nil
 	}
@@ -69,7 +69,7 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 		marks[i] = "?"
 		args = append(args, p)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, workspace_id, user_token, coalesce(lease_until >= ?, 0) AND attempt_id IS NOT NULL
+	rows, err := tx.QueryContext(ctx, `SELECT id, display_name, workspace_id, user_token, coalesce(lease_until >= ?, FALSE) AND attempt_id IS NOT NULL
 		FROM social_accounts WHERE grant_subject = ? AND id != ? AND status != 'needs_reauth' AND login IN (`+strings.Join(marks, ",")+`)`,
 		append([]any{at.Unix()}, args...)...)
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *Store) markSignInDead(ctx context.Context, tx *sql.Tx, sp Spread, reaso
 // be looked up.
 func (s *Store) DeleteMetaSubject(ctx context.Context, platforms []string, subject, code string) (int, error) {
 	n, queued := 0, 0
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		queued = 0
 		accts, err := accountsOfSignIn(ctx, tx, platforms, subject)
 		if err != nil {
@@ -178,7 +178,7 @@ type accountRef struct {
 
 // accountsOfSignIn lists the accounts of platforms connected through
 // subject's sign-in.
-func accountsOfSignIn(ctx context.Context, tx *sql.Tx, platforms []string, subject string) ([]accountRef, error) {
+func accountsOfSignIn(ctx context.Context, tx *Tx, platforms []string, subject string) ([]accountRef, error) {
 	if subject == "" || len(platforms) == 0 {
 		return nil, nil
 	}

@@ -165,7 +165,7 @@ type Outcome struct {
 // whether this attempt paused the endpoint.
 func (s *Store) RecordDelivery(ctx context.Context, d Delivery, o Outcome) (paused bool, err error) {
 	at := s.at(o.At)
-	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		paused = false
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, at, status_code, error, response, took_ms)
 			VALUES (?, ?, ?, ?, ?, ?)`, d.ID, at.Unix(), o.StatusCode, o.Error, o.Response, o.Took.Milliseconds()); err != nil {
@@ -181,7 +181,7 @@ func (s *Store) RecordDelivery(ctx context.Context, d Delivery, o Outcome) (paus
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1,
 			state = CASE WHEN give_up_at <= ? THEN 'failed' ELSE 'pending' END,
-			done_at = CASE WHEN give_up_at <= ? THEN ? ELSE NULL END, next_attempt_at = ?
+			done_at = CASE WHEN give_up_at <= ? THEN CAST(? AS BIGINT) ELSE NULL END, next_attempt_at = ?
 			WHERE id = ?`, at.Unix(), at.Unix(), at.Unix(), o.RetryAt.Unix(), d.ID); err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func roundDuration(d time.Duration) string {
 // attempts; pending ones stay whatever their age.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?", before.Unix())
 		if err != nil {
 			return err

@@ -21,7 +21,7 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 	}{
 		{"fresh", func(*testing.T, string) {}},
 		{"left 0644 by an older build", func(t *testing.T, path string) {
-			s := openAt(t, path)
+			s := openSQLite(t, path)
 			s.CreateWorkspace(context.Background(), 0, "x", "free")
 			s.Close()
 			for _, f := range []string{path, path + "-wal", path + "-shm"} {
@@ -38,7 +38,7 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 			}
 			path := filepath.Join(dir, "omnisocial.db")
 			tc.prepare(t, path)
-			s := openAt(t, path)
+			s := openSQLite(t, path)
 			// A write and a read through the pools, so SQLite has made its
 			// side files (it creates them lazily).
 			ctx := context.Background()

@@ -46,7 +46,7 @@ func (s *Store) TakeFlow(ctx context.Context, stateHash, sessionHash []byte) (Fl
 	f := Flow{StateHash: stateHash}
 	var verifier []byte
 	var exp int64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		return tx.QueryRowContext(ctx, `DELETE FROM oauth_flows WHERE state_hash = ? AND session_hash = ?
 			RETURNING session_hash, user_id, workspace_id, platform, purpose, account_id, verifier, expires_at`, stateHash, sessionHash).
 			Scan(&f.SessionHash, &f.UserID, &f.WorkspaceID, &f.Platform, &f.Purpose, &f.AccountID, &verifier, &exp)
@@ -197,12 +197,12 @@ func (s *Store) DeletePendingGrant(ctx context.Context, id string) error {
 // commit owes the platform a revocation of its tokens unless an account
 // uses the sign-in.
 func (s *Store) DiscardPendingGrant(ctx context.Context, g PendingGrant, signIn []string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		return s.discardGrant(ctx, tx, g, signIn)
 	})
 }
 
-func (s *Store) discardGrant(ctx context.Context, tx *sql.Tx, g PendingGrant, signIn []string) error {
+func (s *Store) discardGrant(ctx context.Context, tx *Tx, g PendingGrant, signIn []string) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM pending_grants WHERE id = ?", g.ID); err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (s *Store) ExpirePendingGrants(ctx context.Context, signIn func(platform st
 			// Unreadable (a key gone): nothing can be revoked; just forget it.
 			g = PendingGrant{ID: r.id}
 		}
-		if err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error { return s.discardGrant(ctx, tx, g, signIn(g.Platform)) }); err != nil {
+		if err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error { return s.discardGrant(ctx, tx, g, signIn(g.Platform)) }); err != nil {
 			return n, err
 		}
 		n++

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
@@ -12,6 +11,9 @@ import (
 // one statement that bypasses write: a checkpoint cannot run inside a
 // transaction, and it changes no rows.
 func (s *Store) Checkpoint(ctx context.Context) {
+	if s.d.postgres {
+		return // PostgreSQL checkpoints by itself
+	}
 	s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 }
 
@@ -20,7 +22,7 @@ func (s *Store) Checkpoint(ctx context.Context) {
 // statement of a multi-statement string, which once deleted every session.
 func (s *Store) DeleteExpired(ctx context.Context, sessionsIdleBefore, sessionsCreatedBefore time.Time) error {
 	now := s.now().Unix()
-	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM oauth_flows WHERE expires_at <= ?", now); err != nil {
 			return err
 		}
@@ -37,7 +39,7 @@ func (s *Store) DeleteExpired(ctx context.Context, sessionsIdleBefore, sessionsC
 // other event lives as long as the history does. It reports how many went.
 func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM account_events WHERE kind IN ('checked', 'refreshed') AND created_at < ?", before.Unix())
 		if err != nil {
 			return err

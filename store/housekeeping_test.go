@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -26,7 +25,7 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 func openWithClock(t testing.TB, clk *fakeClock) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "clock.db")
-	s, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, testKey), Now: clk.Now})
+	s, err := Open(context.Background(), withNow(testOptions(t, path, testBox(t, testKey)), clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,9 +43,9 @@ func TestDeleteExpired(t *testing.T) {
 	const idle, maxAge = time.Hour, 12 * time.Hour
 	const (
 		flow       = "INSERT INTO oauth_flows (state_hash, session_hash, user_id, workspace_id, platform, purpose, expires_at) VALUES (?, 's', 1, 1, 'tiktok', 'connect', ?)"
-		grant      = "INSERT INTO pending_grants (id, session_hash, user_id, workspace_id, platform, sealed, expires_at) VALUES (?, 's', 1, 1, 'tiktok', x'00', ?)"
+		grant      = "INSERT INTO pending_grants (id, session_hash, user_id, workspace_id, platform, sealed, expires_at) VALUES (?, 's', 1, 1, 'tiktok', 'x', ?)"
 		invitation = "INSERT INTO invitations (workspace_id, email, role, token_hash, created_at, expires_at) VALUES (1, ?, 'member', ?, 0, ?)"
-		session    = "INSERT INTO sessions (id_hash, data, created_at, last_seen_at) VALUES (?, x'', ?, ?)"
+		session    = "INSERT INTO sessions (id_hash, data, created_at, last_seen_at) VALUES (?, '', ?, ?)"
 	)
 	ago := func(d time.Duration) int64 { return t0.Add(-d).Unix() }
 	tests := []struct {
@@ -87,7 +86,7 @@ func TestDeleteExpired(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var n int
-			if err := s.r.QueryRow("SELECT count(*) FROM "+tc.table+" WHERE "+tc.key+" = ?", tc.name).Scan(&n); err != nil {
+			if err := s.rawQueryRow("SELECT count(*) FROM "+tc.table+" WHERE "+tc.key+" = ?", tc.name).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			if kept := n == 1; kept != tc.kept {
@@ -149,7 +148,7 @@ func TestHistoryKeepsWhatPeopleRead(t *testing.T) {
 	clk := &fakeClock{t: t0}
 	s, _ := openWithClock(t, clk)
 	ws, ids := seedQueue(t, s, 1, t0)
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		for _, kind := range []string{"checked", "refreshed", "check_failed", "needs_reauth", "permissions_changed"} {
 			if err := addEvent(ctx, tx, ws, ids[0], "A", 0, kind, "", t0.Add(-40*24*time.Hour)); err != nil {
 				return err
@@ -173,17 +172,17 @@ func TestHistoryKeepsWhatPeopleRead(t *testing.T) {
 		t.Fatalf("history after pruning: %s", got)
 	}
 	// Nothing but pruning may delete history while the workspace exists.
-	if _, err := s.w.Exec("DELETE FROM account_events WHERE kind = 'needs_reauth'"); err == nil {
+	if _, err := s.rawExec("DELETE FROM account_events WHERE kind = 'needs_reauth'"); err == nil {
 		t.Fatal("a non-routine event could be deleted")
 	}
-	if _, err := s.w.Exec("UPDATE account_events SET detail = 'x'"); err == nil {
+	if _, err := s.rawExec("UPDATE account_events SET detail = 'x'"); err == nil {
 		t.Fatal("an event could be changed")
 	}
 	// Removing the workspace takes its history along.
 	exec(t, s, "DELETE FROM social_accounts WHERE workspace_id = ?", ws)
 	exec(t, s, "DELETE FROM workspaces WHERE id = ?", ws)
 	var left int
-	s.r.QueryRow("SELECT count(*) FROM account_events").Scan(&left)
+	s.rawQueryRow("SELECT count(*) FROM account_events").Scan(&left)
 	if left != 0 {
 		t.Fatalf("%d events outlived their workspace", left)
 	}

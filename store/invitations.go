@@ -50,7 +50,7 @@ func (s *Store) CreateInvitation(ctx context.Context, workspaceID, invitedBy int
 	tok := randomString(32)
 	now := s.now()
 	inv := Invitation{WorkspaceID: workspaceID, Email: email, Role: role, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
 			WHERE m.workspace_id = ? AND u.email = ?`, workspaceID, email).Scan(&n); err != nil {
@@ -79,7 +79,7 @@ const invitationCols = `i.id, i.workspace_id, w.name, i.email, i.role, coalesce(
 	FROM invitations i JOIN workspaces w ON w.id = i.workspace_id LEFT JOIN users u ON u.id = i.invited_by`
 
 func (s *Store) invitations(ctx context.Context, where string, args ...any) ([]Invitation, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+invitationCols+" WHERE i.expires_at > ? AND "+where+" ORDER BY i.created_at, i.id",
+	rows, err := s.query(ctx, "SELECT "+invitationCols+" WHERE i.expires_at > ? AND "+where+" ORDER BY i.created_at, i.id",
 		append([]any{s.now().Unix()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: invitations: %w", err)
@@ -124,7 +124,7 @@ func (s *Store) InvitationByToken(ctx context.Context, tok string) (Invitation, 
 // RevokeInvitation deletes a workspace's pending invitation.
 func (s *Store) RevokeInvitation(ctx context.Context, workspaceID, id int64) (Invitation, error) {
 	var inv Invitation
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		err := tx.QueryRowContext(ctx, "DELETE FROM invitations WHERE id = ? AND workspace_id = ? RETURNING email, role", id, workspaceID).
 			Scan(&inv.Email, &inv.Role)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -140,7 +140,7 @@ func (s *Store) RevokeInvitation(ctx context.Context, workspaceID, id int64) (In
 // workspace becomes the one they used last, so they land in it.
 func (s *Store) AcceptInvitation(ctx context.Context, userID, id int64) (Workspace, error) {
 	var ws Workspace
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var role Role
 		err := tx.QueryRowContext(ctx, `SELECT i.workspace_id, w.name, w.plan, i.role FROM invitations i
 			JOIN workspaces w ON w.id = i.workspace_id JOIN users u ON u.email = i.email
@@ -158,7 +158,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, userID, id int64) (Workspa
 
 // join adds the membership an invitation offered (an existing one is kept
 // as it is) and deletes the invitation.
-func (s *Store) join(ctx context.Context, tx *sql.Tx, workspaceID, userID int64, role Role, invitationID int64) error {
+func (s *Store) join(ctx context.Context, tx *Tx, workspaceID, userID int64, role Role, invitationID int64) error {
 	now := s.now().Unix()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (workspace_id, user_id) DO UPDATE SET last_used_at = excluded.last_used_at`, workspaceID, userID, role, now, now); err != nil {
@@ -171,7 +171,7 @@ func (s *Store) join(ctx context.Context, tx *sql.Tx, workspaceID, userID int64,
 // DeclineInvitation deletes an invitation addressed to userID's e-mail.
 func (s *Store) DeclineInvitation(ctx context.Context, userID, id int64) (Invitation, error) {
 	var inv Invitation
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		err := tx.QueryRowContext(ctx, `DELETE FROM invitations WHERE id = ? AND email = (SELECT email FROM users WHERE id = ?)
 			RETURNING workspace_id`, id, userID).Scan(&inv.WorkspaceID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -188,7 +188,7 @@ func (s *Store) DeclineInvitation(ctx context.Context, userID, id int64) (Invita
 // used, revoked, replaced or expired.
 func (s *Store) AcceptInvitationAsNewUser(ctx context.Context, tok string, u User) (User, Workspace, error) {
 	var ws Workspace
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var id int64
 		var role Role
 		err := tx.QueryRowContext(ctx, `SELECT i.id, i.email, i.role, w.id, w.name, w.plan FROM invitations i
@@ -209,13 +209,13 @@ func (s *Store) AcceptInvitationAsNewUser(ctx context.Context, tok string, u Use
 }
 
 // owners counts a workspace's owners inside tx.
-func owners(ctx context.Context, tx *sql.Tx, workspaceID int64) (int, error) {
+func owners(ctx context.Context, tx *Tx, workspaceID int64) (int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM memberships WHERE workspace_id = ? AND role = 'owner'", workspaceID).Scan(&n)
 	return n, err
 }
 
-func roleIn(ctx context.Context, tx *sql.Tx, workspaceID, userID int64) (Role, error) {
+func roleIn(ctx context.Context, tx *Tx, workspaceID, userID int64) (Role, error) {
 	var role Role
 	err := tx.QueryRowContext(ctx, "SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?", workspaceID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -230,7 +230,7 @@ func roleIn(ctx context.Context, tx *sql.Tx, workspaceID, userID int64) (Role, e
 // own error (who may remove whom). Their sessions lose the workspace at
 // once, since every request reads the memberships afresh.
 func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64, allowed func(role Role) error) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		role, err := roleIn(ctx, tx, workspaceID, userID)
 		if err != nil {
 			return err
@@ -258,7 +258,7 @@ func (s *Store) SetRole(ctx context.Context, workspaceID, userID int64, role Rol
 	if !ValidRole(role) {
 		return fmt.Errorf("store: unknown role %q", role)
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		current, err := roleIn(ctx, tx, workspaceID, userID)
 		if err != nil {
 			return err

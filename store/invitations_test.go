@@ -10,7 +10,7 @@ import (
 func TestInvitations(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, Options{Path: t.TempDir() + "/i.db", Schema: readSchema(t), Box: testBox(t, testKey), Now: func() time.Time { return now }})
+	s, err := Open(ctx, withNow(testOptions(t, t.TempDir()+"/i.db", testBox(t, testKey)), func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}

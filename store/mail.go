@@ -32,7 +32,7 @@ type Mail struct {
 // its accounts is one message, composed when sent. Grouped as the banner
 // groups: a sign-in that serves several platforms (Facebook's: its Pages
 // and Instagram accounts) is one group; otherwise each account is its own.
-func queueReauthMail(ctx context.Context, tx *sql.Tx, ws int64, accountID string, at time.Time) error {
+func queueReauthMail(ctx context.Context, tx *Tx, ws int64, accountID string, at time.Time) error {
 	var platform, subject string
 	err := tx.QueryRowContext(ctx, "SELECT coalesce(nullif(login, ''), platform), grant_subject FROM social_accounts WHERE id = ?", accountID).Scan(&platform, &subject)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -74,7 +74,7 @@ func (s *Store) QueueDigests(ctx context.Context, day string, now, until time.Ti
 		}
 	}
 	n := 0
-	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		n = 0
 		if _, err := tx.ExecContext(ctx, "DELETE FROM mail_outbox WHERE kind = 'digest' AND state = 'sent' AND created_at < ?", now.AddDate(0, 0, -7).Unix()); err != nil {
 			return err
@@ -121,7 +121,7 @@ func (s *Store) DueMail(ctx context.Context, now time.Time, limit int) ([]Mail, 
 // MailDone removes a message sent (or no longer needed); a digest is kept
 // a week as sent, so a restart the same day does not send it again.
 func (s *Store) MailDone(ctx context.Context, id int64) error {
-	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE mail_outbox SET state = 'sent' WHERE id = ? AND kind = 'digest'", id); err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (s *Store) MailDone(ctx context.Context, id int64) error {
 // MailRetry keeps a message that failed for another try at next, or gives
 // it up (state failed) when giveUp.
 func (s *Store) MailRetry(ctx context.Context, id int64, next time.Time, reason string, giveUp bool) error {
-	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		state := "pending"
 		if giveUp {
 			state = "failed"

@@ -40,7 +40,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time, overdueAfter time
 		return q, err
 	}
 	var oldest *int64
-	err = s.queryRow(ctx, `SELECT count(*), coalesce(sum(next_check_at <= ?), 0), min(next_check_at) FROM social_accounts
+	err = s.queryRow(ctx, `SELECT count(*), coalesce(sum(CASE WHEN next_check_at <= ? THEN 1 ELSE 0 END), 0), min(next_check_at) FROM social_accounts
 		WHERE status != 'needs_reauth' AND next_check_at <= ? AND (lease_until IS NULL OR lease_until <= ?)`,
 		now.Add(-overdueAfter).Unix(), now.Unix(), now.Unix()).Scan(&q.Due, &q.Overdue, &oldest)
 	if err != nil {

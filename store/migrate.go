@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -252,8 +251,9 @@ BEGIN SELECT RAISE(ABORT, 'account_events keeps everything but routine checks');
 // Latest is the schema version this build writes.
 var Latest = len(steps) + 1
 
+// migrate brings a SQLite database to Latest (PostgreSQL: migratePostgres).
 func (s *Store) migrate(ctx context.Context, schema string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var v int
 		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 			return fmt.Errorf("store: schema version: %w", err)
@@ -284,7 +284,7 @@ func (s *Store) migrate(ctx context.Context, schema string) error {
 }
 
 // migrateStep brings a database at version v to v+1, inside tx.
-func migrateStep(ctx context.Context, tx *sql.Tx, v int) error {
+func migrateStep(ctx context.Context, tx *Tx, v int) error {
 	for _, q := range steps[v-1] {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("store: migrate %d→%d: %w", v, v+1, err)

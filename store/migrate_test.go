@@ -73,7 +73,7 @@ func TestMigrateStepByStep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := migrateStep(ctx, tx, v); err != nil {
+		if err := migrateStep(ctx, &Tx{tx: tx, d: &dialect{}}, v); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -94,8 +94,8 @@ func TestMigrateStepByStep(t *testing.T) {
 	}
 	db.Close()
 
-	s := openAt(t, path) // at the latest version already: Open migrates nothing
-	diffSchemas(t, "latest", schemaOf(t, s.r), schemaOf(t, newTestStore(t).r))
+	s := openSQLite(t, path) // at the latest version already: Open migrates nothing
+	diffSchemas(t, "latest", schemaOf(t, s.r), schemaOf(t, openSQLite(t, filepath.Join(t.TempDir(), "fresh.db")).r))
 	checkRowsKept(t, s, true)
 }
 
@@ -116,13 +116,13 @@ func TestMigrateFromOldVersionsKeepsRows(t *testing.T) {
 				mustExec(t, db, v4Rows...)
 			}
 			db.Close()
-			s := openAt(t, path)
+			s := openSQLite(t, path)
 			var v int
-			s.r.QueryRow("PRAGMA user_version").Scan(&v)
+			s.rawQueryRow("PRAGMA user_version").Scan(&v)
 			if v != Latest {
 				t.Fatalf("user_version = %d, want %d", v, Latest)
 			}
-			diffSchemas(t, "latest", schemaOf(t, s.r), schemaOf(t, newTestStore(t).r))
+			diffSchemas(t, "latest", schemaOf(t, s.r), schemaOf(t, openSQLite(t, filepath.Join(t.TempDir(), "fresh.db")).r))
 			checkRowsKept(t, s, tc.accounts)
 		})
 	}

@@ -57,7 +57,7 @@ func (s *Store) CreateOwnerLink(ctx context.Context, l OwnerLink) (OwnerLink, va
 	tok := randomString(32)
 	now := s.now()
 	l.ID, l.CreatedAt, l.ExpiresAt = NewID(), now, now.Add(OwnerLinkTTL)
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		if l.Purpose == LinkReconnect {
 			var name string
 			err := tx.QueryRowContext(ctx, `SELECT coalesce(nullif(login, ''), platform), grant_subject, grant_subject_name, display_name FROM social_accounts
@@ -145,7 +145,7 @@ func (s *Store) OwnerLinks(ctx context.Context, workspaceID int64) ([]OwnerLink,
 // history says so.
 func (s *Store) RevokeOwnerLink(ctx context.Context, workspaceID, by int64, id string) error {
 	now := s.now()
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var accountID string
 		err := tx.QueryRowContext(ctx, `UPDATE owner_links SET revoked_at = ?, state_hash = NULL, session_hash = NULL, verifier = NULL
 			WHERE workspace_id = ? AND id = ? AND used_at IS NULL AND revoked_at IS NULL RETURNING account_id`,
@@ -171,7 +171,7 @@ func (s *Store) StartOwnerLink(ctx context.Context, id string, stateHash, sessio
 			return err
 		}
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE owner_links SET state_hash = ?, session_hash = ?, verifier = ?, state_expires_at = ?
 			WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`,
 			stateHash, sessionHash, sealed, until.Unix(), id, s.now().Unix())
@@ -203,7 +203,7 @@ func (s *Store) TakeOwnerLinkState(ctx context.Context, stateHash, sessionHash [
 	if err != nil {
 		return OwnerLink{}, vault.Token{}, err
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE owner_links SET state_hash = NULL, session_hash = NULL, verifier = NULL, state_expires_at = NULL
 			WHERE id = ? AND state_hash = ?`, id, stateHash)
 		if err != nil {
@@ -244,7 +244,7 @@ var ErrExpired = errors.New("store: expired")
 // useOwnerLink spends a link inside the transaction that acts on it, so a
 // link works once even when two callbacks race, and an action that fails
 // leaves it unspent.
-func useOwnerLink(ctx context.Context, tx *sql.Tx, id, usedBy string, now time.Time) error {
+func useOwnerLink(ctx context.Context, tx *Tx, id, usedBy string, now time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE owner_links SET used_at = ?, used_by = ?
 		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, now.Unix(), usedBy, id, now.Unix())
 	if err != nil {
@@ -262,7 +262,7 @@ func (s *Store) RecordOwnerLinkRefusal(ctx context.Context, l OwnerLink, signedI
 	if l.AccountID == "" {
 		return nil
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		return addAccountEvent(ctx, tx, l.WorkspaceID, l.AccountID, 0, "link_refused",
 			"Reconnect link used with "+signedInAs+"'s sign-in, which it does not name; nothing changed", s.now())
 	})
@@ -270,7 +270,7 @@ func (s *Store) RecordOwnerLinkRefusal(ctx context.Context, l OwnerLink, signedI
 
 // addAccountEvent records an event under the account's current name; an
 // account gone meanwhile gets none.
-func addAccountEvent(ctx context.Context, tx *sql.Tx, ws int64, accountID string, by int64, kind, detail string, at time.Time) error {
+func addAccountEvent(ctx context.Context, tx *Tx, ws int64, accountID string, by int64, kind, detail string, at time.Time) error {
 	var name string
 	err := tx.QueryRowContext(ctx, "SELECT display_name FROM social_accounts WHERE workspace_id = ? AND id = ?", ws, accountID).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -284,7 +284,7 @@ func addAccountEvent(ctx context.Context, tx *sql.Tx, ws int64, accountID string
 
 // PruneOwnerLinks forgets links that ended more than 30 days ago.
 func (s *Store) PruneOwnerLinks(ctx context.Context) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM owner_links WHERE expires_at < ?", s.now().Add(-30*24*time.Hour).Unix())
 		return err
 	})

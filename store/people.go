@@ -45,7 +45,7 @@ var ErrSignupClosed = errors.New("store: sign-up is closed")
 // racing for "first" cannot both win.
 func (s *Store) SignUp(ctx context.Context, u User, workspace, plan string, closed bool) (User, Workspace, error) {
 	var ws Workspace
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		if closed {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
@@ -74,7 +74,7 @@ func (s *Store) AddUser(ctx context.Context, u User, workspaceID int64, role Rol
 	if !ValidRole(role) {
 		return u, fmt.Errorf("store: unknown role %q", role)
 	}
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		existing, err := userBy(ctx, tx, "email = ?", u.Email)
 		switch {
 		case err == nil:
@@ -94,7 +94,7 @@ func (s *Store) AddUser(ctx context.Context, u User, workspaceID int64, role Rol
 // CreateWorkspace makes a workspace owned by userID.
 func (s *Store) CreateWorkspace(ctx context.Context, userID int64, name, plan string) (Workspace, error) {
 	var ws Workspace
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var err error
 		if ws, err = insertWorkspace(ctx, tx, name, plan, s.now().Unix()); err != nil {
 			return err
@@ -104,36 +104,35 @@ func (s *Store) CreateWorkspace(ctx context.Context, userID int64, name, plan st
 	return ws, err
 }
 
-func insertUser(ctx context.Context, tx *sql.Tx, u User, now int64) (User, error) {
+func insertUser(ctx context.Context, tx *Tx, u User, now int64) (User, error) {
 	u.Email = strings.TrimSpace(u.Email)
-	res, err := tx.ExecContext(ctx, "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
-		u.Email, u.Name, u.PasswordHash, now)
+	err := tx.QueryRowContext(ctx, "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+		u.Email, u.Name, u.PasswordHash, now).Scan(&u.ID)
 	if isUnique(err) {
 		return u, ErrConflict
 	}
 	if err != nil {
 		return u, fmt.Errorf("store: insert user: %w", err)
 	}
-	u.ID, err = res.LastInsertId()
-	return u, err
+	return u, nil
 }
 
-func insertWorkspace(ctx context.Context, tx *sql.Tx, name, plan string, now int64) (Workspace, error) {
+func insertWorkspace(ctx context.Context, tx *Tx, name, plan string, now int64) (Workspace, error) {
 	if plan == "" {
 		plan = "free"
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO workspaces (name, plan, created_at) VALUES (?, ?, ?)", name, plan, now)
+	var id int64
+	err := tx.QueryRowContext(ctx, "INSERT INTO workspaces (name, plan, created_at) VALUES (?, ?, ?) RETURNING id", name, plan, now).Scan(&id)
 	if isForeignKey(err) {
 		return Workspace{}, fmt.Errorf("store: unknown plan %q", plan)
 	}
 	if err != nil {
 		return Workspace{}, fmt.Errorf("store: insert workspace: %w", err)
 	}
-	id, err := res.LastInsertId()
-	return Workspace{ID: id, Name: name, Plan: plan}, err
+	return Workspace{ID: id, Name: name, Plan: plan}, nil
 }
 
-func insertMember(ctx context.Context, tx *sql.Tx, ws, user int64, role Role, now int64) error {
+func insertMember(ctx context.Context, tx *Tx, ws, user int64, role Role, now int64) error {
 	_, err := tx.ExecContext(ctx, "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
 		ws, user, role, now)
 	if isUnique(err) {

@@ -88,12 +88,12 @@ const claimCols = `id, workspace_id, coalesce(nullif(login, ''), platform), plat
 // ran out counts as free: that is how work left by a crash is reclaimed.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, owner string, limit int, lease time.Duration) ([]Claim, error) {
 	return s.claim(ctx, now, owner, lease, false, `next_check_at <= ? AND status != 'needs_reauth'
-		AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_check_at, id LIMIT ?`, now.Unix(), now.Unix(), limit)
+		AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_check_at, id LIMIT ?`+s.d.skipLocked(), now.Unix(), now.Unix(), limit)
 }
 
 // ClaimOne leases one account whether or not it is due (on-demand refresh).
 func (s *Store) ClaimOne(ctx context.Context, now time.Time, id, owner string, lease time.Duration) (Claim, error) {
-	cs, err := s.claim(ctx, now, owner, lease, true, "id = ?", id)
+	cs, err := s.claim(ctx, now, owner, lease, true, "id = ?"+s.d.forUpdate(), id)
 	if err != nil {
 		return Claim{}, err
 	}
@@ -107,9 +107,12 @@ func (s *Store) claim(ctx context.Context, now time.Time, owner string, lease ti
 		leased bool
 	}
 	var rows []row
-	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	// Read committed is enough on PostgreSQL: the rows are locked as they
+	// are read, and another replica's claim skips them (ClaimDue) or waits
+	// and then sees the lease (ClaimOne).
+	err := s.writeAt(context.WithoutCancel(ctx), sql.LevelReadCommitted, func(ctx context.Context, tx *Tx) error {
 		rows = rows[:0]
-		rs, err := tx.QueryContext(ctx, "SELECT "+claimCols+", coalesce(lease_until >= ?, 0) FROM social_accounts WHERE "+where,
+		rs, err := tx.QueryContext(ctx, "SELECT "+claimCols+", coalesce(lease_until >= ?, FALSE) FROM social_accounts WHERE "+where,
 			append([]any{now.Unix()}, args...)...)
 		if err != nil {
 			return fmt.Errorf("store: claim: %w", err)
@@ -197,7 +200,7 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 	}
 	at := s.at(r.At)
 	queued := 0
-	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		queued = 0
 		var oldStatus Status
 		var oldScopes string
@@ -272,7 +275,7 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 		event, detail = "check_failed", f.Reason+"; next try "+next.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	queued := 0
-	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		queued = 0
 		// A transient failure keeps the status, and the reason of a
 		// needs_reauth a dead sign-in set meanwhile (markSignInDead).
@@ -312,7 +315,7 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 // problems that are not the account's (the app's own credentials rejected,
 // the platform asking everyone to wait, shutdown before the call).
 func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome CheckOutcome) error {
-	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET next_check_at = ?,
 			last_outcome = CASE WHEN ? = '' THEN last_outcome ELSE ? END, lease_until = NULL, attempt_id = NULL
 			WHERE id = ? AND attempt_id = ?`, next.Unix(), outcome, outcome, c.ID, c.AttemptID)
@@ -374,7 +377,7 @@ func fenced(res sql.Result, err error) error {
 	return nil
 }
 
-func (s *Store) event(ctx context.Context, tx *sql.Tx, c Claim, kind, detail string, at time.Time) error {
+func (s *Store) event(ctx context.Context, tx *Tx, c Claim, kind, detail string, at time.Time) error {
 	if kind == "" {
 		return nil
 	}

@@ -49,7 +49,7 @@ func seedQueue(t *testing.T, s *Store, n int, next time.Time) (int64, []string) 
 
 func exec(t *testing.T, s *Store, q string, args ...any) {
 	t.Helper()
-	if _, err := s.w.Exec(q, args...); err != nil {
+	if _, err := s.rawExec(q, args...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -252,7 +252,7 @@ func TestRefreshLosesToReconnect(t *testing.T) {
 	cs, _ := s.ClaimDue(ctx, t0, "me", 1, time.Minute)
 	acc, _ := s.Account(ctx, ws, ids[0])
 	var uid int64
-	s.r.QueryRow("SELECT user_id FROM social_accounts WHERE id = ?", ids[0]).Scan(&uid)
+	s.rawQueryRow("SELECT user_id FROM social_accounts WHERE id = ?", ids[0]).Scan(&uid)
 	if _, err := s.Connect(ctx, Connect{WorkspaceID: ws, UserID: uid, Platform: "tiktok", OnlyExisting: true,
 		Accounts: []Discovered{{PlatformUserID: acc.PlatformUserID, DisplayName: acc.DisplayName,
 			Tokens: Tokens{Access: vault.NewToken("at-reconnect"), Refresh: vault.NewToken("rt-reconnect")}, NextCheckAt: t0.Add(time.Hour)}}}); err != nil {
@@ -367,19 +367,33 @@ func TestFullDatabaseIsUnwritable(t *testing.T) {
 	s := newTestStore(t)
 	seedQueue(t, s, 1, t0)
 	cs, _ := s.ClaimDue(ctx, t0, "me", 1, time.Minute)
-	var pages int
-	s.w.QueryRow("PRAGMA page_count").Scan(&pages)
-	exec(t, s, fmt.Sprintf("PRAGMA max_page_count = %d", pages))
 	r := result("at-"+strings.Repeat("x", 20000), "rt-new") // needs new pages
+	undo := fillUp(t, s)
 	err := s.RecordSuccess(ctx, cs[0], r)
 	if !IsUnwritable(err) {
 		t.Fatalf("write to a full database: %v, want unwritable", err)
 	}
-	exec(t, s, "PRAGMA max_page_count = 1073741823")
+	undo()
 	if err := s.CheckWritable(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordSuccess(ctx, cs[0], r); err != nil {
 		t.Fatalf("the held tokens could not be stored after recovery: %v", err)
 	}
+}
+
+// fillUp makes the database refuse writes as a full disk does, until undo:
+// SQLite is held at its size, and PostgreSQL answers disk_full (53100).
+func fillUp(t *testing.T, s *Store) (undo func()) {
+	if s.Postgres() {
+		exec(t, s, `CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION USING ERRCODE = ''disk_full''; END'`)
+		for _, table := range []string{"social_accounts", "meta"} {
+			exec(t, s, "CREATE TRIGGER full_"+table+" BEFORE INSERT OR UPDATE ON "+table+" FOR EACH ROW EXECUTE FUNCTION disk_full()")
+		}
+		return func() { exec(t, s, "DROP FUNCTION disk_full CASCADE") }
+	}
+	var pages int
+	s.rawQueryRow("PRAGMA page_count").Scan(&pages)
+	exec(t, s, fmt.Sprintf("PRAGMA max_page_count = %d", pages))
+	return func() { exec(t, s, "PRAGMA max_page_count = 1073741823") }
 }

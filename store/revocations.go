@@ -66,7 +66,7 @@ const revocationField = "revocation"
 // queueRevocation owes the platform a revocation of t, unless an account
 // still uses the sign-in. It runs inside the caller's transaction, so the
 // tokens leave the account and enter the outbox in one commit.
-func (s *Store) queueRevocation(ctx context.Context, tx *sql.Tx, platform string, si SignIn, puid string, t Tokens, reason string) error {
+func (s *Store) queueRevocation(ctx context.Context, tx *Tx, platform string, si SignIn, puid string, t Tokens, reason string) error {
 	if t.Access.IsZero() && t.User.IsZero() {
 		return nil
 	}
@@ -90,7 +90,7 @@ func (s *Store) queueRevocation(ctx context.Context, tx *sql.Tx, platform string
 
 // cancelRevocations forgets revocations owed for a sign-in that is in use
 // again: revoking it now would undo the reconnect that just happened.
-func cancelRevocations(ctx context.Context, tx *sql.Tx, si SignIn) error {
+func cancelRevocations(ctx context.Context, tx *Tx, si SignIn) error {
 	if si.Subject == "" {
 		return nil
 	}
@@ -102,7 +102,7 @@ func cancelRevocations(ctx context.Context, tx *sql.Tx, si SignIn) error {
 // but not kept (a choice cancelled or expired, a reconnect as somebody
 // else), unless an account uses the sign-in.
 func (s *Store) RevokeUnused(ctx context.Context, platform string, si SignIn, puid string, t Tokens, reason string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		return s.queueRevocation(ctx, tx, platform, si, puid, t, reason)
 	})
 }
@@ -143,7 +143,7 @@ func (s *Store) DueRevocations(ctx context.Context, limit int) ([]Revocation, er
 // RevocationDone deletes a revocation and its ciphertext: the platform has
 // it, or it can never be done.
 func (s *Store) RevocationDone(ctx context.Context, id string) error {
-	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM revocations WHERE id = ?", id)
 		return err
 	})
@@ -151,7 +151,7 @@ func (s *Store) RevocationDone(ctx context.Context, id string) error {
 
 // RevocationRetry records a failed attempt and when to try again.
 func (s *Store) RevocationRetry(ctx context.Context, id string, next time.Time, reason string) error {
-	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE revocations SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
 			reason, next.Unix(), id)
 		return err

@@ -30,7 +30,7 @@ func TestRevocationsOutliveKeyRotation(t *testing.T) {
 	}
 	ws := func() int64 {
 		var ws int64
-		s.r.QueryRow("SELECT workspace_id FROM social_accounts WHERE id = ?", id).Scan(&ws)
+		s.rawQueryRow("SELECT workspace_id FROM social_accounts WHERE id = ?", id).Scan(&ws)
 		return ws
 	}()
 	if _, err := s.DeleteAccount(ctx, ws, id, 0, tiktokOnly); err != nil {
@@ -45,7 +45,7 @@ func TestRevocationsOutliveKeyRotation(t *testing.T) {
 	kOld, _ := vault.ParseKey(testKey)
 	kNew, _ := vault.ParseKey("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100")
 	both, _ := vault.NewBox(kNew, kOld)
-	s, err = Open(ctx, Options{Path: path, Schema: readSchema(t), Box: both})
+	s, err = Open(ctx, testOptions(t, path, both))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestRevocationsOutliveKeyRotation(t *testing.T) {
 	}
 	s.Close()
 	newOnly, _ := vault.NewBox(kNew)
-	s, err = Open(ctx, Options{Path: path, Schema: readSchema(t), Box: newOnly})
+	s, err = Open(ctx, testOptions(t, path, newOnly))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestRevocationCiphertextBoundToItsRow(t *testing.T) {
 	tokens := seedAccounts(t, s, 2)
 	var ws int64
 	for id := range tokens {
-		s.r.QueryRow("SELECT workspace_id FROM social_accounts WHERE id = ?", id).Scan(&ws)
+		s.rawQueryRow("SELECT workspace_id FROM social_accounts WHERE id = ?", id).Scan(&ws)
 		if _, err := s.DeleteAccount(ctx, ws, id, 0, tiktokOnly); err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 )
@@ -65,7 +64,7 @@ func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 		rotateReadHook()
 	}
 	done := 0
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		done = 0
 		for _, r := range todo {
 			t, err := s.open(r.id, r.st)
@@ -77,7 +76,7 @@ func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET access_token = ?, refresh_token = ?, user_token = ?
-				WHERE id = ? AND access_token = ? AND refresh_token IS ? AND user_token IS ?`,
+				WHERE id = ? AND access_token = ? AND refresh_token IS NOT DISTINCT FROM ? AND user_token IS NOT DISTINCT FROM ?`,
 				ns.access, ns.refresh, ns.user, r.id, r.st.access, r.st.refresh, r.st.user)
 			if err != nil {
 				return err
@@ -93,12 +92,13 @@ func (s *Store) RotateBatch(ctx context.Context, limit int) (int, error) {
 // RotateRest re-encrypts the short-lived sealed values (OAuth verifiers,
 // pending choices, revocations owed, webhook secrets) and finally the key canary, so the old key can go.
 func (s *Store) RotateRest(ctx context.Context) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		type item struct {
 			key  []byte
 			data []byte
 		}
-		reseal := func(query, update string, aad func(key []byte) (string, string)) error {
+		// A text key (an id) is read as bytes and given back as text.
+		reseal := func(query, update string, textKey bool, aad func(key []byte) (string, string)) error {
 			rows, err := tx.QueryContext(ctx, query)
 			if err != nil {
 				return err
@@ -123,26 +123,30 @@ func (s *Store) RotateRest(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, update, ct, it.key); err != nil {
+				var key any = it.key
+				if textKey {
+					key = string(it.key)
+				}
+				if _, err := tx.ExecContext(ctx, update, ct, key); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 		if err := reseal("SELECT state_hash, verifier FROM oauth_flows WHERE verifier IS NOT NULL",
-			"UPDATE oauth_flows SET verifier = ? WHERE state_hash = ?",
+			"UPDATE oauth_flows SET verifier = ? WHERE state_hash = ?", false,
 			func(k []byte) (string, string) { return hex.EncodeToString(k), "verifier" }); err != nil {
 			return err
 		}
-		if err := reseal("SELECT CAST(id AS BLOB), sealed FROM pending_grants", "UPDATE pending_grants SET sealed = ? WHERE id = CAST(? AS TEXT)",
+		if err := reseal("SELECT id, sealed FROM pending_grants", "UPDATE pending_grants SET sealed = ? WHERE id = ?", true,
 			func(k []byte) (string, string) { return string(k), "pending_grant" }); err != nil {
 			return err
 		}
-		if err := reseal("SELECT CAST(id AS BLOB), sealed FROM revocations", "UPDATE revocations SET sealed = ? WHERE id = CAST(? AS TEXT)",
+		if err := reseal("SELECT id, sealed FROM revocations", "UPDATE revocations SET sealed = ? WHERE id = ?", true,
 			func(k []byte) (string, string) { return string(k), revocationField }); err != nil {
 			return err
 		}
-		if err := reseal("SELECT CAST(id AS BLOB), secret FROM webhooks", "UPDATE webhooks SET secret = ? WHERE id = CAST(? AS TEXT)",
+		if err := reseal("SELECT id, secret FROM webhooks", "UPDATE webhooks SET secret = ? WHERE id = ?", true,
 			func(k []byte) (string, string) { return string(k), webhookSecretField }); err != nil {
 			return err
 		}

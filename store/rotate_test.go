@@ -48,7 +48,7 @@ func TestRotateKey(t *testing.T) {
 	kOld, _ := vault.ParseKey(oldKey)
 	kNew, _ := vault.ParseKey(newKey)
 	both, _ := vault.NewBox(kNew, kOld)
-	s, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: both})
+	s, err := Open(ctx, testOptions(t, path, both))
 	if err != nil {
 		t.Fatalf("opening with the new key primary and the old one kept: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestRotateKey(t *testing.T) {
 	s.Close()
 
 	onlyNew, _ := vault.NewBox(kNew)
-	s, err = Open(ctx, Options{Path: path, Schema: readSchema(t), Box: onlyNew})
+	s, err = Open(ctx, testOptions(t, path, onlyNew))
 	if err != nil {
 		t.Fatalf("opening with only the new key after rotation: %v", err)
 	}
@@ -89,7 +89,7 @@ func TestRotateKey(t *testing.T) {
 		}
 	}
 	onlyOld, _ := vault.NewBox(kOld)
-	if _, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: onlyOld}); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(ctx, testOptions(t, path, onlyOld)); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("the old key alone still opens the database: %v", err)
 	}
 }
@@ -104,14 +104,14 @@ func TestRotateLosesToAConcurrentWrite(t *testing.T) {
 	kOld, _ := vault.ParseKey(testKey)
 	kNew, _ := vault.ParseKey("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100")
 	both, _ := vault.NewBox(kNew, kOld)
-	s, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: both})
+	s, err := Open(ctx, testOptions(t, path, both))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	var id, puid string
 	var ws, uid int64
-	s.r.QueryRow("SELECT id, workspace_id, user_id, platform_user_id FROM social_accounts ORDER BY id LIMIT 1").Scan(&id, &ws, &uid, &puid)
+	s.rawQueryRow("SELECT id, workspace_id, user_id, platform_user_id FROM social_accounts ORDER BY id LIMIT 1").Scan(&id, &ws, &uid, &puid)
 	fresh := Tokens{Access: vault.NewToken("act.fresh"), Refresh: vault.NewToken("rft.fresh")}
 	rotateReadHook = func() {
 		rotateReadHook = nil

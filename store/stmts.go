@@ -36,7 +36,7 @@ func (c *stmtCache) close() {
 
 // query and queryRow read through the cache.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	st, err := s.reads.get(ctx, q)
+	st, err := s.reads.get(ctx, s.d.sql(q))
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +44,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 }
 
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	q = s.d.sql(q)
 	st, err := s.reads.get(ctx, q)
 	if err != nil {
 		return s.r.QueryRowContext(ctx, q, args...) // carries the same error to Scan

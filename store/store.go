@@ -1,5 +1,6 @@
-// Package store keeps everything in SQLite. All SQL lives here; callers get
-// plain structs and sentinel errors. Tokens are sealed and opened inside, so
+// Package store keeps everything in SQLite, or in PostgreSQL when several
+// replicas share one database. All SQL lives here; callers get plain
+// structs and sentinel errors. Tokens are sealed and opened inside, so
 // ciphertext never leaves this package and plaintext never enters the file.
 package store
 
@@ -10,9 +11,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"omnisocial/vault"
@@ -31,6 +34,7 @@ var (
 // no SQLITE_BUSY ever reaches a person), reads through a pool beside it.
 type Store struct {
 	w, r  *sql.DB
+	d     *dialect
 	reads *stmtCache
 	box   *vault.Box
 	now   func() time.Time
@@ -39,8 +43,9 @@ type Store struct {
 
 // Options configure Open.
 type Options struct {
-	Path   string
-	Schema string     // the contents of schema.sql
+	Path           string // a SQLite file (or sqlite://file), or a postgres:// URL
+	Schema         string // the contents of schema.sql
+	SchemaPostgres string // the contents of schema_postgres.sql
 	Box    *vault.Box // seals tokens; its key is checked against the database's canary
 	Now    func() time.Time
 }
@@ -51,6 +56,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if IsPostgres(o.Path) {
+		return openPostgres(ctx, o)
+	}
+	o.Path = strings.TrimPrefix(o.Path, "sqlite://")
 	if dir := filepath.Dir(o.Path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -80,7 +89,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, reads: &stmtCache{db: r}, box: o.Box, now: o.Now}
+	s := &Store{w: w, r: r, d: &dialect{}, reads: &stmtCache{db: r}, box: o.Box, now: o.Now}
 	if err := s.migrate(ctx, o.Schema); err != nil {
 		s.Close()
 		return nil, err
@@ -90,7 +99,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if o.Box != nil {
+	return s.ready(ctx)
+}
+
+// ready refuses a key that did not write the database (and stamps the key
+// on a new one).
+func (s *Store) ready(ctx context.Context) (*Store, error) {
+	if s.box != nil {
 		if err := s.checkKey(ctx); err != nil {
 			s.Close()
 			return nil, err
@@ -134,6 +149,9 @@ func WorldReadable(path string) (string, bool) {
 // Close closes both pools.
 func (s *Store) Close() error {
 	s.reads.close()
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -168,40 +186,57 @@ func (s *Store) checkKey(ctx context.Context) error {
 }
 
 // write is the one way store changes the database: fn runs in one
-// immediate transaction on the single writer connection, with the ctx it
-// is handed. Three rules come with it:
-//   - One statement per Exec. The driver runs a string of several
+// transaction that sees the database as if no other write ran beside it:
+// on SQLite an immediate transaction on the single writer connection, on
+// PostgreSQL a serializable one. Three rules come with it:
+//   - One statement per Exec. The SQLite driver runs a string of several
 //     statements, but binds the first arguments to each of them; that once
 //     deleted every live session (TestNoMultiStatementSQL reads the source).
-//   - SQLITE_BUSY is retried. Within this process writes queue for the one
-//     connection, but another process (omnisocial doctor, a backup) can hold
-//     the lock past busy_timeout, so the whole transaction is tried again a
-//     few times: fn must reset whatever it collects when it starts.
+//   - The whole transaction may run again. Another process can hold
+//     SQLite's lock past busy_timeout (omnisocial doctor, a backup), and
+//     PostgreSQL cancels one of two serializable transactions that would
+//     not have been serial; either is tried again a few times, so fn must
+//     reset whatever it collects when it starts.
 //   - The caller decides about cancellation. A write that must land even
 //     when its caller is being cancelled (a token the platform has already
 //     rotated, an outbox row owed) passes context.WithoutCancel(ctx).
-func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	const tries = 4
+func (s *Store) write(ctx context.Context, fn func(context.Context, *Tx) error) error {
+	return s.writeAt(ctx, sql.LevelSerializable, fn)
+}
+
+// writeAt is write at a weaker isolation on PostgreSQL, for the one
+// transaction that brings its own concurrency control (the queue's claim,
+// with its row locks).
+func (s *Store) writeAt(ctx context.Context, level sql.IsolationLevel, fn func(context.Context, *Tx) error) error {
+	tries := 4
+	if s.d.postgres {
+		tries = 10 // a storm of replicas conflicts more often than a backup holds SQLite's lock
+	}
 	var err error
 	for i := range tries {
-		if err = s.writeOnce(ctx, fn); !isBusy(err) || i == tries-1 {
+		if err = s.writeOnce(ctx, level, fn); !s.retryable(err) || i == tries-1 {
 			break
 		}
+		wait := time.Duration(50<<min(i, 4)) * time.Millisecond
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(50<<i) * time.Millisecond):
+		case <-time.After(wait/2 + time.Duration(mrand.Int64N(int64(wait/2)))):
 		}
 	}
 	return err
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+func (s *Store) writeOnce(ctx context.Context, level sql.IsolationLevel, fn func(context.Context, *Tx) error) error {
+	var opts *sql.TxOptions
+	if s.d.postgres {
+		opts = &sql.TxOptions{Isolation: level}
+	}
+	tx, err := s.w.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(ctx, tx); err != nil {
+	if err := fn(ctx, &Tx{tx: tx, d: s.d}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -214,7 +249,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(context.Context, *sql.Tx)
 // exec is write for a single statement.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		var err error
 		res, err = tx.ExecContext(ctx, q, args...)
 		return err
@@ -222,7 +257,12 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	return res, err
 }
 
-func isBusy(err error) bool {
+// retryable: the transaction lost a race it may win on another try.
+func (s *Store) retryable(err error) bool {
+	if s.d.postgres {
+		c := pgCode(err)
+		return c == "40001" || c == "40P01" // serialization failure, deadlock
+	}
 	c := sqliteCode(err) & 0xff
 	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }

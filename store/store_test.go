@@ -9,7 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"omnisocial/internal/pgtest"
 	"omnisocial/vault"
 )
 
@@ -37,9 +39,42 @@ func testBox(t testing.TB, hexKey string) *vault.Box {
 
 const testKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
+func readSchemaPostgres(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../schema_postgres.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// testOptions open the test database at path with box: the file, or on
+// PostgreSQL the schema named after it (pgtest).
+func testOptions(t testing.TB, path string, box *vault.Box) Options {
+	t.Helper()
+	return Options{Path: pgtest.DSN(t, path), Schema: readSchema(t), SchemaPostgres: readSchemaPostgres(t), Box: box}
+}
+
+func withNow(o Options, now func() time.Time) Options {
+	o.Now = now
+	return o
+}
+
 func openAt(t testing.TB, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, testKey)})
+	return mustOpen(t, testOptions(t, path, testBox(t, testKey)))
+}
+
+// openSQLite is openAt for the tests of SQLite's own files and pragmas,
+// which run on SQLite whatever database the other tests use.
+func openSQLite(t testing.TB, path string) *Store {
+	t.Helper()
+	return mustOpen(t, Options{Path: path, Schema: readSchema(t), Box: testBox(t, testKey)})
+}
+
+func mustOpen(t testing.TB, o Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,9 +89,13 @@ func newTestStore(t testing.TB) *Store {
 func TestOpenRefusesNewerDatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.db")
 	s := openAt(t, path)
-	s.w.Exec("PRAGMA user_version = 99")
+	if s.Postgres() {
+		s.rawExec("UPDATE schema_version SET version = 99")
+	} else {
+		s.rawExec("PRAGMA user_version = 99")
+	}
 	s.Close()
-	_, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, testKey)})
+	_, err := Open(context.Background(), testOptions(t, path, testBox(t, testKey)))
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("opening a newer database: %v", err)
 	}
@@ -66,14 +105,14 @@ func TestOpenRefusesWrongKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.db")
 	openAt(t, path).Close()
 	other := strings.Repeat("9", 64)
-	_, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, other)})
+	_, err := Open(context.Background(), testOptions(t, path, testBox(t, other)))
 	if !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("wrong key: %v, want ErrWrongKey", err)
 	}
 }
 
 func TestConnectionSettings(t *testing.T) {
-	s := newTestStore(t)
+	s := openSQLite(t, filepath.Join(t.TempDir(), "test.db"))
 	tests := []struct {
 		pragma string
 		db     *sql.DB
@@ -201,4 +240,18 @@ func TestAddUserAndPlans(t *testing.T) {
 	if _, err := s.Membership(ctx, m.ID, ws.ID+1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("membership of another workspace: %v", err)
 	}
+}
+
+// rawExec, rawQuery and rawQueryRow reach behind the store's API in
+// either database (the query translated as the store's own are).
+func (s *Store) rawExec(q string, args ...any) (sql.Result, error) {
+	return s.w.Exec(s.d.sql(q), args...)
+}
+
+func (s *Store) rawQuery(q string, args ...any) (*sql.Rows, error) {
+	return s.r.Query(s.d.sql(q), args...)
+}
+
+func (s *Store) rawQueryRow(q string, args ...any) *sql.Row {
+	return s.r.QueryRow(s.d.sql(q), args...)
 }

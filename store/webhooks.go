@@ -112,7 +112,7 @@ type messageData struct {
 
 // emit queues event about a to every webhook of the workspace subscribed to
 // it, inside the caller's transaction. a nil reads the account in tx.
-func (s *Store) emit(ctx context.Context, tx *sql.Tx, ws int64, accountID, event, detail string, a *Account, at time.Time) (int, error) {
+func (s *Store) emit(ctx context.Context, tx *Tx, ws int64, accountID, event, detail string, a *Account, at time.Time) (int, error) {
 	if event == EventNeedsReauth {
 		if err := queueReauthMail(ctx, tx, ws, accountID, at); err != nil {
 			return 0, err
@@ -244,7 +244,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID int64, id string)
 func (s *Store) ResumeWebhook(ctx context.Context, workspaceID int64, id string) error {
 	now := s.now()
 	n := 0
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET paused_at = NULL, paused_reason = '', failing_since = NULL
 			WHERE workspace_id = ? AND id = ?`, workspaceID, id)
 		if err != nil {

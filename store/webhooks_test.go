@@ -21,7 +21,7 @@ func hookStore(t *testing.T, events ...string) (s *Store, ws int64, hook string,
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	now = &t0
 	path = filepath.Join(t.TempDir(), "wh.db")
-	s, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, testKey), Now: func() time.Time { return *now }})
+	s, err := Open(context.Background(), withNow(testOptions(t, path, testBox(t, testKey)), func() time.Time { return *now }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +48,13 @@ func connectTikTok(t *testing.T, s *Store, ws int64, puid string, scopes ...stri
 		t.Fatal(err)
 	}
 	var id string
-	s.r.QueryRow("SELECT id FROM social_accounts WHERE platform_user_id = ?", puid).Scan(&id)
+	s.rawQueryRow("SELECT id FROM social_accounts WHERE platform_user_id = ?", puid).Scan(&id)
 	return id
 }
 
 func pendingEvents(t *testing.T, s *Store, hook string) []string {
 	t.Helper()
-	rows, err := s.r.Query("SELECT event FROM webhook_deliveries WHERE webhook_id = ? ORDER BY seq", hook)
+	rows, err := s.rawQuery("SELECT event FROM webhook_deliveries WHERE webhook_id = ? ORDER BY seq", hook)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestWebhookSecretOutlivesKeyRotation(t *testing.T) {
 	kOld, _ := vault.ParseKey(testKey)
 	kNew, _ := vault.ParseKey(newKey)
 	both, _ := vault.NewBox(kNew, kOld)
-	s2, err := Open(ctx, Options{Path: path, Schema: readSchema(t), Box: both})
+	s2, err := Open(ctx, testOptions(t, path, both))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,12 +281,7 @@ func TestWebhookSecretOutlivesKeyRotation(t *testing.T) {
 
 func openAtWith(t *testing.T, path, key string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), Options{Path: path, Schema: readSchema(t), Box: testBox(t, key), Now: func() time.Time {
+	return mustOpen(t, withNow(testOptions(t, path, testBox(t, key)), func() time.Time {
 		return time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	}))
 }

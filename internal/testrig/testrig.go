@@ -6,6 +6,7 @@ package testrig
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"omnisocial/internal/pgtest"
 	"omnisocial/providers"
 	"omnisocial/sandbox"
 	"omnisocial/store"
@@ -45,10 +47,15 @@ func Key() []byte {
 }
 
 // Schema is the application's schema.sql.
-func Schema(t testing.TB) string {
+func Schema(t testing.TB) string { return readTop(t, "schema.sql") }
+
+// SchemaPostgres is the application's schema_postgres.sql.
+func SchemaPostgres(t testing.TB) string { return readTop(t, "schema_postgres.sql") }
+
+func readTop(t testing.TB, name string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "schema.sql"))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,17 +63,18 @@ func Schema(t testing.TB) string {
 }
 
 // Store opens a store on a new file in t.TempDir() with the schema, the
-// test key and now (nil: time.Now), closed when the test ends. It returns
-// the file's path too, for tests that change the database behind the
-// store's back.
+// test key and now (nil: time.Now), closed when the test ends; on
+// PostgreSQL when OMNISOCIAL_TEST_POSTGRES is set (see pgtest). It returns
+// where the database is too (a file's path or a postgres:// URL), for
+// tests that change the database behind the store's back.
 func Store(t testing.TB, now func() time.Time) (*store.Store, string) {
 	t.Helper()
 	box, err := vault.NewBox(Key())
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "test.db")
-	st, err := store.Open(context.Background(), store.Options{Path: path, Schema: Schema(t), Box: box, Now: now})
+	path := pgtest.DSN(t, filepath.Join(t.TempDir(), "test.db"))
+	st, err := store.Open(context.Background(), store.Options{Path: path, Schema: Schema(t), SchemaPostgres: SchemaPostgres(t), Box: box, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,3 +127,22 @@ func (s *SyncBuffer) Write(p []byte) (int, error) {
 }
 
 func (s *SyncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Exec changes the database at dsn behind its store's back (what a crash
+// or an old version would leave), with q written as the store writes its
+// queries, on SQLite or PostgreSQL.
+func Exec(t testing.TB, dsn, q string, args ...any) {
+	t.Helper()
+	driver, src := "sqlite", dsn+"?_pragma=busy_timeout(5000)"
+	if store.IsPostgres(dsn) {
+		driver, src, q = "pgx", dsn, store.PostgresSQL(q)
+	}
+	db, err := sql.Open(driver, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatal(err)
+	}
+}
