@@ -43,11 +43,11 @@ type Store struct {
 
 // Options configure Open.
 type Options struct {
-	Path           string // a SQLite file (or sqlite://file), or a postgres:// URL
-	Schema         string // the contents of schema.sql
-	SchemaPostgres string // the contents of schema_postgres.sql
-	Box    *vault.Box // seals tokens; its key is checked against the database's canary
-	Now    func() time.Time
+	Path           string     // a SQLite file (or sqlite://file), or a postgres:// URL
+	Schema         string     // the contents of schema.sql
+	SchemaPostgres string     // the contents of schema_postgres.sql
+	Box            *vault.Box // seals tokens; its key is checked against the database's canary
+	Now            func() time.Time
 }
 
 // Open opens (creating if needed) and migrates the database at o.Path, and
