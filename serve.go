@@ -149,7 +149,14 @@ func sandboxOptions(cfg config, log *slog.Logger) sandbox.Options {
 func schedule(ctx context.Context, cfg config, st *store.Store, log *slog.Logger, refresher *refresh.Refresher, deps *handlers.Deps) (gocron.Scheduler, error) {
 	// The stop timeout outlasts a platform call (30 s), so refreshes in
 	// flight at shutdown still store what they got.
-	sched, err := gocron.NewScheduler(gocron.WithStopTimeout(45 * time.Second))
+	opts := []gocron.SchedulerOption{gocron.WithStopTimeout(45 * time.Second)}
+	if st.Postgres() {
+		// Replicas share the outboxes and the housekeeping: each of those
+		// jobs runs on one replica at a time. The refresh job opts out; its
+		// claims skip the rows another replica holds.
+		opts = append(opts, gocron.WithDistributedLocker(jobLocker{st}))
+	}
+	sched, err := gocron.NewScheduler(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +215,26 @@ func schedule(ctx context.Context, cfg config, st *store.Store, log *slog.Logger
 	}
 	return sched, nil
 }
+
+// jobLocker lends gocron the database's job locks (store.JobLock).
+type jobLocker struct{ st *store.Store }
+
+var errJobElsewhere = errors.New("the job is running on another replica")
+
+func (l jobLocker) Lock(ctx context.Context, key string) (gocron.Lock, error) {
+	unlock, ok, err := l.st.JobLock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errJobElsewhere
+	}
+	return unlockFunc(unlock), nil
+}
+
+type unlockFunc func()
+
+func (f unlockFunc) Unlock(context.Context) error { f(); return nil }
 
 // logStartup says where the server listens, whether the sandbox is
 // mounted, and where to begin.

@@ -17,6 +17,9 @@ import (
 func Register(s gocron.Scheduler, r *Refresher, every time.Duration) (gocron.Job, error) {
 	return s.NewJob(gocron.DurationJob(every), gocron.NewTask(r.RunOnce),
 		gocron.WithName("token-refresh"),
+		// Every replica claims from the one queue; the claims, not a job
+		// lock, keep them off each other's accounts.
+		gocron.WithDisabledDistributedJobLocker(true),
 		// A restart resumes at once: leases left by a crash are reclaimed.
 		gocron.WithStartAt(gocron.WithStartImmediately()),
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),

@@ -329,6 +329,11 @@ func loadState(path string) (*state, error) {
 // renames, so a crash leaves either the old or the new state, never half.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
+	// The folder is the database's on SQLite, made by then; on PostgreSQL
+	// nothing else makes it.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(dir, ".sandbox-state-*.tmp")
 	if err != nil {
 		return err

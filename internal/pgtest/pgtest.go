@@ -15,7 +15,9 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -37,6 +39,10 @@ func DSN(t testing.TB, path string) string {
 	if !On() {
 		return path
 	}
+	return schemaFor(t, path)
+}
+
+func schemaFor(t testing.TB, path string) string {
 	sum := sha256.Sum256([]byte(path))
 	schema := "t_" + hex.EncodeToString(sum[:10])
 	admin := Admin(t)
@@ -73,4 +79,25 @@ func Admin(t testing.TB) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Fresh is a new empty schema on the server for this test alone, dropped
+// when it ends: the URL to open it with.
+func Fresh(t testing.TB) string {
+	t.Helper()
+	Need(t)
+	return schemaFor(t, t.Name()+"/"+strconv.FormatInt(time.Now().UnixNano(), 36))
+}
+
+// Need skips a test that needs the server when none is named, or fails
+// it when OMNISOCIAL_REQUIRE_POSTGRES says the server must be there (CI).
+func Need(t testing.TB) {
+	t.Helper()
+	if Available() {
+		return
+	}
+	if os.Getenv("OMNISOCIAL_REQUIRE_POSTGRES") != "" {
+		t.Fatalf("OMNISOCIAL_REQUIRE_POSTGRES is set but %s names no server", Env)
+	}
+	t.Skipf("needs PostgreSQL: set %s to a postgres:// URL (.ci/postgres starts a throwaway server)", Env)
 }
