@@ -10,6 +10,7 @@ package pgtest
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -73,4 +74,34 @@ func Admin(t testing.TB) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Require skips a test that needs the server when none is named, or fails
+// it when OMNISOCIAL_REQUIRE_POSTGRES says one must be (CI, where a skip
+// would hide that the test never ran).
+func Require(t testing.TB) {
+	t.Helper()
+	if Available() {
+		return
+	}
+	if os.Getenv("OMNISOCIAL_REQUIRE_POSTGRES") != "" {
+		t.Fatalf("OMNISOCIAL_REQUIRE_POSTGRES is set but %s is not: set %s to a postgres:// URL", Env, Env)
+	}
+	t.Skipf("needs a PostgreSQL server: set %s to a postgres:// URL", Env)
+}
+
+// Fresh is the URL of a new, empty schema on the test server (Require
+// first), dropped when the test ends.
+func Fresh(t testing.TB) string {
+	t.Helper()
+	Require(t)
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "f_" + hex.EncodeToString(b)
+	admin := Admin(t)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	return WithSchema(t, schema)
 }
