@@ -309,3 +309,57 @@ func TestVerifyFindsDifferences(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCopyTo moves a database of 10,000 accounts (with their
+// history) and checks it, reporting rows per second:
+//
+//	go test ./store/ -run '^$' -bench CopyTo -benchtime 3x
+func BenchmarkCopyTo(b *testing.B) {
+	pgtest.Require(b)
+	ctx := context.Background()
+	src := openSQLite(b, filepath.Join(b.TempDir(), "big.db"))
+	if err := src.SetPlanLimit(ctx, "business", 10_000); err != nil {
+		b.Fatal(err)
+	}
+	u, ws, err := src.SignUp(ctx, User{Email: "big@example.com", PasswordHash: "h"}, "Big", "business", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for chunk := range 10 {
+		var found []Discovered
+		for i := range 1000 {
+			n := chunk*1000 + i
+			found = append(found, Discovered{PlatformUserID: fmt.Sprint(n), DisplayName: fmt.Sprint("Account ", n),
+				Tokens: Tokens{Access: vault.NewToken(fmt.Sprint("act.", n)), Refresh: vault.NewToken(fmt.Sprint("rft.", n))}})
+		}
+		if _, err := src.Connect(ctx, Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok", Accounts: found}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var rows int64
+	var copying, checking time.Duration
+	for range b.N {
+		b.StopTimer()
+		dst := mustOpen(b, Options{Path: pgtest.Fresh(b), SchemaPostgres: readSchemaPostgres(b)})
+		b.StartTimer()
+		start := time.Now()
+		if err := CopyTo(ctx, src, dst, nil); err != nil {
+			b.Fatal(err)
+		}
+		copying += time.Since(start)
+		start = time.Now()
+		checks, err := FinishCopy(ctx, src, dst)
+		if err != nil {
+			b.Fatal(err)
+		}
+		checking += time.Since(start)
+		rows = 0
+		for _, c := range checks {
+			rows += c.SourceRows
+		}
+	}
+	b.ReportMetric(float64(rows), "rows")
+	b.ReportMetric(float64(rows)*float64(b.N)/copying.Seconds(), "rows/s-copy")
+	b.ReportMetric(copying.Seconds()/float64(b.N), "s-copy")
+	b.ReportMetric(checking.Seconds()/float64(b.N), "s-verify")
+}
