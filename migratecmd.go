@@ -48,7 +48,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	case ctx.Err() != nil:
 		return errors.New("migrate: interrupted; run the same command again to resume where it stopped")
 	case err != nil:
-		return fmt.Errorf("migrate: %w\nRun the same command again to resume where it stopped", err)
+		return fmt.Errorf("migrate: %w\nFix the cause and run the same command again: it resumes where it stopped", err)
 	}
 	fmt.Fprintln(stdout, "Verifying every table (rows and a SHA-256 of them in key order):")
 	checks, err := store.FinishCopy(ctx, src, dst)

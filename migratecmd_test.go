@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"omnisocial/internal/pgtest"
+	"omnisocial/store"
 )
 
 func TestMigrateUsage(t *testing.T) {
@@ -134,4 +135,37 @@ func countTables(t *testing.T, dsn string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Off a terminal the progress is plain lines: one per table, and one per
+// tenth of a big table.
+func TestCopyProgressLines(t *testing.T) {
+	tests := []struct {
+		name   string
+		total  int64
+		step   int64
+		lines  int
+		suffix string
+	}{
+		{"small", 2500, 1000, 1, "plans                2500/2500 rows\n"},
+		{"big", 20_000, 1000, 10, "plans                20000/20000 rows\n"},
+		{"resumed big", 20_000, 15_000, 2, "plans                20000/20000 rows\n"},
+		{"empty", 0, 1, 1, "plans                0/0 rows\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			p := newCopyProgress(&out)
+			for done := int64(0); done < tc.total; done = min(done+tc.step, tc.total) {
+				p.update(store.Progress{Table: "plans", Done: done, Total: tc.total})
+			}
+			p.update(store.Progress{Table: "plans", Done: tc.total, Total: tc.total, Finished: true})
+			if n := strings.Count(out.String(), "\n"); n != tc.lines || !strings.HasSuffix(out.String(), tc.suffix) {
+				t.Fatalf("%d lines, want %d ending %q:\n%s", n, tc.lines, tc.suffix, out.String())
+			}
+			if strings.Contains(out.String(), "\r") {
+				t.Fatal("a carriage return off a terminal")
+			}
+		})
+	}
 }
