@@ -59,7 +59,11 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("migrate: verifying: %w", err)
 	}
-	fmt.Fprintf(stdout, "done. Set OMNISOCIAL_DB=%s (with its password) and start the server; keep %s as a backup.\n", shown, cfg.DBPath)
+	withPassword := ""
+	if strings.Contains(shown, "xxxxx") { // store.Shown hid a password
+		withPassword = " (with its password)"
+	}
+	fmt.Fprintf(stdout, "done. Set OMNISOCIAL_DB=%s%s and start the server; keep %s as a backup.\n", shown, withPassword, cfg.DBPath)
 	return nil
 }
 
@@ -89,7 +93,7 @@ func printChecks(w io.Writer, checks []store.TableCheck) {
 	if len(checks) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "  %-20s %12s %12s  %-12s  %s\n", "table", "source rows", "target rows", "sha-256", "")
+	fmt.Fprintf(w, "  %-20s %12s %12s  %s\n", "table", "source rows", "target rows", "sha-256")
 	for _, c := range checks {
 		sum, verdict := c.SourceSum[:12], "ok"
 		if !c.OK() {
