@@ -42,6 +42,7 @@ commands:
   keygen       print a new 64-hex-character key for OMNISOCIAL_ENCRYPTION_KEY or OMNISOCIAL_SESSION_SECRET
   user add     add a user to a workspace: --email, --workspace, --role, --plan, --password-stdin
   plan set     change a workspace's plan: --workspace NAME --plan free|pro|business
+  migrate      copy the SQLite database into an empty PostgreSQL one: --to postgres://…; resumes when run again
   rotate-key   re-encrypt every token under OMNISOCIAL_ENCRYPTION_KEY (the old key in OMNISOCIAL_ENCRYPTION_KEY_OLD)
   sandbox      run the platform sandbox on its own: --addr, --state
   doctor       check the install (platforms, callback URLs, base URL, key, database, refresh job); exit 1 on a problem
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return planCmd(ctx, rest, getenv, stdout)
 	case "sandbox":
 		return sandboxCmd(ctx, rest, stderr)
+	case "migrate":
+		return migrateCmd(ctx, rest, getenv, stdout, stderr)
 	case "rotate-key":
 		return rotateKey(ctx, getenv, stdout)
 	case "doctor":

@@ -60,10 +60,5 @@ func rotateKey(ctx context.Context, getenv func(string) string, stdout io.Writer
 
 // progress draws one line: [#########-----------]  45%  90/200
 func progress(w io.Writer, done, total int) {
-	const width = 30
-	filled, pct := width, 100
-	if total > 0 {
-		filled, pct = min(done*width/total, width), min(done*100/total, 100)
-	}
-	fmt.Fprintf(w, "\r  [%s%s] %3d%%  %d/%d", strings.Repeat("#", filled), strings.Repeat("-", width-filled), pct, done, total)
+	fmt.Fprintf(w, "\r  %s", bar(done, total))
 }

@@ -17,6 +17,7 @@ import (
 // the ones listed here; commandCases covers the rest, through run().
 var commandsTestedElsewhere = map[string]string{
 	"keygen": "TestCommands", "user add": "TestCommands", "plan set": "TestCommands", "rotate-key": "TestRotateKeyCommand",
+	"migrate": "TestMigrateCommand",
 }
 
 var commandCases = map[string]func(t *testing.T){

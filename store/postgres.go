@@ -70,6 +70,9 @@ func (s *Store) migratePostgres(ctx context.Context, schema string) error {
 		if v > Latest {
 			return fmt.Errorf("store: the database is at schema version %d, newer than this build (%d)", v, Latest)
 		}
+		if v != 0 && v < postgresFrom {
+			return fmt.Errorf("store: schema version %d predates PostgreSQL support (%d): the database was not made by omnisocial", v, postgresFrom)
+		}
 		if v == 0 {
 			// Several statements and no arguments: pgx sends them as one
 			// simple query, untranslated (the functions' bodies hold $$).
