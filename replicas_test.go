@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// replicaAccounts is how many TikTok accounts the replica test storms.
-var replicaAccounts = envInt("REPLICA_N", 10_000)
+// replicaAccounts is how many TikTok accounts the replica test storms: the
+// same 10,000 as make bench (about 100 s under -race on 2 cores, a third of
+// it seeding). OMNISOCIAL_REPLICA_ACCOUNTS changes it for a quicker look.
+var replicaAccounts = envInt("OMNISOCIAL_REPLICA_ACCOUNTS", 10_000)
 
 // replicaWorkers is each replica's OMNISOCIAL_REFRESH_WORKERS: platform calls in flight at once.
 const replicaWorkers = 16
