@@ -44,7 +44,7 @@ test: check-generate vet ## the whole suite: generated code, vet, every test wit
 	  echo "# PostgreSQL tests not run: set OMNISOCIAL_TEST_POSTGRES to a postgres:// URL (.ci/postgres starts a throwaway server)"; \
 	fi
 
-bench: ## benchmarks; writes bench/results.md
+bench: ## benchmarks; writes bench/results.md (with OMNISOCIAL_BENCH_POSTGRES=postgres://… also the accounts page and the refresh queue on 1 and 3 replicas on PostgreSQL)
 	$(GO) run ./bench
 
 clean: ## remove build output

@@ -43,7 +43,8 @@ func benchFootprint(schema string, d time.Duration) (footprint, error) {
 	}
 	f.BinaryMB = float64(info.Size()) / (1 << 20)
 
-	keyHex := strings.Repeat("ef", 32)
+	// Not one byte repeated: serve refuses placeholder keys.
+	keyHex := strings.Repeat("0123456789abcdef", 4)
 	db := filepath.Join(dir, "fp.db")
 	key, _ := vault.ParseKey(keyHex)
 	box, _ := vault.NewBox(key)
@@ -58,7 +59,7 @@ func benchFootprint(schema string, d time.Duration) (footprint, error) {
 	ln.Close()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "OMNISOCIAL_DB="+db, "OMNISOCIAL_ENCRYPTION_KEY="+keyHex,
-		"OMNISOCIAL_SESSION_SECRET="+strings.Repeat("12", 32), "OMNISOCIAL_ADDR="+addr, "OMNISOCIAL_BASE_URL=http://"+addr,
+		"OMNISOCIAL_SESSION_SECRET="+strings.Repeat("fedcba9876543210", 4), "OMNISOCIAL_ADDR="+addr, "OMNISOCIAL_BASE_URL=http://"+addr,
 		"OMNISOCIAL_LOG_LEVEL=warn", "OMNISOCIAL_PLAN_LIMITS=free=50,pro=50,business=50")
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {

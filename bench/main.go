@@ -1,7 +1,10 @@
 // Command bench measures OmniSocial on this machine and writes
 // bench/results.md: page and API throughput against a same-stack baseline,
 // the refresh queue against bare sandbox round trips, the vault, and the
-// binary's footprint. Run it from the module root: make bench.
+// binary's footprint. With OMNISOCIAL_BENCH_POSTGRES (a postgres:// URL of a
+// database it may create schemas in) it adds the accounts page and the
+// refresh queue, on 1 and 3 replicas, on PostgreSQL. Run it from the module
+// root: make bench.
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"omnisocial/store"
 	"omnisocial/vault"
 )
 
@@ -43,7 +47,7 @@ func run(d time.Duration, accounts, workers int, out string) error {
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 
 	fmt.Fprintln(os.Stderr, "pages…")
-	pages, err := benchPages(".", string(schema), os.DirFS("static"), d)
+	pages, err := benchPages(".", store.Options{Schema: string(schema)}, os.DirFS("static"), d)
 	if err != nil {
 		return fmt.Errorf("pages: %w", err)
 	}
@@ -65,6 +69,12 @@ func run(d time.Duration, accounts, workers int, out string) error {
 	fmt.Fprintf(&b, "| queue (claim, platform, seal, store) | %.2f s | %.0f | %.0f MB | %d |\n", rr.QueueTime.Seconds(), rr.QueueRate, rr.PeakHeapMB, rr.NeedsReauth)
 	fmt.Fprintf(&b, "| bare sandbox round trips (adapter only) | %.2f s | %.0f | | |\n", rr.BareTime.Seconds(), rr.BareRate)
 	fmt.Fprintf(&b, "\nQueue/bare: %.0f%% of the bare rate.\n\n", 100*rr.QueueRate/rr.BareRate)
+
+	if server := os.Getenv("OMNISOCIAL_BENCH_POSTGRES"); server != "" {
+		if err := benchPostgres(&b, server, string(schema), pages, rr, d, accounts, workers); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+	}
 
 	fmt.Fprintln(os.Stderr, "vault…")
 	box, _ := vault.NewBox([]byte(strings.Repeat("k", vault.KeySize)))

@@ -32,13 +32,17 @@ type pageRow struct {
 // benchPages serves the real handler stack on loopback, with a workspace of
 // 50 connected accounts, and loads the accounts page, the API list and a
 // baseline route on the same stack that renders nothing.
-func benchPages(root, schema string, static fs.FS, d time.Duration) ([]pageRow, error) {
+// so names the database: an empty Path is a fresh SQLite file.
+func benchPages(root string, so store.Options, static fs.FS, d time.Duration) ([]pageRow, error) {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "omnisocial-bench")
 	defer os.RemoveAll(dir)
 	key, _ := vault.ParseKey(strings.Repeat("ab", 32))
-	box, _ := vault.NewBox(key)
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "pages.db"), Schema: schema, Box: box})
+	so.Box, _ = vault.NewBox(key)
+	if so.Path == "" {
+		so.Path = filepath.Join(dir, "pages.db")
+	}
+	st, err := store.Open(ctx, so)
 	if err != nil {
 		return nil, err
 	}

@@ -76,6 +76,7 @@ type tokenView struct {
 	PageID    string   `json:"page_id,omitempty"`
 	LongLived bool     `json:"long_lived,omitempty"`
 	Scopes    []string `json:"scopes,omitempty"`
+	Reused    int      `json:"reused,omitempty"` // a rotated refresh token presented again, refused
 	seq       int64
 }
 
@@ -89,7 +90,7 @@ func (s *Sandbox) ctlTokens(w http.ResponseWriter, r *http.Request) {
 		why := s.st.dead(t, now)
 		v := tokenView{Platform: t.Platform, Kind: t.Kind, Token: t.Value, Persona: t.Persona, Valid: why == "",
 			Status: cmp.Or(why, "valid"), IssuedAt: t.IssuedAt.UTC().Format(time.RFC3339), PageID: t.PageID,
-			LongLived: t.LongLived, Scopes: t.Scopes, seq: t.Seq}
+			LongLived: t.LongLived, Scopes: t.Scopes, Reused: t.Reused, seq: t.Seq}
 		if !t.ExpiresAt.IsZero() {
 			e := t.ExpiresAt.UTC().Format(time.RFC3339)
 			v.ExpiresAt = &e

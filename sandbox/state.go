@@ -45,6 +45,8 @@ type tokenRec struct {
 	ExpiresAt time.Time `json:"expires_at"` // zero = never
 	// Dead is why the token stopped working before its expiry: "revoked" or "rotated".
 	Dead string `json:"dead,omitempty"`
+	// Reused counts the times a rotated-away refresh token was presented again.
+	Reused int `json:"reused,omitempty"`
 	// PageTokens caches the Page tokens derived from a user token, so repeated
 	// /me/accounts calls hand out the same Page token as Facebook does.
 	PageTokens map[string]string `json:"page_tokens,omitempty"`

@@ -259,6 +259,11 @@ func (s *Sandbox) tiktokRefresh(f url.Values) (map[string]any, *oauthErr) {
 	}
 	switch s.st.dead(old, now) {
 	case "rotated":
+		// Counted, per token and in all: a client that presents a spent
+		// token has refreshed twice or lost an answer (replica tests).
+		old.Reused++
+		s.stats["tiktok.refresh_token.reused"]++
+		s.dirty = true
 		return nil, &oauthErr{Code: "invalid_grant", Desc: "Refresh token is invalid: a newer refresh token has replaced it."}
 	case "revoked":
 		return nil, &oauthErr{Code: "invalid_grant", Desc: "Refresh token has been revoked."}

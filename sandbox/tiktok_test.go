@@ -224,8 +224,11 @@ func TestTikTokRefreshRotation(t *testing.T) {
 	if got := ttOAuthError(t, e.ttRefresh(rt1)); got != "invalid_grant" {
 		t.Errorf("old refresh token: %s", got)
 	}
-	if info := e.tokenInfo(rt1); info["valid"] != false || info["status"] != "rotated" {
+	if info := e.tokenInfo(rt1); info["valid"] != false || info["status"] != "rotated" || info["reused"] != float64(1) {
 		t.Errorf("listing of rotated token: %v", info)
+	}
+	if n := e.controlRaw("GET", "stats", nil).JSON(t)["tiktok.refresh_token.reused"]; num(t, n) != 1 {
+		t.Errorf("stats count %v reuses of a rotated refresh token, want 1", n)
 	}
 	if r := e.ttRefresh(rt2); r.Status != 200 {
 		t.Errorf("new refresh token: %s", r.Body)

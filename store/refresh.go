@@ -200,11 +200,15 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 	}
 	at := s.at(r.At)
 	queued := 0
-	err = s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
+	// Read committed, as the claim: the row lock taken by the first read
+	// and the attempt-id fence are the concurrency control. Serializable
+	// here made half of a storm's outcomes fail and retry on PostgreSQL
+	// (predicate locks on shared index pages, TestReplicasShareTheQueue).
+	err = s.writeAt(context.WithoutCancel(ctx), sql.LevelReadCommitted, func(ctx context.Context, tx *Tx) error {
 		queued = 0
 		var oldStatus Status
 		var oldScopes string
-		if err := tx.QueryRowContext(ctx, "SELECT status, scopes FROM social_accounts WHERE id = ? AND attempt_id = ?",
+		if err := tx.QueryRowContext(ctx, "SELECT status, scopes FROM social_accounts WHERE id = ? AND attempt_id = ?"+s.d.forUpdate(),
 			c.ID, c.AttemptID).Scan(&oldStatus, &oldScopes); errors.Is(err, sql.ErrNoRows) {
 			return ErrLostLease
 		} else if err != nil {
@@ -315,7 +319,8 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 // problems that are not the account's (the app's own credentials rejected,
 // the platform asking everyone to wait, shutdown before the call).
 func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome CheckOutcome) error {
-	return s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
+	// One fenced row: read committed is enough (see RecordSuccess).
+	return s.writeAt(context.WithoutCancel(ctx), sql.LevelReadCommitted, func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET next_check_at = ?,
 			last_outcome = CASE WHEN ? = '' THEN last_outcome ELSE ? END, lease_until = NULL, attempt_id = NULL
 			WHERE id = ? AND attempt_id = ?`, next.Unix(), outcome, outcome, c.ID, c.AttemptID)
