@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -49,12 +47,7 @@ type fleet struct {
 // TikTok refresh-token rotation on.
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
-	if !pgtest.Available() {
-		if os.Getenv("OMNISOCIAL_REQUIRE_POSTGRES") != "" {
-			t.Fatal("OMNISOCIAL_REQUIRE_POSTGRES is set but " + pgtest.Env + " names no server (.ci/postgres starts one)")
-		}
-		t.Skip("needs PostgreSQL: set " + pgtest.Env + " to a postgres:// URL (.ci/postgres starts a throwaway server)")
-	}
+	pgtest.Need(t)
 	if testing.Short() {
 		t.Skip("builds the binary and runs three replicas")
 	}
@@ -63,15 +56,7 @@ func newFleet(t *testing.T) *fleet {
 	if out, err := exec.Command("go", "build", "-o", f.bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "replicas_" + hex.EncodeToString(b)
-	admin := pgtest.Admin(t)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
-	f.dsn = pgtest.WithSchema(t, schema)
+	f.dsn = pgtest.Fresh(t)
 	var err error
 	if f.raw, err = sql.Open("pgx", f.dsn); err != nil {
 		t.Fatal(err)
