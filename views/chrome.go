@@ -199,9 +199,4 @@ func joinNames(names []string) string {
 	return out
 }
 
-// cls sets a class attribute from a plain string. templ's class={ }
-// parses and sanitises class lists on every render, which showed up as an
-// eighth of an accounts page; these classes are built from constants.
-func cls(class string) templ.Attributes { return templ.Attributes{"class": class} }
-
 func joinEvents(events []string) string { return strings.Join(events, ", ") }
