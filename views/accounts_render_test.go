@@ -160,7 +160,8 @@ func TestAccountsGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != string(want) {
-				t.Errorf("%s differs from %s:\n got: %s\nwant: %s", name, path, got, want)
+				i := firstDiff(got, string(want))
+				t.Errorf("%s differs from %s at byte %d:\n got: …%s…\nwant: …%s…", name, path, i, around(got, i), around(string(want), i))
 			}
 		})
 	}
@@ -177,4 +178,17 @@ func BenchmarkAccountsList(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func firstDiff(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// around is up to 120 bytes either side of byte i of s.
+func around(s string, i int) string {
+	return s[max(i-120, 0):min(i+120, len(s))]
 }
