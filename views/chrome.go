@@ -76,6 +76,10 @@ func (g BannerGroup) Sentence() string {
 
 func (c Chrome) static(path string) string { return "/static/" + path + "?v=" + c.Asset }
 
+// iconHref is c.static("icons.svg") + "#" + name in one concatenation:
+// lists draw several icons a row.
+func (c Chrome) iconHref(name string) string { return "/static/icons.svg?v=" + c.Asset + "#" + name }
+
 func (c Chrome) hxHeaders() string {
 	h, _ := templ.JSONString(map[string]string{"X-CSRF-Token": c.CSRF}) // a map of strings always marshals
 	return h
@@ -198,10 +202,5 @@ func joinNames(names []string) string {
 	}
 	return out
 }
-
-// cls sets a class attribute from a plain string. templ's class={ }
-// parses and sanitises class lists on every render, which showed up as an
-// eighth of an accounts page; these classes are built from constants.
-func cls(class string) templ.Attributes { return templ.Attributes{"class": class} }
 
 func joinEvents(events []string) string { return strings.Join(events, ", ") }
