@@ -27,7 +27,10 @@ func TestUserWithMemberships(t *testing.T) {
 		missing bool
 	}{
 		{"one workspace", nil, dana.ID, []int64{acme.ID}, false},
-		{"added to a second", func() error { _, err := s.AddUser(ctx, User{Email: "dana@example.com"}, other.ID, RoleAdmin); return err },
+		{"added to a second", func() error {
+			_, err := s.AddUser(ctx, User{Email: "dana@example.com"}, other.ID, RoleAdmin)
+			return err
+		},
 			dana.ID, []int64{acme.ID, other.ID}, false},
 		{"chose it (last used)", func() error { return s.UseWorkspace(ctx, dana.ID, other.ID) }, dana.ID, []int64{acme.ID, other.ID}, false},
 		{"plan changed", func() error { return s.SetPlan(ctx, other.ID, "business") }, dana.ID, []int64{acme.ID, other.ID}, false},
