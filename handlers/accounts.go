@@ -16,7 +16,9 @@ import (
 
 func (s *server) accountsProps(c echo.Context) (views.AccountsProps, error) {
 	v := viewerOf(c)
-	accts, err := s.Store.Accounts(c.Request().Context(), v.member.ID)
+	// The list's narrow read: what accountView and the banner use, no
+	// more (the details page and the API read every column).
+	accts, err := s.Store.AccountList(c.Request().Context(), v.member.ID)
 	if err != nil {
 		return views.AccountsProps{}, err
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 // accountsKey holds the workspace's accounts when a handler has loaded
-// them all, so the banner can reuse them.
+// them all, so the banner can reuse them (store.AccountList reads every
+// field the banner uses).
 const accountsKey = "accounts"
 
 // banner lists the current workspace's accounts that need re-auth, grouped

@@ -90,3 +90,29 @@ func lastSeen(t *testing.T, k *kit) int64 {
 	}
 	return v
 }
+
+// TestGoneUserIsLoggedOut: a session whose user has gone (deleted behind
+// the app's back, the session row and memberships left over) is an
+// anonymous one on the very next request, never an error page.
+func TestGoneUserIsLoggedOut(t *testing.T) {
+	k := newKit(t)
+	br := k.browser()
+	br.signup("dana@example.com", "W")
+	if res := br.get("/settings/accounts"); res.StatusCode != http.StatusOK {
+		t.Fatalf("before: %d", res.StatusCode)
+	}
+	db, err := sql.Open("sqlite", k.dbPath+"?_pragma=busy_timeout(5000)") // foreign keys off: nothing cascades
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM users"); err != nil {
+		t.Fatal(err)
+	}
+	if res := br.get("/settings/accounts"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Fatalf("after: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res := br.get("/api/v1/accounts"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("API after: %d", res.StatusCode)
+	}
+}

@@ -54,21 +54,18 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 		if uid == 0 {
 			return next(c)
 		}
-		ctx := c.Request().Context()
-		user, err := s.Store.User(ctx, uid)
+		// The user and their workspaces, in one query read afresh on
+		// every request: a member removed a moment ago loses the
+		// workspace with their very next request, whatever their
+		// session remembers; a user who has gone is logged out.
+		user, memberOf, err := s.Store.UserWithMemberships(c.Request().Context(), uid)
 		if errors.Is(err, store.ErrNotFound) {
 			return next(c)
 		}
-		v.user = user
 		if err != nil {
 			return err
 		}
-		// Read afresh on every request: a member removed a moment ago
-		// loses the workspace with their very next request, whatever
-		// their session remembers.
-		if v.memberOf, err = s.Store.Memberships(ctx, uid); err != nil {
-			return err
-		}
+		v.user, v.memberOf = user, memberOf
 		if len(v.memberOf) == 0 {
 			return next(c) // no workspace: only their invitations
 		}

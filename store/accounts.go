@@ -81,6 +81,72 @@ func (s *Store) Accounts(ctx context.Context, workspaceID int64) ([]Account, err
 	return s.listAccounts(ctx, "a.workspace_id = ?", workspaceID)
 }
 
+// AccountList lists a workspace's accounts as the accounts page and its
+// banner show them, in Accounts' order, reading only what they read: no
+// who-connected join, and of the metadata only the keys the list reads
+// (listMetadata), decoded without building the whole map. WorkspaceID is
+// set; UserID, ConnectedBy, PlatformUserID, NextCheckAt, ConnectedAt,
+// LastOutcome and Failures are left zero. Details, the API and anything
+// that writes read Accounts or Account.
+func (s *Store) AccountList(ctx context.Context, workspaceID int64) ([]Account, error) {
+	rows, err := s.query(ctx, `SELECT a.id, a.platform, a.login, a.username, a.display_name, a.avatar_url, a.scopes,
+		a.token_expires_at, a.refresh_expires_at, a.metadata, a.status, a.last_error, a.last_synced_at, a.updated_at,
+		a.grant_subject, a.grant_subject_name
+		FROM social_accounts a WHERE a.workspace_id = ? ORDER BY a.platform, lower(a.display_name), a.id`, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("store: account list: %w", err)
+	}
+	return collect(rows, nil, func(r *sql.Rows) (Account, error) {
+		a := Account{WorkspaceID: workspaceID}
+		var scopes string
+		var meta []byte
+		var exp, rexp, synced sql.NullInt64
+		var updated int64
+		if err := r.Scan(&a.ID, &a.Platform, &a.Login, &a.Username, &a.DisplayName, &a.AvatarURL, &scopes,
+			&exp, &rexp, &meta, &a.Status, &a.LastError, &synced, &updated, &a.GrantSubject, &a.GrantSubjectName); err != nil {
+			return a, fmt.Errorf("store: account list: %w", err)
+		}
+		a.Scopes = strings.Fields(scopes)
+		a.TokenExpiresAt, a.RefreshExpiresAt, a.LastSyncedAt = fromNull(exp), fromNull(rexp), fromNull(synced)
+		a.UpdatedAt = time.Unix(updated, 0)
+		var m listMetadata
+		if err := json.Unmarshal(meta, &m); err != nil {
+			return a, fmt.Errorf("store: account %s metadata: %w", a.ID, err)
+		}
+		a.Metadata = m.asMap()
+		return a, nil
+	})
+}
+
+// listMetadata is the part of an account's metadata the list reads: a
+// Page's category for its handle, and the Meta sign-in's ends for its
+// renewal deadline (RenewalDeadline). Values keep the types a full decode
+// gives them.
+type listMetadata struct {
+	Category        any `json:"category"`
+	UserTokenExpiry any `json:"user_token_expires_at"`  // providers.MetaUserTokenExpiry
+	DataAccessUntil any `json:"data_access_expires_at"` // providers.MetaDataAccessUntil
+}
+
+// asMap is the metadata as a full decode would give those keys; nil when
+// none is present, as for "{}".
+func (m listMetadata) asMap() map[string]any {
+	var out map[string]any
+	set := func(k string, v any) {
+		if v == nil {
+			return
+		}
+		if out == nil {
+			out = make(map[string]any, 3)
+		}
+		out[k] = v
+	}
+	set("category", m.Category)
+	set(providers.MetaUserTokenExpiry, m.UserTokenExpiry)
+	set(providers.MetaDataAccessUntil, m.DataAccessUntil)
+	return out
+}
+
 // listAccounts runs the account query with a filter, in the list's order.
 func (s *Store) listAccounts(ctx context.Context, where string, args ...any) ([]Account, error) {
 	rows, err := s.query(ctx, accountSelect+" WHERE "+where+" ORDER BY a.platform, lower(a.display_name), a.id", args...)
