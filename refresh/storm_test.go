@@ -23,23 +23,7 @@ func TestStormOfDueAccounts(t *testing.T) {
 	}
 	const n = 1000
 	e := newEnv(t)
-	ctx := context.Background()
-	ids := make([]string, 0, n)
-	for i := range n {
-		// One workspace per account: the sandbox has one TikTok Business
-		// persona, and an account may be connected once per workspace.
-		u, ws, err := e.st.SignUp(ctx, store.User{Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: "h"}, "W", "business", false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := e.authorize(providers.TikTok, "bloom")
-		if _, err := e.st.Connect(ctx, store.Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok",
-			Subject: g.Subject, Accounts: store.FromGrant(providers.TikTok, g, e.clock.Now())}); err != nil {
-			t.Fatal(err)
-		}
-		accts, _ := e.st.Accounts(ctx, ws.ID)
-		ids = append(ids, accts[0].ID)
-	}
+	ids := connectMany(t, e, n)
 	e.control("DELETE", "stats", nil)
 	e.sqlExec("UPDATE social_accounts SET next_check_at = ?", e.clock.Now().Unix())
 	e.fault(map[string]any{"endpoint": "tiktok.token", "kind": "5xx", "fraction": 0.05, "count": 1_000_000})
@@ -71,17 +55,7 @@ func TestStormOfDueAccounts(t *testing.T) {
 	}
 	took := time.Since(start)
 	if left := pending(e, ids, due); left > 0 {
-		logs := e.logs.String()
-		for _, id := range ids {
-			if q := e.state(id); q.Status != store.StatusActive || q.LastSyncedAt.Before(due) || q.Failures > 0 {
-				t.Logf("never refreshed: %+v", q)
-				for _, line := range strings.Split(logs, "\n") {
-					if strings.Contains(line, id) {
-						t.Log(line)
-					}
-				}
-			}
-		}
+		reportLeft(t, e, ids, due)
 		t.Fatalf("%d accounts never refreshed after %d passes", left, passes+1)
 	}
 	if total.NeedsReauth > 0 {
@@ -111,6 +85,43 @@ func TestStormOfDueAccounts(t *testing.T) {
 }
 
 // pending counts accounts not yet refreshed since they fell due.
+// connectMany connects n TikTok accounts, one workspace each (the sandbox
+// has one TikTok Business persona, and an account may be connected once
+// per workspace), and returns their ids.
+func connectMany(t *testing.T, e *env, n int) []string {
+	ctx := context.Background()
+	ids := make([]string, 0, n)
+	for i := range n {
+		u, ws, err := e.st.SignUp(ctx, store.User{Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: "h"}, "W", "business", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := e.authorize(providers.TikTok, "bloom")
+		if _, err := e.st.Connect(ctx, store.Connect{WorkspaceID: ws.ID, UserID: u.ID, Platform: "tiktok",
+			Subject: g.Subject, Accounts: store.FromGrant(providers.TikTok, g, e.clock.Now())}); err != nil {
+			t.Fatal(err)
+		}
+		accts, _ := e.st.Accounts(ctx, ws.ID)
+		ids = append(ids, accts[0].ID)
+	}
+	return ids
+}
+
+// reportLeft names each account not refreshed since due, with its log lines.
+func reportLeft(t *testing.T, e *env, ids []string, due time.Time) {
+	logs := e.logs.String()
+	for _, id := range ids {
+		if q := e.state(id); q.Status != store.StatusActive || q.LastSyncedAt.Before(due) || q.Failures > 0 {
+			t.Logf("never refreshed: %+v", q)
+			for _, line := range strings.Split(logs, "\n") {
+				if strings.Contains(line, id) {
+					t.Log(line)
+				}
+			}
+		}
+	}
+}
+
 func pending(e *env, ids []string, due time.Time) int {
 	n := 0
 	for _, id := range ids {

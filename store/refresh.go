@@ -172,6 +172,22 @@ func (s *Store) claim(ctx context.Context, now time.Time, owner string, lease ti
 	return out, nil
 }
 
+// resultColumns are r's scopes and metadata as stored, NULL to keep what
+// is there.
+func resultColumns(r Result) (scopes, meta any, err error) {
+	if r.Scopes != nil {
+		scopes = strings.Join(r.Scopes, " ")
+	}
+	if r.Metadata != nil {
+		b, err := json.Marshal(r.Metadata)
+		if err != nil {
+			return nil, nil, err
+		}
+		meta = string(b)
+	}
+	return scopes, meta, nil
+}
+
 // RecordSuccess stores a check's outcome: new tokens sealed first of all,
 // profile, schedule, and one history entry, in one transaction, unless the
 // attempt was fenced off meanwhile (ErrLostLease: nothing is written, since
@@ -187,23 +203,14 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 	if err != nil {
 		return err
 	}
-	var scopes, meta any
-	if r.Scopes != nil {
-		scopes = strings.Join(r.Scopes, " ")
-	}
-	if r.Metadata != nil {
-		b, err := json.Marshal(r.Metadata)
-		if err != nil {
-			return err
-		}
-		meta = string(b)
+	scopes, meta, err := resultColumns(r)
+	if err != nil {
+		return err
 	}
 	at := s.at(r.At)
 	queued := 0
-	// Read committed, as the claim: the row lock taken by the first read
-	// and the attempt-id fence are the concurrency control. Serializable
-	// here made half of a storm's outcomes fail and retry on PostgreSQL
-	// (predicate locks on shared index pages, TestReplicasShareTheQueue).
+	// Read committed, as the claim: the first read's row lock and the
+	// attempt-id fence suffice (serializable failed half a storm's outcomes).
 	err = s.writeAt(context.WithoutCancel(ctx), sql.LevelReadCommitted, func(ctx context.Context, tx *Tx) error {
 		queued = 0
 		var oldStatus Status
@@ -326,49 +333,6 @@ func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outco
 			WHERE id = ? AND attempt_id = ?`, next.Unix(), outcome, outcome, c.ID, c.AttemptID)
 		return fenced(res, err)
 	})
-}
-
-// QueueState is an account's place in the refresh queue.
-type QueueState struct {
-	Platform      string
-	Status        Status
-	LastError     string
-	LastOutcome   CheckOutcome
-	Failures      int
-	Version       int64
-	NextCheckAt   time.Time
-	LastAttemptAt time.Time
-	LastSyncedAt  time.Time
-	LeaseUntil    time.Time // zero: not leased
-}
-
-// AccessTokenFor returns an account's tokens with its queue state, for the
-// on-demand path (refresh.Refresher.AccessToken).
-func (s *Store) AccessTokenFor(ctx context.Context, id string) (Tokens, QueueState, error) {
-	q, err := s.QueueState(ctx, id)
-	if err != nil {
-		return Tokens{}, q, err
-	}
-	t, err := s.Tokens(ctx, id)
-	return t, q, err
-}
-
-// QueueState reads an account's queue columns (for tests and the details view).
-func (s *Store) QueueState(ctx context.Context, id string) (QueueState, error) {
-	var q QueueState
-	var next int64
-	var attempt, synced, lease sql.NullInt64
-	err := s.queryRow(ctx, `SELECT platform, status, last_error, last_outcome, failures, version, next_check_at,
-		last_attempt_at, last_synced_at, lease_until FROM social_accounts WHERE id = ?`, id).
-		Scan(&q.Platform, &q.Status, &q.LastError, &q.LastOutcome, &q.Failures, &q.Version, &next, &attempt, &synced, &lease)
-	if errors.Is(err, sql.ErrNoRows) {
-		return q, ErrNotFound
-	}
-	if err != nil {
-		return q, fmt.Errorf("store: account %s: %w", id, err)
-	}
-	q.NextCheckAt, q.LastAttemptAt, q.LastSyncedAt, q.LeaseUntil = time.Unix(next, 0), fromNull(attempt), fromNull(synced), fromNull(lease)
-	return q, nil
 }
 
 // fenced turns "no row matched the attempt id" into ErrLostLease.
