@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
+
+	"omnisocial/internal/pgtest"
 )
 
 // A job lock is held by one store at a time and free again once let go;
@@ -47,5 +50,38 @@ func TestStepsForBoth(t *testing.T) {
 		if v < postgresFrom || v >= Latest {
 			t.Errorf("stepsPostgres[%d] is outside %d..%d", v, postgresFrom, Latest-1)
 		}
+	}
+}
+
+// Replicas started together on an empty PostgreSQL database all open it:
+// one creates the schema while the others wait on the advisory lock and
+// then find it made, and every one stamps the same key canary check.
+func TestReplicasCreateTheSchemaOnce(t *testing.T) {
+	dsn := pgtest.Fresh(t)
+	const replicas = 4
+	errs := make(chan error, replicas)
+	var wg sync.WaitGroup
+	for range replicas {
+		wg.Go(func() {
+			s, err := Open(context.Background(), Options{Path: dsn, Schema: readSchema(t), SchemaPostgres: readSchemaPostgres(t), Box: testBox(t, testKey)})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a replica starting with the others: %v", err)
+		}
+	}
+	s := mustOpen(t, Options{Path: dsn, Schema: readSchema(t), SchemaPostgres: readSchemaPostgres(t), Box: testBox(t, testKey)})
+	var versions, canaries int
+	s.rawQueryRow("SELECT count(*) FROM schema_version").Scan(&versions)
+	s.rawQueryRow("SELECT count(*) FROM meta WHERE key = 'key_canary'").Scan(&canaries)
+	if versions != 1 || canaries != 1 {
+		t.Fatalf("%d schema_version rows and %d key canaries, want one of each", versions, canaries)
 	}
 }

@@ -169,12 +169,13 @@ func (s *Store) checkKey(ctx context.Context) error {
 	var canary []byte
 	err := s.queryRow(ctx, "SELECT value FROM meta WHERE key = 'key_canary'").Scan(&canary)
 	if errors.Is(err, sql.ErrNoRows) {
-		c, err := s.box.Canary()
-		if err != nil {
-			return err
+		// A new database takes this key's canary. Replicas starting together
+		// race to write it: the first one wins, and the others check theirs
+		// against it below.
+		err = s.stampCanary(ctx)
+		if err == nil {
+			err = s.queryRow(ctx, "SELECT value FROM meta WHERE key = 'key_canary'").Scan(&canary)
 		}
-		_, err = s.exec(ctx, "INSERT INTO meta (key, value) VALUES ('key_canary', ?)", c)
-		return err
 	}
 	if err != nil {
 		return fmt.Errorf("store: key canary: %w", err)
@@ -183,6 +184,15 @@ func (s *Store) checkKey(ctx context.Context) error {
 		return ErrWrongKey
 	}
 	return nil
+}
+
+func (s *Store) stampCanary(ctx context.Context) error {
+	c, err := s.box.Canary()
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, "INSERT OR IGNORE INTO meta (key, value) VALUES ('key_canary', ?)", c)
+	return err
 }
 
 // write is the one way store changes the database: fn runs in one
