@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 
@@ -60,8 +61,10 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("migrate: verifying: %w", err)
 	}
 	withPassword := ""
-	if strings.Contains(shown, "xxxxx") { // store.Shown hid a password
-		withPassword = " (with its password)"
+	if u, err := url.Parse(to); err == nil {
+		if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+			withPassword = " (with its password)"
+		}
 	}
 	fmt.Fprintf(stdout, "done. Set OMNISOCIAL_DB=%s%s and start the server; keep %s as a backup.\n", shown, withPassword, cfg.DBPath)
 	return nil

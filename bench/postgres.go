@@ -19,7 +19,6 @@ import (
 
 	"omnisocial/providers"
 	"omnisocial/refresh"
-	"omnisocial/sandbox"
 	"omnisocial/store"
 	"omnisocial/vault"
 )
@@ -70,19 +69,11 @@ func benchRefreshPG(server, schema, schemaPG string, n, workers, replicas int) (
 		return row, err
 	}
 	defer drop()
-	sb, err := sandbox.New(sandbox.Options{})
+	sb, client, tiktok, err := tiktokSandbox()
 	if err != nil {
 		return row, err
 	}
 	defer sb.Close()
-	client := sb.Client(30 * time.Second)
-	tiktok := providers.NewTikTokLogin(providers.TikTokConfig{RedirectURL: "https://omnisocial.example/oauth/tiktok/callback",
-		HTTPClient: client, ClientKey: sandbox.DevTikTokClientKey, ClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
-		AuthBase: "https://sandbox.local/sandbox/www.tiktok.com", APIBase: "https://sandbox.local/sandbox/open.tiktokapis.com"})
-	if _, err := client.Post("https://sandbox.local/sandbox/control/autoconsent", "application/json",
-		strings.NewReader(`{"enabled":true,"persona":"bloom"}`)); err != nil {
-		return row, err
-	}
 	key, _ := vault.ParseKey(strings.Repeat("cd", 32))
 	box, _ := vault.NewBox(key)
 	stores := make([]*store.Store, replicas)

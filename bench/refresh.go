@@ -39,24 +39,35 @@ type refreshRow struct {
 // rotation on) due at once and times the queue working through them, then
 // times bare round trips (the adapter's Check with no queue, vault or
 // store) over another n authorizations in the same run.
-func benchRefresh(schema string, n, workers int) (refreshRow, error) {
-	ctx := context.Background()
-	row := refreshRow{Accounts: n, Workers: workers}
-	dir, _ := os.MkdirTemp("", "omnisocial-bench")
-	defer os.RemoveAll(dir)
+// tiktokSandbox is an in-process sandbox that consents as Bloom at once,
+// the client that reaches it, and the TikTok adapter pointed at it.
+func tiktokSandbox() (*sandbox.Sandbox, *http.Client, providers.Provider, error) {
 	sb, err := sandbox.New(sandbox.Options{})
 	if err != nil {
-		return row, err
+		return nil, nil, nil, err
 	}
-	defer sb.Close()
 	client := sb.Client(30 * time.Second)
 	tiktok := providers.NewTikTokLogin(providers.TikTokConfig{RedirectURL: "https://omnisocial.example/oauth/tiktok/callback",
 		HTTPClient: client, ClientKey: sandbox.DevTikTokClientKey, ClientSecret: vault.NewToken(sandbox.DevTikTokClientSecret),
 		AuthBase: "https://sandbox.local/sandbox/www.tiktok.com", APIBase: "https://sandbox.local/sandbox/open.tiktokapis.com"})
 	if _, err := client.Post("https://sandbox.local/sandbox/control/autoconsent", "application/json",
 		strings.NewReader(`{"enabled":true,"persona":"bloom"}`)); err != nil {
+		sb.Close()
+		return nil, nil, nil, err
+	}
+	return sb, client, tiktok, nil
+}
+
+func benchRefresh(schema string, n, workers int) (refreshRow, error) {
+	ctx := context.Background()
+	row := refreshRow{Accounts: n, Workers: workers}
+	dir, _ := os.MkdirTemp("", "omnisocial-bench")
+	defer os.RemoveAll(dir)
+	sb, client, tiktok, err := tiktokSandbox()
+	if err != nil {
 		return row, err
 	}
+	defer sb.Close()
 
 	key, _ := vault.ParseKey(strings.Repeat("cd", 32))
 	box, _ := vault.NewBox(key)

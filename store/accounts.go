@@ -92,7 +92,7 @@ func (s *Store) AccountList(ctx context.Context, workspaceID int64) ([]Account, 
 	rows, err := s.query(ctx, `SELECT a.id, a.platform, a.login, a.username, a.display_name, a.avatar_url, a.scopes,
 		a.token_expires_at, a.refresh_expires_at, a.metadata, a.status, a.last_error, a.last_synced_at, a.updated_at,
 		a.grant_subject, a.grant_subject_name
-		FROM social_accounts a WHERE a.workspace_id = ? ORDER BY a.platform, lower(a.display_name), a.id`, workspaceID)
+		FROM social_accounts a WHERE a.workspace_id = ?`+accountOrder, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("store: account list: %w", err)
 	}
@@ -147,9 +147,12 @@ func (m listMetadata) asMap() map[string]any {
 	return out
 }
 
+// accountOrder is the order every list of accounts is shown in.
+const accountOrder = " ORDER BY a.platform, lower(a.display_name), a.id"
+
 // listAccounts runs the account query with a filter, in the list's order.
 func (s *Store) listAccounts(ctx context.Context, where string, args ...any) ([]Account, error) {
-	rows, err := s.query(ctx, accountSelect+" WHERE "+where+" ORDER BY a.platform, lower(a.display_name), a.id", args...)
+	rows, err := s.query(ctx, accountSelect+" WHERE "+where+accountOrder, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
 	}
