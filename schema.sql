@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS workspaces (
 	id         INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,
 	plan       TEXT NOT NULL REFERENCES plans (name),
-	created_at INTEGER NOT NULL
+	created_at INTEGER NOT NULL,
+	-- bumped by every change to its accounts (the triggers below them)
+	accounts_version INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE IF NOT EXISTS memberships (
@@ -116,6 +118,26 @@ CREATE TABLE IF NOT EXISTS social_accounts (
 );
 CREATE INDEX IF NOT EXISTS social_accounts_due ON social_accounts (next_check_at) WHERE status != 'needs_reauth';
 CREATE INDEX IF NOT EXISTS social_accounts_workspace ON social_accounts (workspace_id, status);
+
+-- Every change to what the account lists show (the page's and the API's)
+-- bumps the workspace's accounts_version in the same transaction: pages keep
+-- a workspace's rendered list under that number, and any replica sees a
+-- change on its very next request. The claim's lease columns and the
+-- sealed tokens are not shown, so they bump nothing.
+CREATE TRIGGER IF NOT EXISTS social_accounts_version_insert AFTER INSERT ON social_accounts
+BEGIN
+	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = NEW.workspace_id;
+END;
+CREATE TRIGGER IF NOT EXISTS social_accounts_version_delete AFTER DELETE ON social_accounts
+BEGIN
+	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = OLD.workspace_id;
+END;
+CREATE TRIGGER IF NOT EXISTS social_accounts_version_update AFTER UPDATE OF
+	workspace_id, user_id, platform, platform_user_id, username, display_name, avatar_url, scopes, token_expires_at, refresh_expires_at, metadata, status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at, failures, last_outcome, login
+	ON social_accounts
+BEGIN
+	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id IN (OLD.workspace_id, NEW.workspace_id);
+END;
 
 -- An OAuth authorization in flight, keyed by a hash of its state and bound
 -- to the session that started it. Deleted as it is used: single use.
@@ -321,4 +343,4 @@ CREATE TABLE IF NOT EXISTS owner_links (
 );
 CREATE INDEX IF NOT EXISTS owner_links_workspace ON owner_links (workspace_id, created_at);
 
-PRAGMA user_version = 9;
+PRAGMA user_version = 10;

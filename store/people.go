@@ -26,6 +26,10 @@ type Workspace struct {
 	ID   int64
 	Name string
 	Plan string
+	// AccountsVersion moves with every change to the workspace's accounts
+	// (schema.sql's triggers): what was made of them under one version
+	// still holds while it reads the same.
+	AccountsVersion int64
 }
 
 // Membership is a user's place in a workspace, with the plan's room.
@@ -174,7 +178,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) erro
 	return err
 }
 
-const membershipCols = `w.id, w.name, w.plan, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
+const membershipCols = `w.id, w.name, w.plan, w.accounts_version, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
 	FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN plans p ON p.name = w.plan`
 
 // Memberships lists the workspaces a user belongs to, oldest first.
@@ -188,7 +192,7 @@ func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, er
 	for rows.Next() {
 		var m Membership
 		var used int64
-		if err := rows.Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts, &used); err != nil {
+		if err := rows.Scan(&m.ID, &m.Name, &m.Plan, &m.AccountsVersion, &m.Role, &m.MaxAccounts, &used); err != nil {
 			return nil, err
 		}
 		if used > 0 {
@@ -206,7 +210,7 @@ func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, er
 // read, at one moment, so a membership removed a moment ago is gone.
 func (s *Store) UserWithMemberships(ctx context.Context, userID int64) (User, []Membership, error) {
 	rows, err := s.query(ctx, `SELECT u.id, u.email, u.name, u.password_hash,
-		w.id, w.name, w.plan, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
+		w.id, w.name, w.plan, w.accounts_version, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
 		FROM users u LEFT JOIN memberships m ON m.user_id = u.id
 		LEFT JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN plans p ON p.name = w.plan
 		WHERE u.id = ? ORDER BY w.id`, userID)
@@ -217,9 +221,9 @@ func (s *Store) UserWithMemberships(ctx context.Context, userID int64) (User, []
 	var u User
 	var out []Membership
 	for rows.Next() {
-		var wsID, maxAccounts, used sql.NullInt64
+		var wsID, version, maxAccounts, used sql.NullInt64
 		var name, plan, role sql.NullString
-		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &wsID, &name, &plan, &role, &maxAccounts, &used); err != nil {
+		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &wsID, &name, &plan, &version, &role, &maxAccounts, &used); err != nil {
 			return User{}, nil, fmt.Errorf("store: user with memberships: %w", err)
 		}
 		// The foreign keys (memberships → workspaces → plans) make the
@@ -228,7 +232,7 @@ func (s *Store) UserWithMemberships(ctx context.Context, userID int64) (User, []
 		if !wsID.Valid || !plan.Valid || !maxAccounts.Valid {
 			continue
 		}
-		m := Membership{Workspace: Workspace{ID: wsID.Int64, Name: name.String, Plan: plan.String}, Role: Role(role.String),
+		m := Membership{Workspace: Workspace{ID: wsID.Int64, Name: name.String, Plan: plan.String, AccountsVersion: version.Int64}, Role: Role(role.String),
 			MaxAccounts: int(maxAccounts.Int64)}
 		if used.Int64 > 0 {
 			m.LastUsedAt = time.Unix(used.Int64, 0)
@@ -249,7 +253,7 @@ func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Memb
 	var m Membership
 	var used int64
 	err := s.queryRow(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? AND m.workspace_id = ?", userID, workspaceID).
-		Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts, &used)
+		Scan(&m.ID, &m.Name, &m.Plan, &m.AccountsVersion, &m.Role, &m.MaxAccounts, &used)
 	if used > 0 {
 		m.LastUsedAt = time.Unix(used, 0)
 	}
@@ -336,8 +340,8 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // caller that is not a member, such as an API key.
 func (s *Store) WorkspaceMembership(ctx context.Context, workspaceID int64) (Membership, error) {
 	var m Membership
-	err := s.queryRow(ctx, `SELECT w.id, w.name, w.plan, p.max_accounts FROM workspaces w JOIN plans p ON p.name = w.plan
-		WHERE w.id = ?`, workspaceID).Scan(&m.ID, &m.Name, &m.Plan, &m.MaxAccounts)
+	err := s.queryRow(ctx, `SELECT w.id, w.name, w.plan, w.accounts_version, p.max_accounts FROM workspaces w JOIN plans p ON p.name = w.plan
+		WHERE w.id = ?`, workspaceID).Scan(&m.ID, &m.Name, &m.Plan, &m.AccountsVersion, &m.MaxAccounts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound
 	}

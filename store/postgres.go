@@ -50,7 +50,27 @@ const postgresFrom = 9
 
 // stepsPostgres[v] takes a PostgreSQL database from version v to v+1: what
 // steps[v-1] does to SQLite, in PostgreSQL's words (TestStepsForBoth).
-var stepsPostgres = map[int][]string{}
+var stepsPostgres = map[int][]string{
+	9: {
+		`ALTER TABLE workspaces ADD COLUMN accounts_version BIGINT NOT NULL DEFAULT 0`,
+		`CREATE OR REPLACE FUNCTION social_accounts_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_setting('omnisocial.copying', true) = 'on' THEN
+		RETURN NULL;
+	END IF;
+	IF TG_OP <> 'INSERT' THEN
+		UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = OLD.workspace_id;
+	END IF;
+	IF TG_OP = 'INSERT' OR TG_OP = 'UPDATE' AND NEW.workspace_id <> OLD.workspace_id THEN
+		UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = NEW.workspace_id;
+	END IF;
+	RETURN NULL;
+END $$`,
+		`CREATE OR REPLACE TRIGGER social_accounts_version AFTER INSERT OR DELETE OR UPDATE OF
+	workspace_id, user_id, platform, platform_user_id, username, display_name, avatar_url, scopes, token_expires_at, refresh_expires_at, metadata, status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at, failures, last_outcome, login
+	ON social_accounts FOR EACH ROW EXECUTE FUNCTION social_accounts_version()`,
+	},
+}
 
 // migrateLock is the advisory lock replicas starting together queue on, so
 // one of them creates or migrates the schema and the others find it done.
