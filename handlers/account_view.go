@@ -68,6 +68,24 @@ func (s *server) accountView(a store.Account, manage bool) views.AccountView {
 	return v
 }
 
+// viewUntil is when the clock changes what accountView says of a, seen at
+// now: its relative times, and its deadline's warning and passing.
+func (s *server) viewUntil(a store.Account, now time.Time) time.Time {
+	until := views.Changes(a.LastSyncedAt, now)
+	soonest := func(t time.Time) {
+		if t.After(now) && t.Before(until) {
+			until = t
+		}
+	}
+	soonest(views.Changes(a.UpdatedAt, now))
+	if d := renewalDeadline(a); !d.IsZero() {
+		soonest(views.Changes(d, now))
+		soonest(d.Add(-s.ExpiryWarning + 1)) // expiring from just after
+		soonest(d.Add(1))                    // expired from just after
+	}
+	return until
+}
+
 // The statuses pages and the API show: the stored ones, and expiring.
 const (
 	statusActive      = string(store.StatusActive)

@@ -16,24 +16,25 @@ import (
 
 func (s *server) accountsProps(c echo.Context) (views.AccountsProps, error) {
 	v := viewerOf(c)
-	// The list's narrow read: what accountView and the banner use, no
-	// more (the details page and the API read every column).
-	accts, err := s.Store.AccountList(c.Request().Context(), v.member.ID)
+	l, err := s.accountList(c.Request().Context(), v.member, canManage(v))
 	if err != nil {
 		return views.AccountsProps{}, err
 	}
-	c.Set(accountsKey, accts)
+	c.Set(accountsKey, l.accts)
 	// The list's forms take the chrome's token: make sure the session has
 	// one before a fragment's chrome reads it.
-	if _, err := s.csrfToken(c); err != nil {
+	token, err := s.csrfToken(c)
+	if err != nil {
 		return views.AccountsProps{}, err
 	}
-	p := views.AccountsProps{Used: len(accts), Max: v.member.MaxAccounts, Plan: v.member.Plan, CanManage: canManage(v)}
-	all := make([]views.AccountView, 0, len(accts))
-	for _, a := range accts {
-		all = append(all, s.accountView(a, canManage(v)))
+	token = templ.EscapeString(token)
+	p := views.AccountsProps{Used: len(l.accts), Max: v.member.MaxAccounts, Plan: v.member.Plan, CanManage: canManage(v)}
+	var shown []int
+	shown, p.Filter = filterAccounts(l.views, c.QueryParams())
+	p.Rows = make([]templ.Component, len(shown))
+	for i, at := range shown {
+		p.Rows[i] = l.rows[at].with(token)
 	}
-	p.Accounts, p.Filter = filterAccounts(all, c.QueryParams())
 	return p, nil
 }
 
@@ -44,11 +45,12 @@ var (
 )
 
 // filterAccounts narrows a workspace's accounts by the list's search and
-// filters (q, platform, status) and cuts out the page asked for. The
+// filters (q, platform, status) and cuts out the page asked for, as
+// indexes into all. The
 // status is the one shown (expiring soon is worked out, not stored), so
 // this happens here rather than in SQL; a workspace holds at most a plan's
 // worth of accounts.
-func filterAccounts(all []views.AccountView, q url.Values) ([]views.AccountView, views.AccountFilter) {
+func filterAccounts(all []views.AccountView, q url.Values) ([]int, views.AccountFilter) {
 	f := views.AccountFilter{Show: len(all) > views.FilterThreshold, Q: strings.TrimSpace(q.Get("q")), Page: 1}
 	if len(f.Q) > 100 {
 		f.Q = f.Q[:100]
@@ -66,15 +68,15 @@ func filterAccounts(all []views.AccountView, q url.Values) ([]views.AccountView,
 	// link to it never shows the wrong accounts.
 	f.Show = f.Show || f.Active()
 	needle := strings.ToLower(f.Q)
-	var matched []views.AccountView
-	for _, a := range all {
+	matched := make([]int, 0, len(all))
+	for i, a := range all {
 		if f.Platform != "" && a.Platform != f.Platform || f.Status != "" && a.Status != f.Status {
 			continue
 		}
 		if needle != "" && !strings.Contains(strings.ToLower(a.Name), needle) && !strings.Contains(strings.ToLower(a.Handle), needle) {
 			continue
 		}
-		matched = append(matched, a)
+		matched = append(matched, i)
 	}
 	for _, o := range filterPlatforms {
 		o.Count = countFunc(all, func(a views.AccountView) bool { return a.Platform == o.Value })

@@ -41,6 +41,13 @@ func newKit(t testing.TB, opts ...kitOption) *kit {
 	t.Helper()
 	clk := testrig.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	st, path := testrig.Store(t, clk.Now)
+	return kitOn(t, st, path, clk, opts...)
+}
+
+// kitOn is a server on st, which is at path: one replica, when another
+// kit is on the same database.
+func kitOn(t testing.TB, st *store.Store, path string, clk *testrig.Clock, opts ...kitOption) *kit {
+	t.Helper()
 	logs := &strings.Builder{}
 	var logMu sync.Mutex
 	base, _ := url.Parse("http://omnisocial.test")

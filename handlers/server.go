@@ -84,6 +84,7 @@ type server struct {
 	sessions  *sessionStore
 	limiter   *auth.Limiter
 	keyLimits *keyLimits
+	lists     *listCache
 	routeSet  map[string]bool // "METHOD /pattern" of every route, for the metrics
 }
 
@@ -113,6 +114,7 @@ func New(d Deps) *echo.Echo {
 		sessions:  newSessionStore(d.Store, d.SessionKey, secure, d.SessionIdle, d.SessionMax, d.Now),
 		limiter:   auth.NewLimiter(d.LoginBurst, d.LoginInterval).WithClock(d.Now),
 		keyLimits: newKeyLimits(d.APIRate, d.APIBurst),
+		lists:     newListCache(listCacheBytes),
 	}
 	// Webhook messages show an account exactly as the API does.
 	d.Store.RenderAccountsWith(func(a store.Account) (json.RawMessage, error) { return json.Marshal(s.apiView(a)) })

@@ -78,7 +78,7 @@ func sampleAccounts(n int) []AccountView {
 func sampleProps(n int) AccountsProps {
 	return AccountsProps{
 		Used: n, Max: 100, Plan: "Agency", CanManage: true,
-		Accounts: sampleAccounts(n),
+		Rows: AccountRows(sampleChrome(), sampleAccounts(n)),
 		Filter: AccountFilter{
 			Show: true, Q: "har & bor", Platform: "instagram", Page: 2, Pages: 3, Matched: 50,
 			From: 21, To: 40,
@@ -125,14 +125,16 @@ func renderString(t *testing.T, c templ.Component) string {
 func TestAccountsGolden(t *testing.T) {
 	c := sampleChrome()
 	empty := sampleProps(0)
-	empty.Accounts, empty.Filter = nil, AccountFilter{}
+	empty.Rows, empty.Filter = nil, AccountFilter{}
 	member := sampleProps(6)
 	member.CanManage, member.Filter = false, AccountFilter{}
-	for i := range member.Accounts {
-		member.Accounts[i].CanManage = false
+	accts := sampleAccounts(6)
+	for i := range accts {
+		accts[i].CanManage = false
 	}
+	member.Rows = AccountRows(c, accts)
 	noMatch := sampleProps(30)
-	noMatch.Accounts, noMatch.Filter.Matched = nil, 0
+	noMatch.Rows, noMatch.Filter.Matched = nil, 0
 	cases := map[string]templ.Component{
 		"accounts_page":    AccountsPage(c, sampleProps(50)),
 		"accounts_list":    AccountsList(c, sampleProps(50)),

@@ -102,6 +102,67 @@ func Ago(t, now time.Time) string {
 	}
 }
 
+// Changes is the first instant after now at which Ago(t, ·) or In(t, ·)
+// reads differently from what it reads at now: whatever keeps a rendered
+// "5 minutes ago" must render it again then. A zero t ("never") never
+// changes.
+func Changes(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return never
+	}
+	if d := now.Sub(t); d >= 0 {
+		return t.Add(agoEnd(d))
+	}
+	if r := inStart(t.Sub(now)); r > 0 {
+		return t.Add(-r + 1)
+	}
+	return t // Ago's "just now" from t on
+}
+
+// never is a time no clock reaches.
+var never = time.Unix(1<<62, 0)
+
+// The bounds of span's wording: minutes below the first, hours below the
+// second, days above.
+const (
+	minutesBelow = time.Hour - 30*time.Second
+	hoursBelow   = 47*time.Hour + 30*time.Minute
+)
+
+// agoEnd is where the wording of an age d (>= 0) changes: its unit's
+// rounding steps at the half units, and the units switch at span's bounds.
+func agoEnd(d time.Duration) time.Duration {
+	step := func(unit, bound time.Duration) time.Duration {
+		return min(time.Duration(int((d+unit/2)/unit))*unit+unit/2, bound)
+	}
+	switch {
+	case d < time.Minute:
+		return time.Minute
+	case d < minutesBelow:
+		return step(time.Minute, minutesBelow)
+	case d < hoursBelow:
+		return step(time.Hour, hoursBelow)
+	}
+	return step(24*time.Hour, 1<<62)
+}
+
+// inStart is the least time left r (>= 0) that still reads as r does; with
+// less left the words change (at 0, to Ago's).
+func inStart(r time.Duration) time.Duration {
+	step := func(unit, bound time.Duration) time.Duration {
+		return max(time.Duration(int((r+unit/2)/unit))*unit-unit/2, bound)
+	}
+	switch {
+	case r < time.Minute:
+		return 0
+	case r < minutesBelow:
+		return step(time.Minute, time.Minute)
+	case r < hoursBelow:
+		return step(time.Hour, minutesBelow)
+	}
+	return step(24*time.Hour, hoursBelow)
+}
+
 // In renders a future time: "in 3 days".
 func In(t, now time.Time) string {
 	d := t.Sub(now)
@@ -120,9 +181,9 @@ func In(t, now time.Time) string {
 func span(d time.Duration) string {
 	round := func(unit time.Duration) int { return int((d + unit/2) / unit) }
 	switch {
-	case d < time.Hour-30*time.Second:
+	case d < minutesBelow:
 		return plural(max(round(time.Minute), 1), "minute")
-	case d < 47*time.Hour+30*time.Minute:
+	case d < hoursBelow:
 		return plural(round(time.Hour), "hour")
 	default:
 		return plural(round(24*time.Hour), "day")

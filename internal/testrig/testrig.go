@@ -69,17 +69,24 @@ func readTop(t testing.TB, name string) string {
 // tests that change the database behind the store's back.
 func Store(t testing.TB, now func() time.Time) (*store.Store, string) {
 	t.Helper()
+	path := pgtest.DSN(t, filepath.Join(t.TempDir(), "test.db"))
+	return StoreAt(t, path, now), path
+}
+
+// StoreAt opens a store on the database at path (a file or a postgres://
+// URL) as Store does: another replica's, when the database is shared.
+func StoreAt(t testing.TB, path string, now func() time.Time) *store.Store {
+	t.Helper()
 	box, err := vault.NewBox(Key())
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := pgtest.DSN(t, filepath.Join(t.TempDir(), "test.db"))
 	st, err := store.Open(context.Background(), store.Options{Path: path, Schema: Schema(t), SchemaPostgres: SchemaPostgres(t), Box: box, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st, path
+	return st
 }
 
 // Sandbox serves a new sandbox until the test ends; its platforms live
