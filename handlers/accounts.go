@@ -16,7 +16,7 @@ import (
 
 func (s *server) accountsProps(c echo.Context) (views.AccountsProps, error) {
 	v := viewerOf(c)
-	l, err := s.accountList(c.Request().Context(), v.member, canManage(v))
+	l, err := s.accountList(c.Request().Context(), v.member, pageKind(canManage(v)))
 	if err != nil {
 		return views.AccountsProps{}, err
 	}

@@ -20,6 +20,7 @@ import (
 	"omnisocial/apispec"
 	"omnisocial/providers"
 	"omnisocial/store"
+	"omnisocial/views"
 )
 
 // apiAuth admits a request carrying a workspace API key, or else a
@@ -93,15 +94,17 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (s *server) apiView(a store.Account) apiAccount {
-	v := s.accountView(a, false)
+func (s *server) apiView(a store.Account) apiAccount { return s.apiAccount(a, s.accountView(a, false)) }
+
+// apiAccount is a as the API gives it, v being its accountView.
+func (s *server) apiAccount(a store.Account, v views.AccountView) apiAccount {
 	missing := providers.Missing(a.Provider(), a.Scopes)
 	if missing == nil {
 		missing = []string{}
 	}
 	out := apiAccount{
 		ID: a.ID, Platform: a.Platform, PlatformUserID: a.PlatformUserID, Username: a.Username, DisplayName: a.DisplayName,
-		AvatarURL: v.AvatarURL, Status: s.shownStatus(a, s.Now()), StatusReason: v.Problem, Scopes: a.Scopes, MissingScopes: missing,
+		AvatarURL: v.AvatarURL, Status: v.Status, StatusReason: v.Problem, Scopes: a.Scopes, MissingScopes: missing,
 		TokenExpiresAt: timePtr(a.TokenExpiresAt), RenewableUntil: timePtr(renewalDeadline(a)), LastSyncedAt: timePtr(a.LastSyncedAt),
 		NextCheckAt: timePtr(a.NextCheckAt), LastError: a.LastError, ConnectedBy: a.ConnectedBy, ConnectedAt: a.ConnectedAt.UTC(),
 		Metadata: a.Metadata,
@@ -156,32 +159,35 @@ func (s *server) handleAPIAccounts(c echo.Context) error {
 		}
 		after = &k
 	}
-	accts, err := s.Store.Accounts(c.Request().Context(), v.member.ID)
+	l, err := s.accountList(c.Request().Context(), v.member, listAPI)
 	if err != nil {
 		return err
 	}
-	out := apiPage{Accounts: []apiAccount{}, Used: len(accts), Max: v.member.MaxAccounts}
+	// The page is written from each account's kept JSON, as json.Marshal
+	// would write an apiPage.
+	b := append(make([]byte, 0, 16<<10), `{"accounts":[`...)
+	n, cursor := 0, []byte("null")
 	var last pageKey
-	for _, a := range accts {
+	for i, a := range l.accts {
+		if platform != "" && a.Platform != platform || status != "" && l.views[i].Status != status {
+			continue
+		}
 		key := keyOf(a)
 		if after != nil && !after.less(key) {
 			continue
 		}
-		if platform != "" && a.Platform != platform {
-			continue
-		}
-		view := s.apiView(a)
-		if status != "" && view.Status != status {
-			continue
-		}
-		if len(out.Accounts) == limit {
-			cur := encodeCursor(last)
-			out.NextCursor = &cur
+		if n == limit {
+			cursor, _ = json.Marshal(encodeCursor(last))
 			break
 		}
-		out.Accounts, last = append(out.Accounts, view), key
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, l.rows[i].parts[0]...)
+		n, last = n+1, key
 	}
-	return conditionalJSON(c, out)
+	b = fmt.Appendf(b, `],"next_cursor":%s,"used":%d,"max":%d}`, cursor, len(l.accts), v.member.MaxAccounts)
+	return conditionalBlob(c, b)
 }
 
 // apiStatuses are the values of an account's status in the API.
@@ -247,6 +253,11 @@ func conditionalJSON(c echo.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	return conditionalBlob(c, b)
+}
+
+// conditionalBlob is conditionalJSON for JSON written already.
+func conditionalBlob(c echo.Context, b []byte) error {
 	sum := sha256.Sum256(b)
 	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
 	h := c.Response().Header()

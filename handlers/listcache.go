@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -26,8 +27,8 @@ import (
 // shaped and rendered again from the kept account when its words would
 // change.
 
-// accountList is one workspace's list as a manager or a member sees it.
-// It is never changed once shared: a newer one replaces it.
+// accountList is one workspace's list as a manager, a member or the API
+// sees it. It is never changed once shared: a newer one replaces it.
 type accountList struct {
 	version int64
 	accts   []store.Account
@@ -37,8 +38,8 @@ type accountList struct {
 	used    atomic.Int64 // last use, for eviction
 }
 
-// keptRow is a rendered row split where the CSRF token goes: rows are
-// shared between people, tokens are not.
+// keptRow is a rendered row (HTML split where the CSRF token goes: rows
+// are shared between people, tokens are not; or the API's JSON).
 type keptRow struct {
 	parts [][]byte
 	until time.Time // when the clock changes its words
@@ -46,7 +47,22 @@ type keptRow struct {
 
 type listKey struct {
 	workspace int64
-	manage    bool
+	kind      listKind
+}
+
+type listKind uint8
+
+const (
+	listMember  listKind = iota // the page as a member sees it
+	listManager                 // with the actions of owners and admins
+	listAPI                     // the API's JSON
+)
+
+func pageKind(manage bool) listKind {
+	if manage {
+		return listManager
+	}
+	return listMember
 }
 
 // listCache holds the lists of the workspaces used lately, up to max bytes
@@ -71,21 +87,25 @@ func newListCache(max int) *listCache {
 
 // accountList returns the current workspace's list as the viewer sees it,
 // read and rendered only when its accounts changed since it was last kept.
-func (s *server) accountList(ctx context.Context, m store.Membership, manage bool) (*accountList, error) {
-	key, now := listKey{m.ID, manage}, s.Now()
+func (s *server) accountList(ctx context.Context, m store.Membership, kind listKind) (*accountList, error) {
+	key, now := listKey{m.ID, kind}, s.Now()
 	l := s.lists.get(key)
 	if l == nil || l.version != m.AccountsVersion {
-		accts, err := s.Store.AccountList(ctx, m.ID)
+		read := s.Store.AccountList // the columns the page shows
+		if kind == listAPI {
+			read = s.Store.Accounts
+		}
+		accts, err := read(ctx, m.ID)
 		if err != nil {
 			return nil, err
 		}
 		l = &accountList{version: m.AccountsVersion, accts: accts,
 			views: make([]views.AccountView, len(accts)), rows: make([]keptRow, len(accts))}
 		for i := range accts {
-			s.renderRow(l, i, manage, now)
+			s.renderRow(l, i, kind, now)
 		}
 		s.lists.put(key, l)
-	} else if n := s.rerender(l, manage, now); n != nil {
+	} else if n := s.rerender(l, kind, now); n != nil {
 		l = n
 		s.lists.put(key, l)
 	}
@@ -95,7 +115,7 @@ func (s *server) accountList(ctx context.Context, m store.Membership, manage boo
 
 // rerender returns a copy of l with the rows the clock has changed
 // rendered anew, or nil when none has.
-func (s *server) rerender(l *accountList, manage bool, now time.Time) *accountList {
+func (s *server) rerender(l *accountList, kind listKind, now time.Time) *accountList {
 	var n *accountList
 	for i, r := range l.rows {
 		if now.Before(r.until) {
@@ -105,17 +125,22 @@ func (s *server) rerender(l *accountList, manage bool, now time.Time) *accountLi
 			n = &accountList{version: l.version, accts: l.accts, size: l.size,
 				views: append([]views.AccountView(nil), l.views...), rows: append([]keptRow(nil), l.rows...)}
 		}
-		s.renderRow(n, i, manage, now)
+		s.renderRow(n, i, kind, now)
 	}
 	return n
 }
 
-func (s *server) renderRow(l *accountList, i int, manage bool, now time.Time) {
+func (s *server) renderRow(l *accountList, i int, kind listKind, now time.Time) {
 	a := l.accts[i]
-	v := s.accountView(a, manage)
+	v := s.accountView(a, kind == listManager)
 	var b bytes.Buffer
-	// Rendering into a buffer cannot fail.
-	_ = views.AccountRow(views.Chrome{CSRF: s.lists.mark, Asset: s.Asset}, v).Render(context.Background(), &b)
+	// Neither can fail: a buffer, and a struct of strings and times.
+	if kind == listAPI {
+		js, _ := json.Marshal(s.apiAccount(a, v))
+		b.Write(js)
+	} else {
+		_ = views.AccountRow(views.Chrome{CSRF: s.lists.mark, Asset: s.Asset}, v).Render(context.Background(), &b)
+	}
 	old := 0
 	for _, p := range l.rows[i].parts {
 		old += len(p)

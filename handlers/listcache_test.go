@@ -2,10 +2,14 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,11 +115,33 @@ func staleness(t *testing.T, writer, reader *kit, st *store.Store) {
 	}
 	for _, step := range steps {
 		listed(t, rb) // kept now, if it was not
+		apiListed(t, rb)
 		step.change()
 		if got := listed(t, rb); got != step.want {
 			t.Errorf("%s: the list reads\n %s\nwant\n %s", step.name, got, step.want)
 		}
+		if got, want := apiListed(t, rb), checkWords.ReplaceAllString(step.want, ""); got != want {
+			t.Errorf("%s: the API lists\n %s\nwant\n %s", step.name, got, want)
+		}
 	}
+}
+
+// checkWords is a row's last check, which the API gives as a time.
+var checkWords = regexp.MustCompile(` (just now|\d+ \w+ ago)`)
+
+// apiListed is the API's account list: name and status of each.
+func apiListed(t *testing.T, b *browser) string {
+	t.Helper()
+	res := b.get("/api/v1/accounts")
+	var page apiPage
+	if err := json.NewDecoder(res.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range page.Accounts {
+		out = append(out, a.DisplayName+" "+a.Status)
+	}
+	return strings.Join(out, "|")
 }
 
 // listed is the account list as a person reads it: name, status and last
@@ -169,6 +195,29 @@ func TestViewUntilIsNeverLate(t *testing.T) {
 				t.Fatalf("account synced %v, ending %v, %s: at %v it reads %+v, but %+v just before %v", a.LastSyncedAt, a.TokenExpiresAt, a.Status, at, was, got, until)
 			}
 			now = until
+		}
+	}
+}
+
+// The API's list, written from kept JSON, is what json.Marshal makes of
+// an apiPage, byte for byte, with and without a next page.
+func TestAPIListIsMarshalled(t *testing.T) {
+	k := newKit(t)
+	b := k.browser()
+	b.signup("dana@example.com", "Harbor")
+	seedAccounts(t, k, 7)
+	for _, path := range []string{"/api/v1/accounts", "/api/v1/accounts?limit=2", "/api/v1/accounts?platform=instagram", "/api/v1/accounts?status=limited"} {
+		body, err := io.ReadAll(b.get(path).Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page apiPage
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		again, _ := json.Marshal(page)
+		if string(again) != string(body) {
+			t.Errorf("%s:\n got %s\nwant %s", path, body, again)
 		}
 	}
 }
