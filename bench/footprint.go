@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"omnisocial/store"
@@ -20,13 +21,23 @@ type footprint struct {
 	BinaryMB  float64
 	StartToOK time.Duration
 	IdleRSSMB float64
-	LoadRSSMB float64
-	LoadRPS   float64
+	Loads     []footprintLoad
 }
 
-// benchFootprint builds the release binary, starts it on a database with
-// 50 accounts, and measures size, time to the first 200 of /healthz, and
-// resident memory idle and under 16 clients loading the accounts page.
+// footprintLoad is one load on the accounts page of the release binary:
+// its server's CPU per request, read from /proc, and its peak memory.
+type footprintLoad struct {
+	Accounts, Clients int
+	RPS               float64
+	P99               time.Duration
+	CPUPerRequest     time.Duration
+	PeakRSSMB         float64
+}
+
+// benchFootprint builds the release binary, starts it on a database with a
+// workspace of 50 accounts and one of 200, and measures size, time to the
+// first 200 of /healthz, resident memory idle, and the accounts page of
+// each workspace under load: the server's CPU per request and its memory.
 func benchFootprint(schema string, d time.Duration) (footprint, error) {
 	var f footprint
 	dir, _ := os.MkdirTemp("", "omnisocial-bench")
@@ -60,7 +71,7 @@ func benchFootprint(schema string, d time.Duration) (footprint, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "OMNISOCIAL_DB="+db, "OMNISOCIAL_ENCRYPTION_KEY="+keyHex,
 		"OMNISOCIAL_SESSION_SECRET="+strings.Repeat("fedcba9876543210", 4), "OMNISOCIAL_ADDR="+addr, "OMNISOCIAL_BASE_URL=http://"+addr,
-		"OMNISOCIAL_LOG_LEVEL=warn", "OMNISOCIAL_PLAN_LIMITS=free=50,pro=50,business=50")
+		"OMNISOCIAL_LOG_LEVEL=warn", "OMNISOCIAL_PLAN_LIMITS=free=50,pro=50,business=200")
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return f, err
@@ -80,35 +91,72 @@ func benchFootprint(schema string, d time.Duration) (footprint, error) {
 	}
 	f.StartToOK = time.Since(t0)
 
-	client, err := loggedIn("http://" + addr)
+	base := "http://" + addr
+	fifty, err := loggedIn(base, "dana@example.com", "Harbor")
 	if err != nil {
 		return f, err
 	}
-	if err := seedOver(db, keyHex); err != nil {
+	twoHundred, err := loggedIn(base, "lee@example.com", "Agency")
+	if err != nil {
+		return f, err
+	}
+	if err := seedOver(db, keyHex, map[int64]int{1: 50, 2: 200}); err != nil {
 		return f, err
 	}
 	time.Sleep(time.Second)
 	f.IdleRSSMB = rssMB(cmd.Process.Pid)
+	for _, l := range []struct {
+		client            *http.Client
+		accounts, clients int
+	}{{fifty, 50, 16}, {twoHundred, 200, 16}, {fifty, 50, 64}} {
+		load(l.client, base+"/settings/accounts", l.clients, time.Second, 1_000_000) // warm up
+		fl := footprintLoad{Accounts: l.accounts, Clients: l.clients}
+		stop := sampleRSS(cmd.Process.Pid, &fl.PeakRSSMB)
+		cpu := cpuTime(cmd.Process.Pid)
+		res := load(l.client, base+"/settings/accounts", l.clients, d, 1_000_000)
+		fl.CPUPerRequest = (cpuTime(cmd.Process.Pid) - cpu) / time.Duration(max(res.Requests, 1))
+		stop()
+		fl.RPS, fl.P99 = res.RPS, res.P99
+		f.Loads = append(f.Loads, fl)
+	}
+	return f, nil
+}
+
+// sampleRSS records the peak resident memory of pid until stop is called.
+func sampleRSS(pid int, peak *float64) (stop func()) {
 	done := make(chan struct{})
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		for {
+			*peak = max(*peak, rssMB(pid))
 			select {
 			case <-done:
 				return
 			case <-time.After(20 * time.Millisecond):
-				f.LoadRSSMB = max(f.LoadRSSMB, rssMB(cmd.Process.Pid))
 			}
 		}
-	}()
-	res := load(client, "http://"+addr+"/settings/accounts", 16, d, 1_000_000)
-	close(done)
-	f.LoadRPS = res.RPS
-	return f, nil
+	})
+	return func() { close(done); wg.Wait() }
 }
 
-// seedOver adds the 50 accounts through a second connection to the file
-// the server has open (SQLite in WAL mode allows it).
-func seedOver(db, keyHex string) error {
+// cpuTime is the user and system CPU pid has used (/proc/pid/stat, in
+// clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	// Fields after the command's closing parenthesis, from the third on.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// seedOver adds each workspace's accounts through a second connection to
+// the file the server has open (SQLite in WAL mode allows it).
+func seedOver(db, keyHex string, accounts map[int64]int) error {
 	key, _ := vault.ParseKey(keyHex)
 	box, _ := vault.NewBox(key)
 	schema, err := os.ReadFile("schema.sql")
@@ -120,7 +168,12 @@ func seedOver(db, keyHex string) error {
 		return err
 	}
 	defer st.Close()
-	return seedPageAccounts(context.Background(), st, 50)
+	for ws, n := range accounts {
+		if err := seedPageAccounts(context.Background(), st, ws, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func rssMB(pid int) float64 {

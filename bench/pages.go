@@ -61,11 +61,11 @@ func benchPages(root string, so store.Options, static fs.FS, d time.Duration) ([
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	client, err := loggedIn(base)
+	client, err := loggedIn(base, "dana@example.com", "Harbor")
 	if err != nil {
 		return nil, err
 	}
-	if err := seedPageAccounts(ctx, st, 50); err != nil {
+	if err := seedPageAccounts(ctx, st, 1, 50); err != nil {
 		return nil, err
 	}
 	var rows []pageRow
@@ -82,9 +82,10 @@ func benchPages(root string, so store.Options, static fs.FS, d time.Duration) ([
 	return rows, nil
 }
 
-// loggedIn signs a person up through the real form and returns a client
-// carrying their session, with enough idle connections for 64 clients.
-func loggedIn(base string) (*http.Client, error) {
+// loggedIn signs a person up through the real form, making a workspace,
+// and returns a client carrying their session, with enough idle
+// connections for 64 clients.
+func loggedIn(base, email, workspace string) (*http.Client, error) {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		Transport:     &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256},
@@ -96,8 +97,8 @@ func loggedIn(base string) (*http.Client, error) {
 	doc, _ := goquery.NewDocumentFromReader(res.Body)
 	res.Body.Close()
 	tok, _ := doc.Find(`input[name=_csrf]`).Attr("value")
-	res, err = c.PostForm(base+"/signup", url.Values{"_csrf": {tok}, "name": {"Dana"}, "email": {"dana@example.com"},
-		"password": {"correct horse battery"}, "workspace": {"Harbor"}})
+	res, err = c.PostForm(base+"/signup", url.Values{"_csrf": {tok}, "name": {"Dana"}, "email": {email},
+		"password": {"correct horse battery"}, "workspace": {workspace}})
 	if err != nil {
 		return nil, err
 	}
@@ -108,10 +109,10 @@ func loggedIn(base string) (*http.Client, error) {
 	return c, nil
 }
 
-// seedPageAccounts gives workspace 1 n accounts across the platforms, with
+// seedPageAccounts gives workspace ws n accounts across the platforms, with
 // realistic names, metadata and a history.
-func seedPageAccounts(ctx context.Context, st *store.Store, n int) error {
-	if err := st.SetPlan(ctx, 1, "business"); err != nil {
+func seedPageAccounts(ctx context.Context, st *store.Store, ws int64, n int) error {
+	if err := st.SetPlan(ctx, ws, "business"); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -127,7 +128,8 @@ func seedPageAccounts(ctx context.Context, st *store.Store, n int) error {
 				NextCheckAt: now.Add(time.Hour),
 			})
 		}
-		if _, err := st.Connect(ctx, store.Connect{WorkspaceID: 1, UserID: 1, Platform: platform, Accounts: found}); err != nil {
+		// Each sign-up made one user and one workspace: ws is its user too.
+		if _, err := st.Connect(ctx, store.Connect{WorkspaceID: ws, UserID: ws, Platform: platform, Accounts: found}); err != nil {
 			return err
 		}
 	}
