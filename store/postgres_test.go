@@ -2,7 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -83,5 +88,40 @@ func TestReplicasCreateTheSchemaOnce(t *testing.T) {
 	s.rawQueryRow("SELECT count(*) FROM meta WHERE key = 'key_canary'").Scan(&canaries)
 	if versions != 1 || canaries != 1 {
 		t.Fatalf("%d schema_version rows and %d key canaries, want one of each", versions, canaries)
+	}
+}
+
+// A PostgreSQL database made by the version 9 that shipped migrates to the
+// latest: the same shape as a fresh one, and the same triggers.
+func TestPostgresMigratesFromNine(t *testing.T) {
+	v9, err := os.ReadFile("testdata/schema_postgres_v9.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := pgtest.Fresh(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(string(v9)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	old := mustOpen(t, Options{Path: dsn, Schema: readSchema(t), SchemaPostgres: readSchemaPostgres(t), Box: testBox(t, testKey)})
+	fresh := mustOpen(t, Options{Path: pgtest.Fresh(t), Schema: readSchema(t), SchemaPostgres: readSchemaPostgres(t), Box: testBox(t, testKey)})
+	got, want := postgresShape(t, old.r), postgresShape(t, fresh.r)
+	for _, table := range slices.Sorted(maps.Keys(want)) {
+		for _, part := range []string{"columns", "unique", "foreign keys"} {
+			if w, g := want[table][part], got[table][part]; !slices.Equal(w, g) {
+				t.Errorf("%s %s:\n migrated %v\n fresh    %v", table, part, g, w)
+			}
+		}
+	}
+	triggers := func(s *Store) [][]string {
+		return rowsOf(t, s.r, `SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+			WHERE NOT tgisinternal AND c.relnamespace = current_schema()::regnamespace ORDER BY tgname`)
+	}
+	if g, w := triggers(old), triggers(fresh); fmt.Sprint(g) != fmt.Sprint(w) {
+		t.Errorf("triggers: migrated %v, fresh %v", g, w)
 	}
 }
