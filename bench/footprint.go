@@ -105,21 +105,31 @@ func benchFootprint(schema string, d time.Duration) (footprint, error) {
 	}
 	time.Sleep(time.Second)
 	f.IdleRSSMB = rssMB(cmd.Process.Pid)
-	for _, l := range []struct {
-		client            *http.Client
-		accounts, clients int
-	}{{fifty, 50, 16}, {twoHundred, 200, 16}, {fifty, 50, 64}} {
+	f.Loads = loadPage(cmd.Process.Pid, base, d, []pageLoad{{fifty, 50, 16}, {twoHundred, 200, 16}, {fifty, 50, 64}})
+	return f, nil
+}
+
+type pageLoad struct {
+	client            *http.Client
+	accounts, clients int
+}
+
+// loadPage loads the accounts page of the server pid serves at base, as
+// each load's person, recording its CPU per request and peak memory.
+func loadPage(pid int, base string, d time.Duration, loads []pageLoad) []footprintLoad {
+	var out []footprintLoad
+	for _, l := range loads {
 		load(l.client, base+"/settings/accounts", l.clients, time.Second, 1_000_000) // warm up
 		fl := footprintLoad{Accounts: l.accounts, Clients: l.clients}
-		stop := sampleRSS(cmd.Process.Pid, &fl.PeakRSSMB)
-		cpu := cpuTime(cmd.Process.Pid)
+		stop := sampleRSS(pid, &fl.PeakRSSMB)
+		cpu := cpuTime(pid)
 		res := load(l.client, base+"/settings/accounts", l.clients, d, 1_000_000)
-		fl.CPUPerRequest = (cpuTime(cmd.Process.Pid) - cpu) / time.Duration(max(res.Requests, 1))
+		fl.CPUPerRequest = (cpuTime(pid) - cpu) / time.Duration(max(res.Requests, 1))
 		stop()
 		fl.RPS, fl.P99 = res.RPS, res.P99
-		f.Loads = append(f.Loads, fl)
+		out = append(out, fl)
 	}
-	return f, nil
+	return out
 }
 
 // sampleRSS records the peak resident memory of pid until stop is called.
