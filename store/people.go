@@ -199,51 +199,6 @@ func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, er
 	return out, rows.Err()
 }
 
-// UserWithMemberships reads a user and the workspaces they belong to,
-// oldest first, in one round trip: what every logged-in request needs
-// before its handler runs. A user who does not exist is ErrNotFound; one
-// in no workspace comes back with none. It reads what User and Memberships
-// read, at one moment, so a membership removed a moment ago is gone.
-func (s *Store) UserWithMemberships(ctx context.Context, userID int64) (User, []Membership, error) {
-	rows, err := s.query(ctx, `SELECT u.id, u.email, u.name, u.password_hash,
-		w.id, w.name, w.plan, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
-		FROM users u LEFT JOIN memberships m ON m.user_id = u.id
-		LEFT JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN plans p ON p.name = w.plan
-		WHERE u.id = ? ORDER BY w.id`, userID)
-	if err != nil {
-		return User{}, nil, fmt.Errorf("store: user with memberships: %w", err)
-	}
-	defer rows.Close()
-	var u User
-	var out []Membership
-	for rows.Next() {
-		var wsID, maxAccounts, used sql.NullInt64
-		var name, plan, role sql.NullString
-		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &wsID, &name, &plan, &role, &maxAccounts, &used); err != nil {
-			return User{}, nil, fmt.Errorf("store: user with memberships: %w", err)
-		}
-		// The foreign keys (memberships → workspaces → plans) make the
-		// outer joins inner ones for every membership; a NULL workspace
-		// is the single row of a user in none.
-		if !wsID.Valid || !plan.Valid || !maxAccounts.Valid {
-			continue
-		}
-		m := Membership{Workspace: Workspace{ID: wsID.Int64, Name: name.String, Plan: plan.String}, Role: Role(role.String),
-			MaxAccounts: int(maxAccounts.Int64)}
-		if used.Int64 > 0 {
-			m.LastUsedAt = time.Unix(used.Int64, 0)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return User{}, nil, fmt.Errorf("store: user with memberships: %w", err)
-	}
-	if u.ID == 0 {
-		return User{}, nil, ErrNotFound
-	}
-	return u, out, nil
-}
-
 // Membership returns userID's membership of one workspace, or ErrNotFound.
 func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Membership, error) {
 	var m Membership
