@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +15,7 @@ import (
 	"omnisocial/store"
 )
 
+// Sessions saved as gob still load (decodeGobSession).
 func init() {
 	gob.Register([]any{})
 	gob.Register(flash{})
@@ -110,7 +110,7 @@ func (s *sessionStore) load(r *http.Request, name string) (*sessions.Session, se
 	if now.Sub(row.LastSeenAt) > s.idle || now.Sub(row.CreatedAt) > s.max {
 		return sess, sessionUser{}, s.st.DeleteSession(ctx, row.IDHash)
 	}
-	if err := gob.NewDecoder(bytes.NewReader(row.Data)).Decode(&sess.Values); err != nil {
+	if err := decodeSession(row.Data, sess.Values); err != nil {
 		clear(sess.Values) // a half-read session is none
 		return sess, sessionUser{}, nil
 	}
@@ -147,12 +147,12 @@ func (s *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	if sess.ID == "" {
 		sess.ID = newID()
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(sess.Values); err != nil {
+	data, err := encodeSession(sess.Values)
+	if err != nil {
 		return err
 	}
 	uid, _ := sess.Values[keyUser].(int64)
-	if err := s.st.SaveSession(ctx, store.Session{IDHash: hashID(sess.ID), UserID: uid, Data: buf.Bytes()}); err != nil {
+	if err := s.st.SaveSession(ctx, store.Session{IDHash: hashID(sess.ID), UserID: uid, Data: data}); err != nil {
 		return err
 	}
 	encoded, err := s.codec.Encode(sess.Name(), sess.ID)
