@@ -295,3 +295,38 @@ func TestSessionWithUserGoneUser(t *testing.T) {
 		t.Fatalf("session user %d, user %+v, workspaces %v; want the row's id %d, no user, none", se.UserID, got, ms, u.ID)
 	}
 }
+
+// BenchmarkViewerRead compares what a logged-in request read before its
+// handler ran, the session row and then the user with their workspaces,
+// with the one query that reads both.
+func BenchmarkViewerRead(b *testing.B) {
+	ctx := context.Background()
+	s := newTestStore(b)
+	u, _, err := s.SignUp(ctx, User{Email: "dana@example.com", PasswordHash: "h"}, "Acme", "free", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.CreateWorkspace(ctx, u.ID, "Beta", "free")
+	hash := []byte("session-hash")
+	s.SaveSession(ctx, Session{IDHash: hash, UserID: u.ID, Data: make([]byte, 80)})
+	b.Run("two queries", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			se, err := s.Session(ctx, hash)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := s.UserWithMemberships(ctx, se.UserID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("one query", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, _, err := s.SessionWithUser(ctx, hash); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
