@@ -35,8 +35,9 @@ func viewerOf(c echo.Context) *viewer {
 }
 
 // loadViewer reads the session and, if it names a user, the user and their
-// workspaces, in one query. A session whose user or workspace has gone is treated as
-// logged out or moved to another workspace, never as an error.
+// workspaces, all in one query. A session whose user or workspace has gone
+// is treated as logged out or moved to another workspace, never as an
+// error.
 func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if p := c.Request().URL.Path; strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/sandbox/") || p == "/healthz" {
