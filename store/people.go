@@ -174,44 +174,42 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) erro
 	return err
 }
 
-const membershipCols = `w.id, w.name, w.plan, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
-	FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN plans p ON p.name = w.plan`
-
 // Memberships lists the workspaces a user belongs to, oldest first.
 func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, error) {
-	rows, err := s.query(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? ORDER BY w.id", userID)
+	rows, err := s.query(ctx, "SELECT "+memberCols+" FROM memberships m "+memberJoins+" WHERE m.user_id = ? ORDER BY w.id", userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: memberships: %w", err)
 	}
 	defer rows.Close()
 	var out []Membership
+	var ms memberScan
 	for rows.Next() {
-		var m Membership
-		var used int64
-		if err := rows.Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts, &used); err != nil {
+		if err := rows.Scan(ms.dest()...); err != nil {
 			return nil, err
 		}
-		if used > 0 {
-			m.LastUsedAt = time.Unix(used, 0)
+		if m, ok := ms.membership(); ok {
+			out = append(out, m)
 		}
-		out = append(out, m)
 	}
 	return out, rows.Err()
 }
 
 // Membership returns userID's membership of one workspace, or ErrNotFound.
 func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Membership, error) {
-	var m Membership
-	var used int64
-	err := s.queryRow(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? AND m.workspace_id = ?", userID, workspaceID).
-		Scan(&m.ID, &m.Name, &m.Plan, &m.Role, &m.MaxAccounts, &used)
-	if used > 0 {
-		m.LastUsedAt = time.Unix(used, 0)
-	}
+	var ms memberScan
+	err := s.queryRow(ctx, "SELECT "+memberCols+" FROM memberships m "+memberJoins+" WHERE m.user_id = ? AND m.workspace_id = ?",
+		userID, workspaceID).Scan(ms.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, ErrNotFound
+		return Membership{}, ErrNotFound
 	}
-	return m, err
+	if err != nil {
+		return Membership{}, err
+	}
+	m, ok := ms.membership()
+	if !ok {
+		return Membership{}, ErrNotFound
+	}
+	return m, nil
 }
 
 // WorkspaceByName finds a workspace by exact name (for the command line).

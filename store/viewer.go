@@ -7,39 +7,29 @@ import (
 	"time"
 )
 
-// What a logged-in request reads about the person asking, defined once for
-// both reads of it (UserWithMemberships and SessionWithUser): a column
-// added here, and to viewerScan, reaches both.
+// A membership's columns and scan, defined once for every read of them
+// (Memberships, Membership, UserWithMemberships, SessionWithUser): a
+// column added to memberCols and memberScan reaches them all. The outer
+// joins let the viewer's reads say "no workspace" with a NULL row; the
+// foreign keys (memberships → workspaces → plans) make them inner ones for
+// every membership.
 const (
-	viewerCols = `u.id, u.email, u.name, u.password_hash,
-		w.id, w.name, w.plan, m.role, p.max_accounts, coalesce(m.last_used_at, 0)`
-	// The foreign keys (memberships → workspaces → plans) make the outer
-	// joins inner ones for every membership; a NULL workspace is the
-	// single row of a user in none.
-	viewerJoins = `LEFT JOIN memberships m ON m.user_id = u.id
-		LEFT JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN plans p ON p.name = w.plan`
+	memberCols  = `w.id, w.name, w.plan, m.role, p.max_accounts, coalesce(m.last_used_at, 0)`
+	memberJoins = `LEFT JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN plans p ON p.name = w.plan`
 )
 
-// viewerScan holds one row of viewerCols. Every column may be NULL: a user
-// in no workspace has no workspace columns, and a session whose user has
-// gone has no user columns either.
-type viewerScan struct {
-	userID, wsID, maxAccounts, used sql.NullInt64
-	email, name, hash               sql.NullString
-	wsName, plan, role              sql.NullString
+// memberScan holds one row of memberCols; every column may be NULL.
+type memberScan struct {
+	wsID, maxAccounts, used sql.NullInt64
+	wsName, plan, role      sql.NullString
 }
 
-func (v *viewerScan) dest() []any {
-	return []any{&v.userID, &v.email, &v.name, &v.hash,
-		&v.wsID, &v.wsName, &v.plan, &v.role, &v.maxAccounts, &v.used}
-}
-
-func (v *viewerScan) user() User {
-	return User{ID: v.userID.Int64, Email: v.email.String, Name: v.name.String, PasswordHash: v.hash.String}
+func (v *memberScan) dest() []any {
+	return []any{&v.wsID, &v.wsName, &v.plan, &v.role, &v.maxAccounts, &v.used}
 }
 
 // membership is the row's workspace, if it has one.
-func (v *viewerScan) membership() (Membership, bool) {
+func (v *memberScan) membership() (Membership, bool) {
 	if !v.wsID.Valid || !v.plan.Valid || !v.maxAccounts.Valid {
 		return Membership{}, false
 	}
@@ -49,6 +39,28 @@ func (v *viewerScan) membership() (Membership, bool) {
 		m.LastUsedAt = time.Unix(v.used.Int64, 0)
 	}
 	return m, true
+}
+
+// What a logged-in request reads about the person asking: the user, then a
+// row per workspace (a single NULL one for a user in none). A session whose
+// user has gone has NULL user columns too.
+const (
+	viewerCols  = `u.id, u.email, u.name, u.password_hash, ` + memberCols
+	viewerJoins = `LEFT JOIN memberships m ON m.user_id = u.id ` + memberJoins
+)
+
+type viewerScan struct {
+	userID            sql.NullInt64
+	email, name, hash sql.NullString
+	memberScan
+}
+
+func (v *viewerScan) dest() []any {
+	return append([]any{&v.userID, &v.email, &v.name, &v.hash}, v.memberScan.dest()...)
+}
+
+func (v *viewerScan) user() User {
+	return User{ID: v.userID.Int64, Email: v.email.String, Name: v.name.String, PasswordHash: v.hash.String}
 }
 
 // readViewer reads the rows of a query that selects lead (the same values
