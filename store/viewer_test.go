@@ -237,31 +237,39 @@ func TestSessionWithUser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := s.Session(ctx, hash)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(se, want) {
-				t.Errorf("session %+v, want %+v", se, want)
-			}
-			var wantU User
-			var wantMs []Membership
-			if want.UserID != 0 {
-				if wantU, wantMs, err = s.UserWithMemberships(ctx, want.UserID); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if u != wantU || !reflect.DeepEqual(ms, wantMs) {
-				t.Errorf("user %+v %+v, want %+v %+v", u, ms, wantU, wantMs)
-			}
-			var ids []int64
-			for _, m := range ms {
-				ids = append(ids, m.ID)
-			}
-			if !reflect.DeepEqual(ids, tc.wantWS) {
-				t.Errorf("workspaces %v, want %v", ids, tc.wantWS)
-			}
+			checkSessionWithUser(t, s, se, u, ms, tc.wantWS)
 		})
+	}
+}
+
+// checkSessionWithUser compares what SessionWithUser read with the reads
+// it replaced.
+func checkSessionWithUser(t *testing.T, s *Store, se Session, u User, ms []Membership, wantWS []int64) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := s.Session(ctx, se.IDHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(se, want) {
+		t.Errorf("session %+v, want %+v", se, want)
+	}
+	var wantU User
+	var wantMs []Membership
+	if want.UserID != 0 {
+		if wantU, wantMs, err = s.UserWithMemberships(ctx, want.UserID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u != wantU || !reflect.DeepEqual(ms, wantMs) {
+		t.Errorf("user %+v %+v, want %+v %+v", u, ms, wantU, wantMs)
+	}
+	var ids []int64
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	if !reflect.DeepEqual(ids, wantWS) {
+		t.Errorf("workspaces %v, want %v", ids, wantWS)
 	}
 }
 
