@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +15,7 @@ import (
 	"omnisocial/store"
 )
 
+// Sessions saved as gob still load (decodeGobSession).
 func init() {
 	gob.Register([]any{})
 	gob.Register(flash{})
@@ -68,45 +68,60 @@ func (s *sessionStore) Get(r *http.Request, name string) (*sessions.Session, err
 	return sessions.GetRegistry(r).Get(s, name)
 }
 
-// New loads the session named by the request's cookie. A missing, forged,
-// expired or ended session yields a fresh anonymous one, never an error
-// page.
+// New loads the session named by the request's cookie (sessions.Store).
 func (s *sessionStore) New(r *http.Request, name string) (*sessions.Session, error) {
+	sess, _, err := s.load(r, name)
+	return sess, err
+}
+
+// sessionUser is the person a session names, read with it: a zero user if
+// it names nobody (before log-in) or someone who has gone.
+type sessionUser struct {
+	user     store.User
+	memberOf []store.Membership
+}
+
+// load is New, also handing back the session's user and their workspaces,
+// which the same query read: a logged-in request makes one round trip for
+// all of it. A missing, forged, expired or ended session yields a fresh
+// anonymous one, never an error page.
+func (s *sessionStore) load(r *http.Request, name string) (*sessions.Session, sessionUser, error) {
 	sess := sessions.NewSession(s, name)
 	opts := s.opts
 	sess.Options = &opts
 	sess.IsNew = true
 	c, err := r.Cookie(name)
 	if err != nil {
-		return sess, nil
+		return sess, sessionUser{}, nil
 	}
 	var id string
 	if s.codec.Decode(name, c.Value, &id) != nil {
-		return sess, nil
+		return sess, sessionUser{}, nil
 	}
 	ctx := r.Context()
-	row, err := s.st.Session(ctx, hashID(id))
+	row, user, memberOf, err := s.st.SessionWithUser(ctx, hashID(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return sess, nil
+		return sess, sessionUser{}, nil
 	}
 	if err != nil {
-		return sess, err
+		return sess, sessionUser{}, err
 	}
 	now := s.now()
 	if now.Sub(row.LastSeenAt) > s.idle || now.Sub(row.CreatedAt) > s.max {
-		return sess, s.st.DeleteSession(ctx, row.IDHash)
+		return sess, sessionUser{}, s.st.DeleteSession(ctx, row.IDHash)
 	}
-	if err := gob.NewDecoder(bytes.NewReader(row.Data)).Decode(&sess.Values); err != nil {
-		return sess, nil
+	if err := decodeSession(row.Data, sess.Values); err != nil {
+		clear(sess.Values) // a half-read session is none
+		return sess, sessionUser{}, nil
 	}
 	sess.ID = id
 	sess.IsNew = false
 	if now.Sub(row.LastSeenAt) > s.touchEvery() {
 		if err := s.st.TouchSession(ctx, row.IDHash); err != nil {
-			return sess, err
+			return sess, sessionUser{}, err
 		}
 	}
-	return sess, nil
+	return sess, sessionUser{user: user, memberOf: memberOf}, nil
 }
 
 // touchEvery is how stale last-seen may get before a request rewrites it:
@@ -132,12 +147,12 @@ func (s *sessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	if sess.ID == "" {
 		sess.ID = newID()
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(sess.Values); err != nil {
+	data, err := encodeSession(sess.Values)
+	if err != nil {
 		return err
 	}
 	uid, _ := sess.Values[keyUser].(int64)
-	if err := s.st.SaveSession(ctx, store.Session{IDHash: hashID(sess.ID), UserID: uid, Data: buf.Bytes()}); err != nil {
+	if err := s.st.SaveSession(ctx, store.Session{IDHash: hashID(sess.ID), UserID: uid, Data: data}); err != nil {
 		return err
 	}
 	encoded, err := s.codec.Encode(sess.Name(), sess.ID)

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -36,8 +35,9 @@ func viewerOf(c echo.Context) *viewer {
 }
 
 // loadViewer reads the session and, if it names a user, the user and their
-// workspaces. A session whose user or workspace has gone is treated as
-// logged out or moved to another workspace, never as an error.
+// workspaces, all in one query. A session whose user or workspace has gone
+// is treated as logged out or moved to another workspace, never as an
+// error.
 func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if p := c.Request().URL.Path; strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/sandbox/") || p == "/healthz" {
@@ -45,7 +45,10 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		v := &viewer{}
 		c.Set(viewerKey, v)
-		sess, err := s.sessions.Get(c.Request(), s.sessions.cookieName())
+		// load, not the registry's Get: it also hands back the user and
+		// workspaces its query read. Nothing else asks for the session
+		// (handlers use v.sess), so the registry is not needed.
+		sess, su, err := s.sessions.load(c.Request(), s.sessions.cookieName())
 		if err != nil {
 			return err
 		}
@@ -54,18 +57,16 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 		if uid == 0 {
 			return next(c)
 		}
-		// The user and their workspaces, in one query read afresh on
-		// every request: a member removed a moment ago loses the
-		// workspace with their very next request, whatever their
-		// session remembers; a user who has gone is logged out.
-		user, memberOf, err := s.Store.UserWithMemberships(c.Request().Context(), uid)
-		if errors.Is(err, store.ErrNotFound) {
+		// The user and their workspaces are read afresh with the session
+		// on every request: a member removed a moment ago loses the
+		// workspace with their very next request, whatever their session
+		// remembers; a user who has gone is logged out. The row's user
+		// column is written from the same value as uid, so they differ
+		// only if the user has gone.
+		if su.user.ID != uid {
 			return next(c)
 		}
-		if err != nil {
-			return err
-		}
-		v.user, v.memberOf = user, memberOf
+		v.user, v.memberOf = su.user, su.memberOf
 		if len(v.memberOf) == 0 {
 			return next(c) // no workspace: only their invitations
 		}

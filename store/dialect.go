@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -20,9 +21,15 @@ import (
 type dialect struct {
 	postgres bool
 	cache    sync.Map // query -> translated query
+	observe  atomic.Pointer[func(string)]
 }
 
+// sql is the one door every statement of the store passes (reads, and each
+// statement of a write transaction), so an observer here sees them all.
 func (d *dialect) sql(q string) string {
+	if f := d.observe.Load(); f != nil {
+		(*f)(q)
+	}
 	if !d.postgres {
 		return q
 	}
@@ -32,6 +39,17 @@ func (d *dialect) sql(q string) string {
 	t := toPostgres(q)
 	d.cache.Store(q, t)
 	return t
+}
+
+// ObserveStatements calls fn with every statement the store runs from
+// now on, as written (before translation), from whichever goroutine runs
+// it; nil stops. For tests that count round trips.
+func (s *Store) ObserveStatements(fn func(query string)) {
+	if fn == nil {
+		s.d.observe.Store(nil)
+		return
+	}
+	s.d.observe.Store(&fn)
 }
 
 // PostgresSQL is q, written as the store writes its queries, in

@@ -178,89 +178,42 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) erro
 	return err
 }
 
-const membershipCols = `w.id, w.name, w.plan, w.accounts_version, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
-	FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN plans p ON p.name = w.plan`
-
 // Memberships lists the workspaces a user belongs to, oldest first.
 func (s *Store) Memberships(ctx context.Context, userID int64) ([]Membership, error) {
-	rows, err := s.query(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? ORDER BY w.id", userID)
+	rows, err := s.query(ctx, "SELECT "+memberCols+" FROM memberships m "+memberJoins+" WHERE m.user_id = ? ORDER BY w.id", userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: memberships: %w", err)
 	}
 	defer rows.Close()
 	var out []Membership
+	var ms memberScan
 	for rows.Next() {
-		var m Membership
-		var used int64
-		if err := rows.Scan(&m.ID, &m.Name, &m.Plan, &m.AccountsVersion, &m.Role, &m.MaxAccounts, &used); err != nil {
+		if err := rows.Scan(ms.dest()...); err != nil {
 			return nil, err
 		}
-		if used > 0 {
-			m.LastUsedAt = time.Unix(used, 0)
+		if m, ok := ms.membership(); ok {
+			out = append(out, m)
 		}
-		out = append(out, m)
 	}
 	return out, rows.Err()
 }
 
-// UserWithMemberships reads a user and the workspaces they belong to,
-// oldest first, in one round trip: what every logged-in request needs
-// before its handler runs. A user who does not exist is ErrNotFound; one
-// in no workspace comes back with none. It reads what User and Memberships
-// read, at one moment, so a membership removed a moment ago is gone.
-func (s *Store) UserWithMemberships(ctx context.Context, userID int64) (User, []Membership, error) {
-	rows, err := s.query(ctx, `SELECT u.id, u.email, u.name, u.password_hash,
-		w.id, w.name, w.plan, w.accounts_version, m.role, p.max_accounts, coalesce(m.last_used_at, 0)
-		FROM users u LEFT JOIN memberships m ON m.user_id = u.id
-		LEFT JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN plans p ON p.name = w.plan
-		WHERE u.id = ? ORDER BY w.id`, userID)
-	if err != nil {
-		return User{}, nil, fmt.Errorf("store: user with memberships: %w", err)
-	}
-	defer rows.Close()
-	var u User
-	var out []Membership
-	for rows.Next() {
-		var wsID, version, maxAccounts, used sql.NullInt64
-		var name, plan, role sql.NullString
-		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &wsID, &name, &plan, &version, &role, &maxAccounts, &used); err != nil {
-			return User{}, nil, fmt.Errorf("store: user with memberships: %w", err)
-		}
-		// The foreign keys (memberships → workspaces → plans) make the
-		// outer joins inner ones for every membership; a NULL workspace
-		// is the single row of a user in none.
-		if !wsID.Valid || !plan.Valid || !maxAccounts.Valid {
-			continue
-		}
-		m := Membership{Workspace: Workspace{ID: wsID.Int64, Name: name.String, Plan: plan.String, AccountsVersion: version.Int64}, Role: Role(role.String),
-			MaxAccounts: int(maxAccounts.Int64)}
-		if used.Int64 > 0 {
-			m.LastUsedAt = time.Unix(used.Int64, 0)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return User{}, nil, fmt.Errorf("store: user with memberships: %w", err)
-	}
-	if u.ID == 0 {
-		return User{}, nil, ErrNotFound
-	}
-	return u, out, nil
-}
-
 // Membership returns userID's membership of one workspace, or ErrNotFound.
 func (s *Store) Membership(ctx context.Context, userID, workspaceID int64) (Membership, error) {
-	var m Membership
-	var used int64
-	err := s.queryRow(ctx, "SELECT "+membershipCols+" WHERE m.user_id = ? AND m.workspace_id = ?", userID, workspaceID).
-		Scan(&m.ID, &m.Name, &m.Plan, &m.AccountsVersion, &m.Role, &m.MaxAccounts, &used)
-	if used > 0 {
-		m.LastUsedAt = time.Unix(used, 0)
-	}
+	var ms memberScan
+	err := s.queryRow(ctx, "SELECT "+memberCols+" FROM memberships m "+memberJoins+" WHERE m.user_id = ? AND m.workspace_id = ?",
+		userID, workspaceID).Scan(ms.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, ErrNotFound
+		return Membership{}, ErrNotFound
 	}
-	return m, err
+	if err != nil {
+		return Membership{}, err
+	}
+	m, ok := ms.membership()
+	if !ok {
+		return Membership{}, ErrNotFound
+	}
+	return m, nil
 }
 
 // WorkspaceByName finds a workspace by exact name (for the command line).

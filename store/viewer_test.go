@@ -168,3 +168,173 @@ func TestAccountList(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionWithUser checks the one query a logged-in request makes
+// against the reads it replaced (the session row, then
+// UserWithMemberships), through the changes that must show on the very
+// next request.
+func TestSessionWithUser(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	dana, acme, err := s.SignUp(ctx, User{Email: "dana@example.com", Name: "Dana", PasswordHash: "h"}, "Acme", "free", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := s.SignUp(ctx, User{Email: "olga@example.com", PasswordHash: "h"}, "Other", "free", false)
+	loner, _, _ := s.SignUp(ctx, User{Email: "lone@example.com", PasswordHash: "h"}, "Lone", "free", false)
+	sessions := map[string]Session{
+		"dana":      {IDHash: []byte("dana-session-hash"), UserID: dana.ID, Data: []byte("dana's data")},
+		"anonymous": {IDHash: []byte("anon-session-hash"), Data: []byte{0, 1, 2}},
+		"loner":     {IDHash: []byte("lone-session-hash"), UserID: loner.ID, Data: []byte("x")},
+	}
+	for _, se := range sessions {
+		if err := s.SaveSession(ctx, se); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		change  func() error
+		session string
+		wantWS  []int64
+		missing bool
+	}{
+		{"one workspace", nil, "dana", []int64{acme.ID}, false},
+		{"before log-in", nil, "anonymous", nil, false},
+		{"added to a second", func() error {
+			_, err := s.AddUser(ctx, User{Email: "dana@example.com"}, other.ID, RoleAdmin)
+			return err
+		}, "dana", []int64{acme.ID, other.ID}, false},
+		{"chose it (last used)", func() error { return s.UseWorkspace(ctx, dana.ID, other.ID) }, "dana", []int64{acme.ID, other.ID}, false},
+		{"touched", func() error { return s.TouchSession(ctx, sessions["dana"].IDHash) }, "dana", []int64{acme.ID, other.ID}, false},
+		{"removed from it", func() error { return s.RemoveMember(ctx, other.ID, dana.ID, nil) }, "dana", []int64{acme.ID}, false},
+		{"workspace deleted", func() error { _, err := s.rawExec("DELETE FROM workspaces WHERE id = ?", acme.ID); return err },
+			"dana", nil, false},
+		{"user deleted (the session goes with it)", func() error {
+			_, err := s.rawExec("DELETE FROM users WHERE id = ?", loner.ID)
+			return err
+		}, "loner", nil, true},
+		{"no such session", nil, "none", nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.change != nil {
+				if err := tc.change(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hash := sessions[tc.session].IDHash
+			if hash == nil {
+				hash = []byte("no such hash")
+			}
+			se, u, ms, err := s.SessionWithUser(ctx, hash)
+			if tc.missing {
+				if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("err %v, want ErrNotFound", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSessionWithUser(t, s, se, u, ms, tc.wantWS)
+		})
+	}
+}
+
+// checkSessionWithUser compares what SessionWithUser read with the reads
+// it replaced.
+func checkSessionWithUser(t *testing.T, s *Store, se Session, u User, ms []Membership, wantWS []int64) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := s.Session(ctx, se.IDHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(se, want) {
+		t.Errorf("session %+v, want %+v", se, want)
+	}
+	var wantU User
+	var wantMs []Membership
+	if want.UserID != 0 {
+		if wantU, wantMs, err = s.UserWithMemberships(ctx, want.UserID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u != wantU || !reflect.DeepEqual(ms, wantMs) {
+		t.Errorf("user %+v %+v, want %+v %+v", u, ms, wantU, wantMs)
+	}
+	var ids []int64
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	if !reflect.DeepEqual(ids, wantWS) {
+		t.Errorf("workspaces %v, want %v", ids, wantWS)
+	}
+}
+
+// TestSessionWithUserGoneUser: a session row left behind by a user deleted
+// without the foreign keys (SQLite with them off) names nobody.
+func TestSessionWithUserGoneUser(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	if s.Postgres() {
+		t.Skip("PostgreSQL always enforces the foreign key")
+	}
+	u, _, err := s.SignUp(ctx, User{Email: "dana@example.com", PasswordHash: "h"}, "Acme", "free", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := []byte("session-hash")
+	if err := s.SaveSession(ctx, Session{IDHash: hash, UserID: u.ID, Data: []byte("d")}); err != nil {
+		t.Fatal(err)
+	}
+	// The writer is one connection, so the pragma holds for the delete.
+	for _, q := range []string{"PRAGMA foreign_keys = OFF", "DELETE FROM users", "PRAGMA foreign_keys = ON"} {
+		if _, err := s.rawExec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	se, got, ms, err := s.SessionWithUser(ctx, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se.UserID != u.ID || got != (User{}) || len(ms) != 0 {
+		t.Fatalf("session user %d, user %+v, workspaces %v; want the row's id %d, no user, none", se.UserID, got, ms, u.ID)
+	}
+}
+
+// BenchmarkViewerRead compares what a logged-in request read before its
+// handler ran, the session row and then the user with their workspaces,
+// with the one query that reads both.
+func BenchmarkViewerRead(b *testing.B) {
+	ctx := context.Background()
+	s := newTestStore(b)
+	u, _, err := s.SignUp(ctx, User{Email: "dana@example.com", PasswordHash: "h"}, "Acme", "free", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.CreateWorkspace(ctx, u.ID, "Beta", "free")
+	hash := []byte("session-hash")
+	s.SaveSession(ctx, Session{IDHash: hash, UserID: u.ID, Data: make([]byte, 80)})
+	b.Run("two queries", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			se, err := s.Session(ctx, hash)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := s.UserWithMemberships(ctx, se.UserID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("one query", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, _, err := s.SessionWithUser(ctx, hash); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
