@@ -18,8 +18,9 @@ const accountsKey = "accounts"
 
 // banner lists the current workspace's accounts that need re-auth, grouped
 // by the sign-in that would fix them: one Facebook login renews every Page
-// and Instagram account it granted.
-func (s *server) banner(c echo.Context) (views.Banner, error) {
+// and Instagram account it granted. Managers also see n's alerts and
+// paused webhooks.
+func (s *server) banner(c echo.Context, n store.Notices) (views.Banner, error) {
 	v := viewerOf(c)
 	var b views.Banner
 	if !v.loggedIn {
@@ -39,25 +40,15 @@ func (s *server) banner(c echo.Context) (views.Banner, error) {
 			return b, err
 		}
 	}
-	if canManage(v) {
-		// Problems of the app itself (its credentials rejected, the
-		// database refusing writes) concern whoever administers it.
-		alerts, err := s.Store.Alerts(c.Request().Context())
-		if err != nil {
-			return b, err
-		}
-		for _, a := range alerts {
-			b.Alerts = append(b.Alerts, a.Message)
-		}
-		// An endpoint that kept failing was paused: its owners must know.
-		paused, err := s.Store.PausedWebhooks(c.Request().Context(), v.member.ID)
-		if err != nil {
-			return b, err
-		}
-		for _, h := range paused {
-			b.Alerts = append(b.Alerts, "The webhook to "+h.URL+" is paused: "+h.PausedReason+
-				". Fix the endpoint, then resume it on Settings › Webhooks; its messages wait until then.")
-		}
+	// Problems of the app itself (its credentials rejected, the database
+	// refusing writes) concern whoever administers it; so does an
+	// endpoint paused for failing (notices reads them for managers only).
+	for _, a := range n.Alerts {
+		b.Alerts = append(b.Alerts, a.Message)
+	}
+	for _, h := range n.Paused {
+		b.Alerts = append(b.Alerts, "The webhook to "+h.URL+" is paused: "+h.PausedReason+
+			". Fix the endpoint, then resume it on Settings › Webhooks; its messages wait until then.")
 	}
 	index := map[string]int{}
 	for _, a := range accts {
@@ -94,9 +85,22 @@ func bannerName(a store.Account) string {
 // handleBanner is the banner alone, for htmx to poll. It builds no page
 // chrome: that would take the session's pending messages and drop them.
 func (s *server) handleBanner(c echo.Context) error {
-	b, err := s.banner(c)
+	n, err := s.notices(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.banner(c, n)
 	if err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, views.BannerSlot(s.fragmentChrome(c), b))
+}
+
+// notices reads what the chrome tells the person beside the page.
+func (s *server) notices(c echo.Context) (store.Notices, error) {
+	v := viewerOf(c)
+	if !v.loggedIn {
+		return store.Notices{}, nil
+	}
+	return s.Store.Notices(c.Request().Context(), v.user.Email, v.member.ID, canManage(v))
 }

@@ -66,13 +66,11 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 		return ch, nil
 	}
 	ch.User = &views.UserView{Email: v.user.Email, Name: v.user.Name}
-	if !isHX(c) {
-		invs, err := s.Store.InvitationsFor(c.Request().Context(), v.user.Email)
-		if err != nil {
-			return ch, err
-		}
-		ch.Invitations = len(invs)
+	n, err := s.notices(c)
+	if err != nil {
+		return ch, err
 	}
+	ch.Invitations = n.Invitations
 	for _, m := range v.memberOf {
 		w := views.WorkspaceView{ID: m.ID, Name: m.Name, Role: string(m.Role), Current: m.ID == v.member.ID}
 		ch.Workspaces = append(ch.Workspaces, w)
@@ -80,11 +78,9 @@ func (s *server) chrome(c echo.Context, title, nav string) (views.Chrome, error)
 			ch.Workspace = w
 		}
 	}
-	banner, err := s.banner(c)
-	if err != nil {
+	if ch.Banner, err = s.banner(c, n); err != nil {
 		return ch, err
 	}
-	ch.Banner = banner
 	return ch, nil
 }
 
