@@ -163,10 +163,8 @@ func (s *server) handleAPIAccounts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// The page is written from each account's kept JSON, as json.Marshal
-	// would write an apiPage.
-	b := append(make([]byte, 0, 16<<10), `{"accounts":[`...)
-	n, cursor := 0, []byte("null")
+	var shown []int
+	cursor, size := []byte("null"), 128
 	var last pageKey
 	for i, a := range l.accts {
 		if platform != "" && a.Platform != platform || status != "" && l.views[i].Status != status {
@@ -176,15 +174,20 @@ func (s *server) handleAPIAccounts(c echo.Context) error {
 		if after != nil && !after.less(key) {
 			continue
 		}
-		if n == limit {
+		if len(shown) == limit {
 			cursor, _ = json.Marshal(encodeCursor(last))
 			break
 		}
+		shown, last, size = append(shown, i), key, size+len(l.rows[i].parts[0])+1
+	}
+	// The page is written from each account's kept JSON, as json.Marshal
+	// would write an apiPage.
+	b := append(make([]byte, 0, size), `{"accounts":[`...)
+	for n, i := range shown {
 		if n > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, l.rows[i].parts[0]...)
-		n, last = n+1, key
 	}
 	b = fmt.Appendf(b, `],"next_cursor":%s,"used":%d,"max":%d}`, cursor, len(l.accts), v.member.MaxAccounts)
 	return conditionalBlob(c, b)
