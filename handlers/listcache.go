@@ -173,16 +173,14 @@ func (c *listCache) get(k listKey) *accountList {
 	return c.lists[k]
 }
 
-// put keeps l unless a newer version is kept already (a request that read
-// an older number finishing late), then drops the lists used longest ago
-// until the rows fit.
+// put keeps l, then drops the lists used longest ago until the rows fit.
+// A request that read an older number and finishes late replaces a newer
+// list: the next request reads again, which costs a read, never a stale
+// list: each is used only under the number read before its rows.
 func (c *listCache) put(k listKey, l *accountList) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.lists[k]; old != nil {
-		if old.version > l.version {
-			return
-		}
 		c.size -= old.size
 	}
 	c.lists[k] = l

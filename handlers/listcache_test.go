@@ -221,3 +221,28 @@ func TestAPIListIsMarshalled(t *testing.T) {
 		}
 	}
 }
+
+// The cache keeps at most its bytes of rows, dropping the lists used
+// longest ago, and never the one just kept.
+func TestListCacheDropsTheLeastUsed(t *testing.T) {
+	c := newListCache(100)
+	keep := func(ws int64, size int, used int64) {
+		l := &accountList{size: size}
+		l.used.Store(used)
+		c.put(listKey{ws, listManager}, l)
+	}
+	keep(1, 40, 3)
+	keep(2, 40, 1)
+	keep(3, 40, 2) // 120 > 100: workspace 2, used longest ago, goes
+	if c.get(listKey{2, listManager}) != nil || c.get(listKey{1, listManager}) == nil || c.get(listKey{3, listManager}) == nil || c.size != 80 {
+		t.Fatalf("after a third list: %v lists, %d bytes", len(c.lists), c.size)
+	}
+	keep(4, 500, 0) // bigger than the cache: kept alone
+	if len(c.lists) != 1 || c.get(listKey{4, listManager}) == nil || c.size != 500 {
+		t.Fatalf("after an oversized list: %v lists, %d bytes", len(c.lists), c.size)
+	}
+	keep(4, 30, 5) // replaced: its old size goes
+	if c.size != 30 {
+		t.Fatalf("after replacing a list: %d bytes, want 30", c.size)
+	}
+}
