@@ -39,6 +39,7 @@ type Store struct {
 	box   *vault.Box
 	now   func() time.Time
 	hooks webhookHooks
+	group committer // refresh outcomes, written together (groupcommit.go)
 }
 
 // Options configure Open.
@@ -146,8 +147,10 @@ func WorldReadable(path string) (string, bool) {
 	return dir, info.Mode().Perm()&0o077 != 0
 }
 
-// Close closes both pools.
+// Close commits the refresh outcomes handed over so far, then closes both
+// pools.
 func (s *Store) Close() error {
+	s.stopGroup()
 	s.reads.close()
 	if s.r == s.w {
 		return s.w.Close()
