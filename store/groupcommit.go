@@ -62,14 +62,15 @@ type committer struct {
 func (s *Store) OnOutcomeStored(f func(wait time.Duration, group int)) { s.group.observe.Store(&f) }
 
 // grouped runs apply in the committer's next transaction and returns when
-// that has committed (or apply has failed).
-func (s *Store) grouped(start time.Time, ws int64, id string, apply func(context.Context, *Tx) (int, error)) error {
+// that has committed (or apply has failed), with the number of writes the
+// commit held.
+func (s *Store) grouped(ws int64, id string, apply func(context.Context, *Tx) (int, error)) (group int, err error) {
 	w := &groupWrite{ws: ws, id: id, apply: apply, done: make(chan struct{})}
 	g := &s.group
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		return errClosed
+		return 0, errClosed
 	}
 	if g.cond == nil {
 		g.cond = sync.NewCond(&g.mu)
@@ -82,10 +83,14 @@ func (s *Store) grouped(start time.Time, ws int64, id string, apply func(context
 	g.cond.Signal()
 	g.mu.Unlock()
 	<-w.done
-	if f := g.observe.Load(); f != nil && *f != nil && w.err == nil {
-		(*f)(time.Since(start), w.group)
+	return w.group, w.err
+}
+
+// observeOutcome tells OnOutcomeStored's function of a stored outcome.
+func (g *committer) observeOutcome(start time.Time, group int) {
+	if f := g.observe.Load(); f != nil && *f != nil {
+		(*f)(time.Since(start), group)
 	}
-	return w.err
 }
 
 func (s *Store) commitLoop() {

@@ -213,9 +213,13 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 	// committed on PostgreSQL as the claim: the first read's row lock and
 	// the attempt-id fence suffice (serializable failed half a storm's
 	// outcomes). The caller's cancellation does not reach the write.
-	return s.grouped(start, c.WorkspaceID, c.ID, func(ctx context.Context, tx *Tx) (int, error) {
+	group, err := s.grouped(c.WorkspaceID, c.ID, func(ctx context.Context, tx *Tx) (int, error) {
 		return s.applySuccess(ctx, tx, c, r, st, scopes, meta, at)
 	})
+	if err == nil {
+		s.group.observeOutcome(start, group)
+	}
+	return err
 }
 
 // applySuccess is RecordSuccess's write in tx; it returns the webhook
