@@ -6,7 +6,9 @@ package store
 // instead to one committer per Store, which writes whatever arrived while
 // its previous commit ran in a single transaction: no wait when idle, and
 // under load as many outcomes per flush as there are writers. Each caller
-// still returns only after its own outcome is committed.
+// still returns only after its own outcome is committed. RecordSuccess,
+// ReleaseLease and RecordFailure (but for a dead sign-in's, which marks
+// other accounts) go this way.
 
 import (
 	"cmp"

@@ -64,3 +64,35 @@ func claimMany(tb testing.TB, s *Store, n int) []Claim {
 	}
 	return out
 }
+
+// BenchmarkReleaseAndFailConcurrent puts back (even i) or fails
+// transiently (odd i) one claim per operation from 16 goroutines at once:
+// a platform asking everyone to wait, or an outage.
+func BenchmarkReleaseAndFailConcurrent(b *testing.B) {
+	ctx := context.Background()
+	s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
+	cs := claimMany(b, s, b.N)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				var err error
+				if i%2 == 0 {
+					err = s.ReleaseLease(ctx, cs[i], t0.Add(time.Minute), "")
+				} else {
+					err = s.RecordFailure(ctx, cs[i], Failure{At: t0, Reason: "down", NextCheckAt: t0.Add(time.Minute), Outcome: "transient:http_500"})
+				}
+				if err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for i := range cs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}

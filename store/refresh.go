@@ -293,9 +293,7 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 	} else {
 		event, detail = "check_failed", f.Reason+"; next try "+next.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	queued := 0
-	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
-		queued = 0
+	apply := func(ctx context.Context, tx *Tx) (int, error) {
 		// A transient failure keeps the status, and the reason of a
 		// needs_reauth a dead sign-in set meanwhile (markSignInDead).
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET status = CASE WHEN ? THEN ? ELSE status END,
@@ -305,24 +303,35 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 			WHERE id = ? AND attempt_id = ?`,
 			f.Permanent, status, f.Permanent, f.Reason, next.Unix(), f.Outcome, at.Unix(), c.ID, c.AttemptID)
 		if err := fenced(res, err); err != nil {
-			return err
+			return 0, err
 		}
 		if err := s.event(ctx, tx, c, event, detail, at); err != nil {
-			return err
+			return 0, err
 		}
+		queued := 0
 		if f.Permanent && c.Status != StatusNeedsReauth {
-			n, err := s.emit(ctx, tx, c.WorkspaceID, c.ID, EventNeedsReauth, f.Reason, nil, at)
-			if err != nil {
-				return err
+			if queued, err = s.emit(ctx, tx, c.WorkspaceID, c.ID, EventNeedsReauth, f.Reason, nil, at); err != nil {
+				return 0, err
 			}
-			queued += n
 		}
 		if f.Permanent && f.Spread != nil {
 			_, n, err := s.markSignInDead(ctx, tx, *f.Spread, f.Reason, f.Outcome, at, c.ID)
-			queued += n
-			return err
+			return queued + n, err
 		}
-		return nil
+		return queued, nil
+	}
+	if f.Spread == nil {
+		// One fenced row and its history: group-committed at read
+		// committed, as RecordSuccess (outages fail every call at once).
+		_, err := s.grouped(c.WorkspaceID, c.ID, apply)
+		return err
+	}
+	// A dead sign-in marks other accounts too: alone, and serializable.
+	queued := 0
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
+		var err error
+		queued, err = apply(ctx, tx)
+		return err
 	})
 	if err == nil {
 		s.wakeWebhooks(queued)
@@ -334,13 +343,15 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 // problems that are not the account's (the app's own credentials rejected,
 // the platform asking everyone to wait, shutdown before the call).
 func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome CheckOutcome) error {
-	// One fenced row: read committed is enough (see RecordSuccess).
-	return s.writeAt(context.WithoutCancel(ctx), sql.LevelReadCommitted, func(ctx context.Context, tx *Tx) error {
+	// One fenced row: group-committed at read committed, as RecordSuccess
+	// (a platform asking everyone to wait puts a whole batch back at once).
+	_, err := s.grouped(c.WorkspaceID, c.ID, func(ctx context.Context, tx *Tx) (int, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET next_check_at = ?,
 			last_outcome = CASE WHEN ? = '' THEN last_outcome ELSE ? END, lease_until = NULL, attempt_id = NULL
 			WHERE id = ? AND attempt_id = ?`, next.Unix(), outcome, outcome, c.ID, c.AttemptID)
-		return fenced(res, err)
+		return 0, fenced(res, err)
 	})
+	return err
 }
 
 // fenced turns "no row matched the attempt id" into ErrLostLease.
