@@ -27,6 +27,8 @@ import (
 // what a group waits for.
 const maxGroup = 128
 
+const pgCommitters = 4
+
 // errClosed answers a write handed to a Store that is closing.
 var errClosed = errors.New("store: closed")
 
@@ -44,15 +46,18 @@ type groupWrite struct {
 	done   chan struct{}
 }
 
-// committer is the queue of groupWrites and the goroutine that commits
-// them, started by the first write and stopped by Close.
+// committer is the queue of groupWrites and the goroutines that commit
+// them, started by the first write and stopped by Close: one on SQLite,
+// which has one writer; on PostgreSQL pgCommitters, since there a group's
+// statements are network round trips and several groups can be written at
+// once (each locks its rows in the same order, see commitGroup).
 type committer struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	queue   []*groupWrite
 	running bool
 	closed  bool
-	stopped chan struct{}
+	loops   sync.WaitGroup
 	// observe, if set, is told how long each grouped write took from its
 	// call to its commit, and how many outcomes shared the commit.
 	observe atomic.Pointer[func(wait time.Duration, group int)]
@@ -79,8 +84,14 @@ func (s *Store) grouped(ws int64, id string, apply func(context.Context, *Tx) (i
 	}
 	g.queue = append(g.queue, w)
 	if !g.running {
-		g.running, g.stopped = true, make(chan struct{})
-		go s.commitLoop()
+		g.running = true
+		n := 1
+		if s.d.postgres {
+			n = pgCommitters
+		}
+		for range n {
+			g.loops.Go(s.commitLoop)
+		}
 	}
 	g.cond.Signal()
 	g.mu.Unlock()
@@ -97,7 +108,6 @@ func (g *committer) observeOutcome(start time.Time, group int) {
 
 func (s *Store) commitLoop() {
 	g := &s.group
-	defer close(g.stopped)
 	for {
 		g.mu.Lock()
 		for len(g.queue) == 0 && !g.closed {
@@ -123,14 +133,11 @@ func (s *Store) stopGroup() {
 	g := &s.group
 	g.mu.Lock()
 	g.closed = true
-	running, stopped := g.running, g.stopped
 	if g.cond != nil {
 		g.cond.Broadcast()
 	}
 	g.mu.Unlock()
-	if running {
-		<-stopped
-	}
+	g.loops.Wait()
 }
 
 // commitGroup writes batch in one transaction. An ErrLostLease is that

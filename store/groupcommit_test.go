@@ -10,25 +10,33 @@ import (
 	"time"
 )
 
-// holdCommitter keeps the committer busy with a write of its own until
+// holdCommitter keeps the committers busy with writes of their own until
 // release, so that what is handed over meanwhile waits, all of it, for the
 // next group.
 func holdCommitter(t *testing.T, s *Store) (release func()) {
 	t.Helper()
-	started, done := make(chan struct{}), make(chan struct{})
-	go s.grouped(0, "", func(context.Context, *Tx) (int, error) {
-		close(started)
-		<-done
-		return 0, nil
-	})
-	select {
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the committer did not start")
+	loops := 1
+	if s.Postgres() {
+		loops = pgCommitters
 	}
+	done := make(chan struct{})
 	var once sync.Once
 	release = func() { once.Do(func() { close(done) }) }
 	t.Cleanup(release)
+	// One at a time, so that each goes to a committer of its own.
+	for range loops {
+		started := make(chan struct{})
+		go s.grouped(0, "", func(context.Context, *Tx) (int, error) {
+			close(started)
+			<-done
+			return 0, nil
+		})
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the committer did not start")
+		}
+	}
 	return release
 }
 
