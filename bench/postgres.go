@@ -29,6 +29,9 @@ type pgRefreshRow struct {
 	Time        time.Duration
 	Rate        float64
 	NeedsReauth int
+	// As refreshRow's, over every replica's outcomes.
+	StoreP50, StoreP99 time.Duration
+	PerCommit          float64
 }
 
 // freshSchema makes a schema of its own on the server at server (a
@@ -96,6 +99,10 @@ func benchRefreshPG(server, schema, schemaPG string, n, workers, replicas int) (
 	if err := seedQueue(ctx, stores[0], ws.ID, u.ID, grants); err != nil {
 		return row, err
 	}
+	lat := &outcomeLatency{}
+	for _, st := range stores {
+		lat.watch(st)
+	}
 	t0 := time.Now()
 	refreshed, reauth, err := runReplicas(ctx, stores, tiktok, n, workers)
 	row.Time, row.NeedsReauth = time.Since(t0), reauth
@@ -106,6 +113,7 @@ func benchRefreshPG(server, schema, schemaPG string, n, workers, replicas int) (
 		return row, fmt.Errorf("PostgreSQL, %d replicas: only %d of %d accounts refreshed", replicas, refreshed, n)
 	}
 	row.Rate = float64(n) / row.Time.Seconds()
+	row.StoreP50, row.StoreP99, row.PerCommit = lat.summary()
 	return row, nil
 }
 
@@ -146,36 +154,47 @@ func benchPostgres(b *strings.Builder, server, schema string, sqlite []pageRow, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "pages on PostgreSQL…")
-	dsn, drop, err := freshSchema(server)
-	if err != nil {
-		return err
-	}
-	pages, err := benchPages(".", store.Options{Path: dsn, Schema: schema, SchemaPostgres: string(schemaPG)}, os.DirFS("static"), d)
-	drop()
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(b, "## On PostgreSQL (%s, %s per run)\n\n", serverVersion(server), d)
-	b.WriteString("| route | clients | SQLite req/s | SQLite p99 | PostgreSQL req/s | PostgreSQL p99 |\n|---|---:|---:|---:|---:|---:|\n")
-	for i, r := range pages {
-		if r.Name == "accounts page" && i < len(sqlite) {
-			fmt.Fprintf(b, "| %s | %d | %.0f | %s | %.0f | %s |\n", r.Name, r.Clients, sqlite[i].Page.RPS, ms(sqlite[i].Page.P99), r.Page.RPS, ms(r.Page.P99))
+	if sqlite != nil { // not with -only refresh
+		if err := pagesOnPostgres(b, server, schema, string(schemaPG), sqlite, d); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintf(b, "\nRefresh: %d TikTok accounts due at once, rotation on, in-process sandbox, %d workers a replica, no rate limit. "+
 		"A replica here is a refresher with a connection pool of its own, in this one process.\n\n", n, workers)
-	b.WriteString("| database | replicas | total | refreshes/s | needs re-auth |\n|---|---:|---:|---:|---:|\n")
-	fmt.Fprintf(b, "| SQLite | 1 | %.2f s | %.0f | %d |\n", rr.QueueTime.Seconds(), rr.QueueRate, rr.NeedsReauth)
+	b.WriteString("| database | replicas | total | refreshes/s | stored p50 | stored p99 | outcomes a commit | needs re-auth |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| SQLite | 1 | %.2f s | %.0f | %s | %s | %.1f | %d |\n", rr.QueueTime.Seconds(), rr.QueueRate, ms(rr.StoreP50), ms(rr.StoreP99), rr.PerCommit, rr.NeedsReauth)
 	for _, replicas := range []int{1, 3} {
 		fmt.Fprintf(os.Stderr, "refresh on PostgreSQL, %d replicas…\n", replicas)
 		row, err := benchRefreshPG(server, schema, string(schemaPG), n, workers, replicas)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(b, "| PostgreSQL | %d | %.2f s | %.0f | %d |\n", row.Replicas, row.Time.Seconds(), row.Rate, row.NeedsReauth)
+		fmt.Fprintf(b, "| PostgreSQL | %d | %.2f s | %.0f | %s | %s | %.1f | %d |\n", row.Replicas, row.Time.Seconds(), row.Rate,
+			ms(row.StoreP50), ms(row.StoreP99), row.PerCommit, row.NeedsReauth)
 	}
 	b.WriteString("\n")
+	return nil
+}
+
+// pagesOnPostgres writes the accounts page on PostgreSQL next to SQLite's.
+func pagesOnPostgres(b *strings.Builder, server, schema, schemaPG string, sqlite []pageRow, d time.Duration) error {
+	fmt.Fprintln(os.Stderr, "pages on PostgreSQL…")
+	dsn, drop, err := freshSchema(server)
+	if err != nil {
+		return err
+	}
+	pages, err := benchPages(".", store.Options{Path: dsn, Schema: schema, SchemaPostgres: schemaPG}, os.DirFS("static"), d)
+	drop()
+	if err != nil {
+		return err
+	}
+	b.WriteString("| route | clients | SQLite req/s | SQLite p99 | PostgreSQL req/s | PostgreSQL p99 |\n|---|---:|---:|---:|---:|---:|\n")
+	for i, r := range pages {
+		if r.Name == "accounts page" && i < len(sqlite) {
+			fmt.Fprintf(b, "| %s | %d | %.0f | %s | %.0f | %s |\n", r.Name, r.Clients, sqlite[i].Page.RPS, ms(sqlite[i].Page.P99), r.Page.RPS, ms(r.Page.P99))
+		}
+	}
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,10 @@ type refreshRow struct {
 	PeakHeapMB  float64
 	NeedsReauth int
 	Passes      int
+	// Durability: from RecordSuccess's call to its commit, and how many
+	// outcomes a commit held on average.
+	StoreP50, StoreP99 time.Duration
+	PerCommit          float64
 }
 
 // benchRefresh makes n TikTok accounts (real sandbox authorizations, with
@@ -91,10 +97,16 @@ func benchRefresh(schema string, n, workers int) (refreshRow, error) {
 		return row, err
 	}
 
+	lat := &outcomeLatency{}
+	lat.watch(st)
 	runtime.GC()
 	stop := sampleHeap(&row.PeakHeapMB)
 	r := refresh.New(refresh.Options{Store: st, Providers: map[providers.Platform]providers.Provider{providers.TikTok: tiktok},
 		Log: slog.New(slog.DiscardHandler), Batch: 500, Workers: workers, Rate: math.Inf(1)})
+	stopProfile, err := startProfile(queueProfile)
+	if err != nil {
+		return row, err
+	}
 	t0 := time.Now()
 	refreshed := 0
 	for row.Passes = 1; row.Passes <= 10; row.Passes++ {
@@ -109,11 +121,13 @@ func benchRefresh(schema string, n, workers int) (refreshRow, error) {
 		}
 	}
 	row.QueueTime = time.Since(t0)
+	stopProfile()
 	stop()
 	if refreshed < n {
 		return row, fmt.Errorf("only %d of %d accounts refreshed", refreshed, n)
 	}
 	row.QueueRate = float64(n) / row.QueueTime.Seconds()
+	row.StoreP50, row.StoreP99, row.PerCommit = lat.summary()
 
 	// Baseline: the same platform work with nothing around it.
 	var bareErr error
@@ -225,4 +239,52 @@ func sampleHeap(peak *float64) (stop func()) {
 		}
 	})
 	return func() { close(done); wg.Wait() }
+}
+
+// outcomeLatency collects the store's report of each refresh outcome
+// stored: how long from the call to the commit, and the commit's size.
+type outcomeLatency struct {
+	mu     sync.Mutex
+	waits  []time.Duration
+	shares float64 // sum of 1/group: commits, counted from their outcomes
+}
+
+// watch records st's outcomes.
+func (l *outcomeLatency) watch(st *store.Store) {
+	st.OnOutcomeStored(func(wait time.Duration, group int) {
+		l.mu.Lock()
+		l.waits = append(l.waits, wait)
+		l.shares += 1 / float64(max(group, 1))
+		l.mu.Unlock()
+	})
+}
+
+// summary is the median and 99th percentile wait, and outcomes per commit.
+func (l *outcomeLatency) summary() (p50, p99 time.Duration, perCommit float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.waits) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(l.waits)
+	return l.waits[len(l.waits)/2], l.waits[len(l.waits)*99/100], float64(len(l.waits)) / l.shares
+}
+
+// queueProfile is -cpuprofile: where the queue's run writes its CPU profile.
+var queueProfile string
+
+// startProfile starts a CPU profile into path, if one is named.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -41,8 +41,12 @@ func TestRegister(t *testing.T) {
 	if err != nil || job == nil || job.Name() != "token-refresh" {
 		t.Fatalf("Register = %v, %v", job, err)
 	}
+	// Start runs the job at once (WithStartImmediately). A RunNow beside
+	// that first run could reach gocron before it has the job's singleton
+	// runner, and get a runner, and a run, of its own (gocron v2.21.2
+	// executor.go: Load, then Store, of singletonRunners); so the first
+	// RunNow waits until that run is under way.
 	s.Start()
-	job.RunNow()
 	<-g.started
 	// Singleton: a second run asked for while the first is in progress is
 	// rescheduled, never run beside it. Wait until gocron says it did so,

@@ -100,21 +100,56 @@ func (d *dialect) forUpdate() string {
 }
 
 // Tx is a write transaction: every statement goes through the dialect.
+// On SQLite, statements with arguments run prepared from the writer's
+// cache: parsing them anew was half of a refresh outcome's write.
+// (PostgreSQL's driver keeps prepared statements per connection itself.)
+// The single writer connection is the transaction's, so a statement not
+// cached yet runs plain and is prepared once the transaction is over.
+// Statements without arguments are left alone: a schema script is several
+// statements in one string, and a prepared statement would run only the
+// first.
 type Tx struct {
-	tx *sql.Tx
-	d  *dialect
+	tx      *sql.Tx
+	d       *dialect
+	stmts   *stmtCache // nil: prepare nothing
+	missing []string   // to prepare after the transaction
+}
+
+// stmt is q prepared for this transaction, or nil.
+func (t *Tx) stmt(ctx context.Context, q string, args []any) *sql.Stmt {
+	if t.stmts == nil || len(args) == 0 {
+		return nil
+	}
+	st, ok := t.stmts.lookup(q)
+	if !ok {
+		t.missing = append(t.missing, q)
+		return nil
+	}
+	return t.tx.StmtContext(ctx, st)
 }
 
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.d.sql(q), args...)
+	q = t.d.sql(q)
+	if st := t.stmt(ctx, q, args); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
 }
 
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.d.sql(q), args...)
+	q = t.d.sql(q)
+	if st := t.stmt(ctx, q, args); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.d.sql(q), args...)
+	q = t.d.sql(q)
+	if st := t.stmt(ctx, q, args); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // pgCode is PostgreSQL's SQLSTATE for err, or "".

@@ -196,6 +196,7 @@ func resultColumns(r Result) (scopes, meta any, err error) {
 // see markSignInDead) stays, with its reason: the tokens are stored all the
 // same.
 func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
+	start := time.Now()
 	if r.Tokens.Access.IsZero() {
 		return fmt.Errorf("store: account %s: refusing to store an empty access token", c.ID)
 	}
@@ -208,66 +209,73 @@ func (s *Store) RecordSuccess(ctx context.Context, c Claim, r Result) error {
 		return err
 	}
 	at := s.at(r.At)
-	queued := 0
-	// Read committed, as the claim: the first read's row lock and the
-	// attempt-id fence suffice (serializable failed half a storm's outcomes).
-	err = s.writeAt(context.WithoutCancel(ctx), sql.LevelReadCommitted, func(ctx context.Context, tx *Tx) error {
-		queued = 0
-		var oldStatus Status
-		var oldScopes string
-		if err := tx.QueryRowContext(ctx, "SELECT status, scopes FROM social_accounts WHERE id = ? AND attempt_id = ?"+s.d.forUpdate(),
-			c.ID, c.AttemptID).Scan(&oldStatus, &oldScopes); errors.Is(err, sql.ErrNoRows) {
-			return ErrLostLease
-		} else if err != nil {
-			return fmt.Errorf("store: refresh outcome: %w", err)
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET access_token = ?, refresh_token = coalesce(?, refresh_token),
-			user_token = coalesce(?, user_token), token_expires_at = ?, refresh_expires_at = coalesce(?, refresh_expires_at),
-			username = coalesce(nullif(?, ''), username), display_name = coalesce(nullif(?, ''), display_name),
-			avatar_url = coalesce(nullif(?, ''), avatar_url), scopes = coalesce(?, scopes), metadata = coalesce(?, metadata),
-			status = CASE WHEN status = 'needs_reauth' THEN status ELSE ? END,
-			last_error = CASE WHEN status = 'needs_reauth' THEN last_error ELSE ? END,
-			last_synced_at = ?, next_check_at = ?, updated_at = ?,
-			failures = CASE WHEN ? THEN failures + 1 ELSE 0 END, last_outcome = ?,
-			version = version + 1, lease_until = NULL, attempt_id = NULL
-			WHERE id = ? AND attempt_id = ?`,
-			st.access, st.refresh, st.user, nullTime(r.Tokens.Expiry), nullTime(r.Tokens.RefreshExpiry),
-			r.Username, r.DisplayName, r.AvatarURL, scopes, meta,
-			statusOr(r.Status), r.Problem, at.Unix(), r.NextCheckAt.Unix(), at.Unix(),
-			r.Failed, r.Outcome, c.ID, c.AttemptID)
-		if err := fenced(res, err); err != nil {
-			return err
-		}
-		if err := s.event(ctx, tx, c, r.Event, r.EventDetail, at); err != nil {
-			return err
-		}
-		// Webhooks hear of a change of status or permissions, not of routine checks.
-		var events [][2]string
-		switch newStatus := statusOr(r.Status); {
-		case newStatus == oldStatus:
-		case newStatus == StatusNeedsReauth:
-			events = append(events, [2]string{EventNeedsReauth, r.EventDetail})
-		case newStatus == StatusActive:
-			events = append(events, [2]string{EventRecovered, "Working again"})
-		}
-		if r.Scopes != nil {
-			if change := scopeChange(strings.Fields(oldScopes), r.Scopes); change != "" {
-				events = append(events, [2]string{EventPermissionsChanged, change})
-			}
-		}
-		for _, e := range events {
-			n, err := s.emit(ctx, tx, c.WorkspaceID, c.ID, e[0], e[1], nil, at)
-			if err != nil {
-				return err
-			}
-			queued += n
-		}
-		return nil
+	// Group-committed with other outcomes (groupcommit.go), at read
+	// committed on PostgreSQL as the claim: the first read's row lock and
+	// the attempt-id fence suffice (serializable failed half a storm's
+	// outcomes). The caller's cancellation does not reach the write.
+	group, err := s.grouped(c.WorkspaceID, c.ID, func(ctx context.Context, tx *Tx) (int, error) {
+		return s.applySuccess(ctx, tx, c, r, st, scopes, meta, at)
 	})
 	if err == nil {
-		s.wakeWebhooks(queued)
+		s.group.observeOutcome(start, group)
 	}
 	return err
+}
+
+// applySuccess is RecordSuccess's write in tx; it returns the webhook
+// messages it queued.
+func (s *Store) applySuccess(ctx context.Context, tx *Tx, c Claim, r Result, st sealedTokens, scopes, meta any, at time.Time) (int, error) {
+	var oldStatus Status
+	var oldScopes string
+	if err := tx.QueryRowContext(ctx, "SELECT status, scopes FROM social_accounts WHERE id = ? AND attempt_id = ?"+s.d.forUpdate(),
+		c.ID, c.AttemptID).Scan(&oldStatus, &oldScopes); errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrLostLease
+	} else if err != nil {
+		return 0, fmt.Errorf("store: refresh outcome: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET access_token = ?, refresh_token = coalesce(?, refresh_token),
+		user_token = coalesce(?, user_token), token_expires_at = ?, refresh_expires_at = coalesce(?, refresh_expires_at),
+		username = coalesce(nullif(?, ''), username), display_name = coalesce(nullif(?, ''), display_name),
+		avatar_url = coalesce(nullif(?, ''), avatar_url), scopes = coalesce(?, scopes), metadata = coalesce(?, metadata),
+		status = CASE WHEN status = 'needs_reauth' THEN status ELSE ? END,
+		last_error = CASE WHEN status = 'needs_reauth' THEN last_error ELSE ? END,
+		last_synced_at = ?, next_check_at = ?, updated_at = ?,
+		failures = CASE WHEN ? THEN failures + 1 ELSE 0 END, last_outcome = ?,
+		version = version + 1, lease_until = NULL, attempt_id = NULL
+		WHERE id = ? AND attempt_id = ?`,
+		st.access, st.refresh, st.user, nullTime(r.Tokens.Expiry), nullTime(r.Tokens.RefreshExpiry),
+		r.Username, r.DisplayName, r.AvatarURL, scopes, meta,
+		statusOr(r.Status), r.Problem, at.Unix(), r.NextCheckAt.Unix(), at.Unix(),
+		r.Failed, r.Outcome, c.ID, c.AttemptID)
+	if err := fenced(res, err); err != nil {
+		return 0, err
+	}
+	if err := s.event(ctx, tx, c, r.Event, r.EventDetail, at); err != nil {
+		return 0, err
+	}
+	// Webhooks hear of a change of status or permissions, not of routine checks.
+	var events [][2]string
+	switch newStatus := statusOr(r.Status); {
+	case newStatus == oldStatus:
+	case newStatus == StatusNeedsReauth:
+		events = append(events, [2]string{EventNeedsReauth, r.EventDetail})
+	case newStatus == StatusActive:
+		events = append(events, [2]string{EventRecovered, "Working again"})
+	}
+	if r.Scopes != nil {
+		if change := scopeChange(strings.Fields(oldScopes), r.Scopes); change != "" {
+			events = append(events, [2]string{EventPermissionsChanged, change})
+		}
+	}
+	queued := 0
+	for _, e := range events {
+		n, err := s.emit(ctx, tx, c.WorkspaceID, c.ID, e[0], e[1], nil, at)
+		if err != nil {
+			return 0, err
+		}
+		queued += n
+	}
+	return queued, nil
 }
 
 // RecordFailure stores a failed attempt. Transient: the status stays (an
@@ -285,9 +293,7 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 	} else {
 		event, detail = "check_failed", f.Reason+"; next try "+next.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	queued := 0
-	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
-		queued = 0
+	apply := func(ctx context.Context, tx *Tx) (int, error) {
 		// A transient failure keeps the status, and the reason of a
 		// needs_reauth a dead sign-in set meanwhile (markSignInDead).
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET status = CASE WHEN ? THEN ? ELSE status END,
@@ -297,24 +303,35 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 			WHERE id = ? AND attempt_id = ?`,
 			f.Permanent, status, f.Permanent, f.Reason, next.Unix(), f.Outcome, at.Unix(), c.ID, c.AttemptID)
 		if err := fenced(res, err); err != nil {
-			return err
+			return 0, err
 		}
 		if err := s.event(ctx, tx, c, event, detail, at); err != nil {
-			return err
+			return 0, err
 		}
+		queued := 0
 		if f.Permanent && c.Status != StatusNeedsReauth {
-			n, err := s.emit(ctx, tx, c.WorkspaceID, c.ID, EventNeedsReauth, f.Reason, nil, at)
-			if err != nil {
-				return err
+			if queued, err = s.emit(ctx, tx, c.WorkspaceID, c.ID, EventNeedsReauth, f.Reason, nil, at); err != nil {
+				return 0, err
 			}
-			queued += n
 		}
 		if f.Permanent && f.Spread != nil {
 			_, n, err := s.markSignInDead(ctx, tx, *f.Spread, f.Reason, f.Outcome, at, c.ID)
-			queued += n
-			return err
+			return queued + n, err
 		}
-		return nil
+		return queued, nil
+	}
+	if f.Spread == nil {
+		// One fenced row and its history: group-committed at read
+		// committed, as RecordSuccess (outages fail every call at once).
+		_, err := s.grouped(c.WorkspaceID, c.ID, apply)
+		return err
+	}
+	// A dead sign-in marks other accounts too: alone, and serializable.
+	queued := 0
+	err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, tx *Tx) error {
+		var err error
+		queued, err = apply(ctx, tx)
+		return err
 	})
 	if err == nil {
 		s.wakeWebhooks(queued)
@@ -326,13 +343,15 @@ func (s *Store) RecordFailure(ctx context.Context, c Claim, f Failure) error {
 // problems that are not the account's (the app's own credentials rejected,
 // the platform asking everyone to wait, shutdown before the call).
 func (s *Store) ReleaseLease(ctx context.Context, c Claim, next time.Time, outcome CheckOutcome) error {
-	// One fenced row: read committed is enough (see RecordSuccess).
-	return s.writeAt(context.WithoutCancel(ctx), sql.LevelReadCommitted, func(ctx context.Context, tx *Tx) error {
+	// One fenced row: group-committed at read committed, as RecordSuccess
+	// (a platform asking everyone to wait puts a whole batch back at once).
+	_, err := s.grouped(c.WorkspaceID, c.ID, func(ctx context.Context, tx *Tx) (int, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE social_accounts SET next_check_at = ?,
 			last_outcome = CASE WHEN ? = '' THEN last_outcome ELSE ? END, lease_until = NULL, attempt_id = NULL
 			WHERE id = ? AND attempt_id = ?`, next.Unix(), outcome, outcome, c.ID, c.AttemptID)
-		return fenced(res, err)
+		return 0, fenced(res, err)
 	})
+	return err
 }
 
 // fenced turns "no row matched the attempt id" into ErrLostLease.

@@ -33,12 +33,14 @@ var (
 // writer at a time; queueing in Go instead of in SQLite's busy handler means
 // no SQLITE_BUSY ever reaches a person), reads through a pool beside it.
 type Store struct {
-	w, r  *sql.DB
-	d     *dialect
-	reads *stmtCache
-	box   *vault.Box
-	now   func() time.Time
-	hooks webhookHooks
+	w, r   *sql.DB
+	d      *dialect
+	reads  *stmtCache
+	writes *stmtCache // SQLite's writer; nil on PostgreSQL
+	box    *vault.Box
+	now    func() time.Time
+	hooks  webhookHooks
+	group  committer // refresh outcomes, written together (groupcommit.go)
 }
 
 // Options configure Open.
@@ -89,7 +91,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, d: &dialect{}, reads: &stmtCache{db: r}, box: o.Box, now: o.Now}
+	s := &Store{w: w, r: r, d: &dialect{}, reads: &stmtCache{db: r}, writes: &stmtCache{db: w}, box: o.Box, now: o.Now}
 	if err := s.migrate(ctx, o.Schema); err != nil {
 		s.Close()
 		return nil, err
@@ -146,9 +148,14 @@ func WorldReadable(path string) (string, bool) {
 	return dir, info.Mode().Perm()&0o077 != 0
 }
 
-// Close closes both pools.
+// Close commits the refresh outcomes handed over so far, then closes both
+// pools.
 func (s *Store) Close() error {
+	s.stopGroup()
 	s.reads.close()
+	if s.writes != nil {
+		s.writes.close()
+	}
 	if s.r == s.w {
 		return s.w.Close()
 	}
@@ -246,7 +253,9 @@ func (s *Store) writeOnce(ctx context.Context, level sql.IsolationLevel, fn func
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(ctx, &Tx{tx: tx, d: s.d}); err != nil {
+	t := &Tx{tx: tx, d: s.d, stmts: s.writes}
+	defer func() { s.writes.prepare(ctx, t.missing) }()
+	if err := fn(ctx, t); err != nil {
 		tx.Rollback()
 		return err
 	}
