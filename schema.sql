@@ -28,9 +28,7 @@ CREATE TABLE IF NOT EXISTS workspaces (
 	id         INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,
 	plan       TEXT NOT NULL REFERENCES plans (name),
-	created_at INTEGER NOT NULL,
-	-- bumped by every change to its accounts (the triggers below them)
-	accounts_version INTEGER NOT NULL DEFAULT 0
+	created_at INTEGER NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS memberships (
@@ -120,23 +118,34 @@ CREATE INDEX IF NOT EXISTS social_accounts_due ON social_accounts (next_check_at
 CREATE INDEX IF NOT EXISTS social_accounts_workspace ON social_accounts (workspace_id, status);
 
 -- Every change to what the account lists show (the page's and the API's)
--- bumps the workspace's accounts_version in the same transaction: pages keep
--- a workspace's rendered list under that number, and any replica sees a
--- change on its very next request. The claim's lease columns and the
--- sealed tokens are not shown, so they bump nothing.
+-- moves its workspace's version, the sum of its account_versions, in the
+-- same transaction: pages keep a workspace's rendered list under that
+-- number, and any replica sees a change on its very next request. The
+-- claim's lease columns and the sealed tokens are not shown, so they move
+-- nothing. A workspace being deleted takes its versions along. (SQLite has
+-- one writer: one shard. PostgreSQL's writers each use their own.)
+CREATE TABLE IF NOT EXISTS account_versions (
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	shard        INTEGER NOT NULL,
+	version      INTEGER NOT NULL,
+	PRIMARY KEY (workspace_id, shard)
+);
 CREATE TRIGGER IF NOT EXISTS social_accounts_version_insert AFTER INSERT ON social_accounts
 BEGIN
-	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = NEW.workspace_id;
+	INSERT INTO account_versions (workspace_id, shard, version) SELECT id, 0, 1 FROM workspaces WHERE id = NEW.workspace_id
+	ON CONFLICT (workspace_id, shard) DO UPDATE SET version = version + 1;
 END;
 CREATE TRIGGER IF NOT EXISTS social_accounts_version_delete AFTER DELETE ON social_accounts
 BEGIN
-	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = OLD.workspace_id;
+	INSERT INTO account_versions (workspace_id, shard, version) SELECT id, 0, 1 FROM workspaces WHERE id = OLD.workspace_id
+	ON CONFLICT (workspace_id, shard) DO UPDATE SET version = version + 1;
 END;
 CREATE TRIGGER IF NOT EXISTS social_accounts_version_update AFTER UPDATE OF
 	workspace_id, user_id, platform, platform_user_id, username, display_name, avatar_url, scopes, token_expires_at, refresh_expires_at, metadata, status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at, failures, last_outcome, login
 	ON social_accounts
 BEGIN
-	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id IN (OLD.workspace_id, NEW.workspace_id);
+	INSERT INTO account_versions (workspace_id, shard, version) SELECT id, 0, 1 FROM workspaces WHERE id IN (OLD.workspace_id, NEW.workspace_id)
+	ON CONFLICT (workspace_id, shard) DO UPDATE SET version = version + 1;
 END;
 
 -- An OAuth authorization in flight, keyed by a hash of its state and bound

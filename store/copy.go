@@ -164,7 +164,7 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, progress func(P
 			break
 		}
 		if err := dst.write(ctx, func(ctx context.Context, tx *Tx) error {
-			// The copied workspaces carry their accounts_version already:
+			// The copied account_versions are the versions already:
 			// the accounts arriving must not bump it (schema_postgres.sql).
 			if _, err := tx.ExecContext(ctx, "SELECT set_config('omnisocial.copying', 'on', true)"); err != nil {
 				return err

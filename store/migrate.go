@@ -246,23 +246,31 @@ BEGIN SELECT RAISE(ABORT, 'account_events keeps everything but routine checks');
 		`ALTER TABLE social_accounts ADD COLUMN login TEXT NOT NULL DEFAULT ''`,
 		`UPDATE social_accounts SET login = platform`,
 	},
-	// 9→10: a workspace's accounts_version, bumped by every change to its
-	// accounts, so pages can keep its rendered list until it moves.
+	// 9→10: a workspace's account versions, moved by every change to its
+	// accounts, so pages can keep its rendered list until they move.
 	{
-		`ALTER TABLE workspaces ADD COLUMN accounts_version INTEGER NOT NULL DEFAULT 0`,
+		`CREATE TABLE IF NOT EXISTS account_versions (
+	workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	shard        INTEGER NOT NULL,
+	version      INTEGER NOT NULL,
+	PRIMARY KEY (workspace_id, shard)
+)`,
 		`CREATE TRIGGER IF NOT EXISTS social_accounts_version_insert AFTER INSERT ON social_accounts
 BEGIN
-	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = NEW.workspace_id;
+	INSERT INTO account_versions (workspace_id, shard, version) SELECT id, 0, 1 FROM workspaces WHERE id = NEW.workspace_id
+	ON CONFLICT (workspace_id, shard) DO UPDATE SET version = version + 1;
 END`,
 		`CREATE TRIGGER IF NOT EXISTS social_accounts_version_delete AFTER DELETE ON social_accounts
 BEGIN
-	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = OLD.workspace_id;
+	INSERT INTO account_versions (workspace_id, shard, version) SELECT id, 0, 1 FROM workspaces WHERE id = OLD.workspace_id
+	ON CONFLICT (workspace_id, shard) DO UPDATE SET version = version + 1;
 END`,
 		`CREATE TRIGGER IF NOT EXISTS social_accounts_version_update AFTER UPDATE OF
 	workspace_id, user_id, platform, platform_user_id, username, display_name, avatar_url, scopes, token_expires_at, refresh_expires_at, metadata, status, last_error, last_synced_at, next_check_at, grant_subject, grant_subject_name, connected_at, updated_at, failures, last_outcome, login
 	ON social_accounts
 BEGIN
-	UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id IN (OLD.workspace_id, NEW.workspace_id);
+	INSERT INTO account_versions (workspace_id, shard, version) SELECT id, 0, 1 FROM workspaces WHERE id IN (OLD.workspace_id, NEW.workspace_id)
+	ON CONFLICT (workspace_id, shard) DO UPDATE SET version = version + 1;
 END`,
 	},
 }

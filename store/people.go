@@ -32,6 +32,10 @@ type Workspace struct {
 	AccountsVersion int64
 }
 
+// accountsVersion reads a workspace w's AccountsVersion: the sum of its
+// shards, each of which only grows, so any change committed moves it.
+const accountsVersion = `CAST((SELECT coalesce(sum(v.version), 0) FROM account_versions v WHERE v.workspace_id = w.id) AS BIGINT)`
+
 // Membership is a user's place in a workspace, with the plan's room.
 type Membership struct {
 	Workspace
@@ -293,7 +297,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // caller that is not a member, such as an API key.
 func (s *Store) WorkspaceMembership(ctx context.Context, workspaceID int64) (Membership, error) {
 	var m Membership
-	err := s.queryRow(ctx, `SELECT w.id, w.name, w.plan, w.accounts_version, p.max_accounts FROM workspaces w JOIN plans p ON p.name = w.plan
+	err := s.queryRow(ctx, `SELECT w.id, w.name, w.plan, `+accountsVersion+`, p.max_accounts FROM workspaces w JOIN plans p ON p.name = w.plan
 		WHERE w.id = ?`, workspaceID).Scan(&m.ID, &m.Name, &m.Plan, &m.AccountsVersion, &m.MaxAccounts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound

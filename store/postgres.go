@@ -52,18 +52,22 @@ const postgresFrom = 9
 // steps[v-1] does to SQLite, in PostgreSQL's words (TestStepsForBoth).
 var stepsPostgres = map[int][]string{
 	9: {
-		`ALTER TABLE workspaces ADD COLUMN accounts_version BIGINT NOT NULL DEFAULT 0`,
+		`CREATE TABLE IF NOT EXISTS account_versions (
+	workspace_id BIGINT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+	shard        BIGINT NOT NULL,
+	version      BIGINT NOT NULL,
+	PRIMARY KEY (workspace_id, shard)
+)`,
 		`CREATE OR REPLACE FUNCTION social_accounts_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF current_setting('omnisocial.copying', true) = 'on' THEN
 		RETURN NULL;
 	END IF;
-	IF TG_OP <> 'INSERT' THEN
-		UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = OLD.workspace_id;
-	END IF;
-	IF TG_OP = 'INSERT' OR TG_OP = 'UPDATE' AND NEW.workspace_id <> OLD.workspace_id THEN
-		UPDATE workspaces SET accounts_version = accounts_version + 1 WHERE id = NEW.workspace_id;
-	END IF;
+	INSERT INTO account_versions (workspace_id, shard, version)
+		SELECT id, pg_backend_pid() % 16, 1 FROM workspaces
+		WHERE id = CASE WHEN TG_OP = 'INSERT' THEN NEW.workspace_id ELSE OLD.workspace_id END
+			OR TG_OP = 'UPDATE' AND id = NEW.workspace_id
+	ON CONFLICT (workspace_id, shard) DO UPDATE SET version = account_versions.version + 1;
 	RETURN NULL;
 END $$`,
 		`CREATE OR REPLACE TRIGGER social_accounts_version AFTER INSERT OR DELETE OR UPDATE OF

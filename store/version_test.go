@@ -60,15 +60,15 @@ func TestAccountsVersionMoves(t *testing.T) {
 			s := openAt(t, filepath.Join(t.TempDir(), "v.db"))
 			ws, ids := seedVersioned(t, s)
 			other, _ := seedQueue(t, s, 1, t0.Add(time.Hour)) // not due: only ws's accounts are claimed
-			before, otherBefore := accountsVersion(t, s, ws), accountsVersion(t, s, other)
+			before, otherBefore := versionOf(t, s, ws), versionOf(t, s, other)
 			if err := tc.write(t, s, ws, ids); err != nil {
 				t.Fatal(err)
 			}
-			after := accountsVersion(t, s, ws)
+			after := versionOf(t, s, ws)
 			if moved := after != before; moved != tc.moves {
 				t.Errorf("version %d → %d: moved = %v, want %v", before, after, moved, tc.moves)
 			}
-			if got := accountsVersion(t, s, other); got != otherBefore {
+			if got := versionOf(t, s, other); got != otherBefore {
 				t.Errorf("another workspace's version moved: %d → %d", otherBefore, got)
 			}
 		})
@@ -103,11 +103,28 @@ func seedVersioned(t *testing.T, s *Store) (int64, []string) {
 	return ws.ID, ids
 }
 
-func accountsVersion(t *testing.T, s *Store, ws int64) int64 {
+func versionOf(t *testing.T, s *Store, ws int64) int64 {
 	t.Helper()
 	m, err := s.WorkspaceMembership(context.Background(), ws)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m.AccountsVersion
+}
+
+// A workspace deleted with its accounts still on it goes, taking its
+// versions along (the accounts' delete triggers find no workspace to bump).
+func TestWorkspaceDeletedWithItsAccounts(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "v.db"))
+	ws, _ := seedVersioned(t, s)
+	if versionOf(t, s, ws) == 0 {
+		t.Fatal("connecting accounts moved no version")
+	}
+	exec(t, s, "DELETE FROM workspaces WHERE id = ?", ws)
+	var accounts, versions int
+	s.rawQueryRow("SELECT count(*) FROM social_accounts").Scan(&accounts)
+	s.rawQueryRow("SELECT count(*) FROM account_versions").Scan(&versions)
+	if accounts != 0 || versions != 0 {
+		t.Fatalf("after the workspace went: %d accounts, %d versions", accounts, versions)
+	}
 }

@@ -14,7 +14,7 @@ import (
 // foreign keys (memberships → workspaces → plans) make them inner ones for
 // every membership.
 const (
-	memberCols  = `w.id, w.name, w.plan, w.accounts_version, m.role, p.max_accounts, coalesce(m.last_used_at, 0)`
+	memberCols  = `w.id, w.name, w.plan, ` + accountsVersion + `, m.role, p.max_accounts, coalesce(m.last_used_at, 0)`
 	memberJoins = `LEFT JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN plans p ON p.name = w.plan`
 )
 
