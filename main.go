@@ -86,12 +86,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // tuneGC trades a little memory for speed: the live heap of a serving
 // process is a few MiB, so the default GOGC=100 collects after every few
-// dozen pages. 300 cut the accounts page's time by about 15% in
-// BenchmarkAccountsPage; a soft limit keeps the heap bounded anyway.
-// GOGC and GOMEMLIMIT, when set, win.
+// dozen pages. 200, not the 300 it was: with kept account rows and no gob
+// sessions a page leaves far less garbage, so 300 bought no measurable
+// speed (the server's CPU per request at 16 clients was the same) and cost
+// 6 MiB of resident memory at 64 clients (make bench). A soft limit keeps
+// the heap bounded anyway. GOGC and GOMEMLIMIT, when set, win.
 func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
+		debug.SetGCPercent(200)
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(512 << 20)

@@ -66,7 +66,7 @@ func wireLogs(t *testing.T) {
 }
 
 // GOGC and GOMEMLIMIT are read by the Go runtime itself; tuneGC (called by
-// main) sets 300 and 512 MiB only when they are unset, and leaves the
+// main) sets 200 and 512 MiB only when they are unset, and leaves the
 // runtime's reading of them alone when set.
 // API keys' rate limit: RateLimit-Limit is the burst, RateLimit-Policy's
 // window is burst/rate seconds; the request past the burst is refused with
@@ -177,8 +177,8 @@ func wireGC(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(pct); debug.SetMemoryLimit(limit) })
 
 	tuneGC(env())
-	if got := debug.SetGCPercent(77); got != 300 {
-		t.Errorf("GOGC unset: GC percent %d, want 300", got)
+	if got := debug.SetGCPercent(77); got != 200 {
+		t.Errorf("GOGC unset: GC percent %d, want 200", got)
 	}
 	if got := debug.SetMemoryLimit(123 << 20); got != 512<<20 {
 		t.Errorf("GOMEMLIMIT unset: memory limit %d, want 512 MiB", got)

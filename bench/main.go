@@ -31,7 +31,7 @@ func main() {
 	flag.Parse()
 	// The same collector settings as the binary (main.tuneGC), since the
 	// page and refresh runs serve from this process.
-	debug.SetGCPercent(300)
+	debug.SetGCPercent(200)
 	debug.SetMemoryLimit(512 << 20)
 	if err := run(*d, *accounts, *workers, *out, *only == "refresh"); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
