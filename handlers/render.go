@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -13,40 +12,13 @@ import (
 // render buffers the whole component before writing, so an error halfway
 // becomes a clean 500 instead of half a page behind a 200.
 func render(c echo.Context, status int, cmp templ.Component) error {
-	buf := getBuffer()
-	defer putBuffer(buf)
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
 	if err := cmp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}
 	c.Response().Header().Add("Vary", "HX-Request")
 	return c.HTMLBlob(status, buf.Bytes())
-}
-
-// renderBuffers keeps page-sized buffers between garbage collections,
-// which empty a sync.Pool: a page grown anew from nothing leaves twice its
-// size in garbage. Buffers past maxKept (a rare huge page) are let go.
-var renderBuffers = make(chan *bytes.Buffer, 64)
-
-const maxKept = 256 << 10
-
-func getBuffer() *bytes.Buffer {
-	select {
-	case b := <-renderBuffers:
-		return b
-	default:
-		return bytes.NewBuffer(make([]byte, 0, 32<<10))
-	}
-}
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() > maxKept {
-		return
-	}
-	b.Reset()
-	select {
-	case renderBuffers <- b:
-	default:
-	}
 }
 
 // isHX reports whether the request wants a fragment: an htmx request that
