@@ -46,10 +46,9 @@ var (
 
 // filterAccounts narrows a workspace's accounts by the list's search and
 // filters (q, platform, status) and cuts out the page asked for, as
-// indexes into all. The
-// status is the one shown (expiring soon is worked out, not stored), so
-// this happens here rather than in SQL; a workspace holds at most a plan's
-// worth of accounts.
+// indexes into all. The status is the one shown (expiring soon is worked
+// out, not stored), so this happens here rather than in SQL; a workspace
+// holds at most a plan's worth of accounts.
 func filterAccounts(all []views.AccountView, q url.Values) ([]int, views.AccountFilter) {
 	f := views.AccountFilter{Show: len(all) > views.FilterThreshold, Q: strings.TrimSpace(q.Get("q")), Page: 1}
 	if len(f.Q) > 100 {

@@ -17,8 +17,8 @@ import (
 	"omnisocial/views"
 )
 
-// The accounts page keeps each workspace's list, read and rendered, under
-// the workspace's AccountsVersion. Every change to its accounts moves that
+// The accounts page and the API keep each workspace's list, read and
+// rendered, under the workspace's AccountsVersion. Every change to its accounts moves that
 // number in the change's own transaction (schema.sql's triggers), and a
 // request reads it with its viewer at no extra cost, so a change made in
 // one request, on any replica, is seen by the very next; while the number
